@@ -1,0 +1,68 @@
+/**
+ * Blueprint: a group of routes under a prefix (Flask's and Cello's Blueprint),
+ * registered on an app with `app.registerBlueprint(bp)`. Blueprints nest.
+ */
+import { CelloError } from "./errors.js";
+import { exploreRoutes } from "./explorer.js";
+import { joinPaths } from "./router.js";
+import { RouteCollector, type RouteDefinition } from "./routes.js";
+
+/**
+ * @example
+ * const api = new Blueprint("/api");
+ * api.get("/users/{id}", (req) => ({ id: req.params.id }));
+ * const v1 = new Blueprint("/v1");
+ * v1.registerBlueprint(api); // /v1/api/users/{id}
+ * app.registerBlueprint(v1);
+ */
+export class Blueprint extends RouteCollector {
+  /** The prefix every route of this blueprint gets. */
+  readonly prefix: string;
+  readonly #routes: RouteDefinition[] = [];
+  readonly #children: Blueprint[] = [];
+  readonly #controllers: Function[] = [];
+
+  constructor(prefix = "") {
+    super();
+    this.prefix = prefix;
+  }
+
+  #registered = false;
+
+  protected addRoute(definition: RouteDefinition): void {
+    this.#assertOpen(`${definition.methods.join("|")} ${definition.path}`);
+    this.#routes.push(definition);
+  }
+
+  #assertOpen(what: string): void {
+    // Routes are copied into the app at registration: a later one would be silently lost.
+    if (this.#registered) throw new CelloError("CELLO_INVALID_ROUTE", `${what} was added to Blueprint "${this.prefix}" after it was registered; add routes first`);
+  }
+
+  /** Nest another blueprint under this one's prefix. */
+  registerBlueprint(child: Blueprint): this {
+    this.#assertOpen(`Blueprint "${child.prefix}"`);
+    this.#children.push(child);
+    return this;
+  }
+
+  /** Add a controller class (decorated with `@get`, `@post`, ...) to this blueprint. */
+  register(controllerClass: Function): this {
+    this.#assertOpen(`controller ${controllerClass.name}`);
+    this.#controllers.push(controllerClass);
+    return this;
+  }
+
+  /**
+   * @internal Every route of this blueprint and its children, prefixed.
+   * Decorated classes are instantiated here, once, so call it when they are defined.
+   */
+  collectRoutes(instantiate: (ctor: Function) => object): RouteDefinition[] {
+    this.#registered = true;
+    const own: RouteDefinition[] = [...this.#routes];
+    for (const ctor of this.decoratedClasses) own.push(...exploreRoutes(ctor, instantiate(ctor), this));
+    for (const ctor of this.#controllers) own.push(...exploreRoutes(ctor, instantiate(ctor)));
+    for (const child of this.#children) own.push(...child.collectRoutes(instantiate));
+    return own.map((definition) => ({ ...definition, path: joinPaths(this.prefix, definition.path) }));
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * The broker behind channels: where events are numbered, kept for replay and
+ * fanned out to every instance. The in-memory broker serves one process;
+ * @cellojs/redis implements the same interface on Redis Streams.
+ */
+
+/** One published event. */
+export interface ChannelMessage {
+  /** The id the broker assigned: monotonic per channel. Sent as the SSE `id`. */
+  id: string;
+  /** The SSE event type, if any. */
+  event?: string;
+  /** The payload, already a string (JSON for objects). */
+  data: string;
+}
+
+/** History settings of one channel. */
+export interface ChannelHistoryOptions {
+  /** How many events to keep for replay. Default 1000. */
+  history: number;
+  /** Drop events older than this many ms from the history (0 = keep until pushed out). Default 0. */
+  ttlMs: number;
+}
+
+/** What a replay request returns. */
+export interface ReplayResult {
+  /** Events after the given id, oldest first. */
+  events: ChannelMessage[];
+  /** True when the id is older than the history or unknown: the client missed events that are gone. */
+  reset: boolean;
+  /** The earliest id still held (for the `reset` frame), if any. */
+  earliestId?: string;
+}
+
+/**
+ * A channel broker. Implement it to put channels on another backend.
+ * Every method may be called for a channel before or after `configure`.
+ *
+ * Ordering contract: `replay()` and `lastId()` must resolve only once every
+ * event up to what they report has been handed to this instance's `subscribe()`
+ * callbacks. A subscription merges replay and live events by id while it
+ * catches up and trusts that nothing older arrives live afterwards.
+ */
+export interface ChannelBroker {
+  /** Set a channel's history bounds (called once when the app creates the channel). */
+  configure(channel: string, options: ChannelHistoryOptions): void;
+  /** Publish and resolve with the assigned id. Delivery to subscribers goes through `subscribe`. */
+  publish(channel: string, message: { event?: string; data: string }): Promise<string>;
+  /**
+   * The events after `afterId` (exclusive). The empty string means "from the
+   * start of the channel": every event still held, or a reset if some were trimmed.
+   */
+  replay(channel: string, afterId: string): Promise<ReplayResult>;
+  /** The newest id of a channel, or undefined when it has none. */
+  lastId(channel: string): Promise<string | undefined>;
+  /** Deliver every new event of `channel` to `deliver`, in id order, once per instance. Returns a function that stops it. */
+  subscribe(channel: string, deliver: (message: ChannelMessage) => void): () => void;
+  /** Order two ids of one channel: negative, zero or positive. */
+  compareIds(a: string, b: string): number;
+  /** Release connections and loops. */
+  close(): Promise<void>;
+}
+
+interface MemoryChannel {
+  nextId: number;
+  history: Array<ChannelMessage & { at: number }>;
+  options: ChannelHistoryOptions;
+  listeners: Set<(message: ChannelMessage) => void>;
+}
+
+const DEFAULT_HISTORY: ChannelHistoryOptions = { history: 1000, ttlMs: 0 };
+
+/**
+ * The in-process broker (the default). Ids are `"1"`, `"2"`, ... per channel;
+ * delivery is synchronous inside `publish`.
+ */
+export function memoryBroker(): ChannelBroker {
+  const channels = new Map<string, MemoryChannel>();
+  const state = (name: string): MemoryChannel => {
+    let channel = channels.get(name);
+    if (!channel) {
+      channel = { nextId: 1, history: [], options: { ...DEFAULT_HISTORY }, listeners: new Set() };
+      channels.set(name, channel);
+    }
+    return channel;
+  };
+  const expire = (channel: MemoryChannel) => {
+    const { ttlMs } = channel.options;
+    if (ttlMs <= 0) return;
+    const cutoff = Date.now() - ttlMs;
+    let drop = 0;
+    while (drop < channel.history.length && channel.history[drop]!.at < cutoff) drop++;
+    if (drop > 0) channel.history.splice(0, drop);
+  };
+  const parse = (id: string): number => (/^\d+$/.test(id) ? Number(id) : Number.NaN);
+
+  return {
+    configure(name, options) {
+      state(name).options = { ...options };
+    },
+    async publish(name, message) {
+      return publishSync(name, message);
+    },
+    async replay(name, afterId) {
+      const channel = state(name);
+      expire(channel);
+      const after = afterId === "" ? 0 : parse(afterId);
+      const newest = channel.nextId - 1;
+      const earliest = channel.history[0];
+      const earliestId = earliest?.id;
+      // Unknown (not ours, or from the future: the server restarted) or older than what we hold.
+      if (Number.isNaN(after) || after > newest) return { events: [], reset: true, earliestId };
+      const firstHeld = earliest ? Number(earliest.id) : channel.nextId;
+      if (after < firstHeld - 1) return { events: [], reset: true, earliestId };
+      const events = channel.history.filter((m) => Number(m.id) > after).map(({ id, event, data }) => (event === undefined ? { id, data } : { id, event, data }));
+      return { events, reset: false, earliestId };
+    },
+    async lastId(name) {
+      const channel = state(name);
+      return channel.nextId > 1 ? String(channel.nextId - 1) : undefined;
+    },
+    subscribe(name, deliver) {
+      const listeners = state(name).listeners;
+      listeners.add(deliver);
+      return () => listeners.delete(deliver);
+    },
+    compareIds(a, b) {
+      return parse(a) - parse(b);
+    },
+    async close() {
+      for (const channel of channels.values()) channel.listeners.clear();
+    },
+  };
+
+  function publishSync(name: string, message: { event?: string; data: string }): string {
+    const channel = state(name);
+    const id = String(channel.nextId++);
+    const stored = message.event === undefined ? { id, data: message.data, at: Date.now() } : { id, event: message.event, data: message.data, at: Date.now() };
+    channel.history.push(stored);
+    // shift() is O(1) in V8 (left-trimming), so a full history costs nothing extra per publish.
+    while (channel.history.length > channel.options.history) channel.history.shift();
+    expire(channel);
+    const delivered: ChannelMessage = message.event === undefined ? { id, data: message.data } : { id, event: message.event, data: message.data };
+    for (const listener of channel.listeners) listener(delivered);
+    return id;
+  }
+}

@@ -1,0 +1,145 @@
+/**
+ * The one error registry of Cello.ts: every error the framework raises has a
+ * code, an HTTP status and a message here, so docs, types and tests read them
+ * from one place (as Fastify's lib/errors.js does).
+ */
+
+/** Every error code the framework raises, with its HTTP status and message. */
+export const ERROR_CODES = {
+  CELLO_BAD_REQUEST: { status: 400, message: "Bad Request" },
+  CELLO_INVALID_JSON: { status: 400, message: "Invalid JSON body" },
+  CELLO_UNAUTHORIZED: { status: 401, message: "Unauthorized" },
+  CELLO_NOT_FOUND: { status: 404, message: "Not Found" },
+  CELLO_METHOD_NOT_ALLOWED: { status: 405, message: "Method Not Allowed" },
+  CELLO_BODY_TOO_LARGE: { status: 413, message: "Payload Too Large" },
+  CELLO_INTERNAL: { status: 500, message: "Internal Server Error" },
+  CELLO_SERVICE_UNAVAILABLE: { status: 503, message: "Service Unavailable" },
+  // Programmer errors: thrown at registration or call time, never sent to a client as is.
+  CELLO_INVALID_HEADER: { status: 500, message: "Invalid header" },
+  CELLO_INVALID_SSE_FIELD: { status: 500, message: "Invalid SSE field" },
+  CELLO_DUPLICATE_ROUTE: { status: 500, message: "Duplicate route" },
+  CELLO_INVALID_ROUTE: { status: 500, message: "Invalid route" },
+  CELLO_INVALID_OPTION: { status: 500, message: "Invalid option" },
+  CELLO_STREAM_LOCKED: { status: 500, message: "SSE stream already attached" },
+  CELLO_BROKER_UNAVAILABLE: { status: 503, message: "Broker unavailable" },
+} as const;
+
+/** A code from {@link ERROR_CODES}. */
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * An error raised by Cello.ts itself for a misuse of its API (a duplicate
+ * route, a CR in a header). It carries a stable `code` from {@link ERROR_CODES}.
+ *
+ * @example
+ * try { app.get("/a", h); app.get("/a", h); }
+ * catch (err) { if (err instanceof CelloError) console.log(err.code); } // CELLO_DUPLICATE_ROUTE
+ */
+export class CelloError extends Error {
+  /** Stable machine-readable code, e.g. `CELLO_DUPLICATE_ROUTE`. */
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, detail?: string, options?: { cause?: unknown }) {
+    const base = ERROR_CODES[code].message;
+    super(detail ? `${base}: ${detail}` : base, options);
+    this.name = "CelloError";
+    this.code = code;
+  }
+}
+
+/** Options of {@link HttpError}. */
+export interface HttpErrorOptions {
+  /** Whether `message` may be shown to the client. Default: true below 500, false from 500 up. */
+  expose?: boolean;
+  /** A code from the registry or your own, kept on the error for logs and tests. */
+  code?: string;
+  /** Extra response headers, e.g. `{ "WWW-Authenticate": "Bearer" }` or `Allow`. */
+  headers?: Record<string, string>;
+  /** The underlying error. */
+  cause?: unknown;
+}
+
+/**
+ * Throw from a handler to answer with `status` and a JSON body
+ * `{"error": message, "status": status}`. Errors with status >= 500 hide their
+ * message unless `expose: true`.
+ *
+ * @param status - HTTP status code (400-599).
+ * @param message - What the client is told (when exposed). Default: the status's standard text.
+ * @example
+ * app.get("/users/{id}", (req) => {
+ *   throw new HttpError(404, `No user ${req.params.id}`);
+ * });
+ */
+export class HttpError extends Error {
+  readonly status: number;
+  readonly expose: boolean;
+  readonly code: string | undefined;
+  readonly headers: Record<string, string> | undefined;
+
+  constructor(status: number, message?: string, options: HttpErrorOptions = {}) {
+    if (!Number.isInteger(status) || status < 400 || status > 599) {
+      throw new CelloError("CELLO_INVALID_OPTION", `HttpError status must be an integer from 400 to 599, got ${status}`);
+    }
+    super(message ?? statusText(status), { cause: options.cause });
+    this.name = "HttpError";
+    this.status = status;
+    this.expose = options.expose ?? status < 500;
+    this.code = options.code;
+    this.headers = options.headers;
+  }
+
+  /** Build an HttpError from a registry code, e.g. `HttpError.fromCode("CELLO_INVALID_JSON", "Unexpected token")`. */
+  static fromCode(code: ErrorCode, detail?: string, options: Omit<HttpErrorOptions, "code"> = {}): HttpError {
+    const entry = ERROR_CODES[code];
+    return new HttpError(entry.status, detail ? `${entry.message}: ${detail}` : entry.message, { ...options, code });
+  }
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  409: "Conflict",
+  413: "Payload Too Large",
+  415: "Unsupported Media Type",
+  422: "Unprocessable Entity",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  502: "Bad Gateway",
+  503: "Service Unavailable",
+  504: "Gateway Timeout",
+};
+
+/** The standard reason phrase of an HTTP status, or `"Error"`. */
+export function statusText(status: number): string {
+  return STATUS_TEXT[status] ?? "Error";
+}
+
+/** What a client is told about an error: the message when it is safe, the status text otherwise. */
+export function publicErrorBody(err: unknown): { status: number; body: { error: string; status: number }; headers?: Record<string, string> } {
+  if (err instanceof HttpError) {
+    const message = err.expose ? err.message : statusText(err.status);
+    return { status: err.status, body: { error: message, status: err.status }, headers: err.headers };
+  }
+  // A framework error whose registry entry is not a 500 (a broker that is down is a 503) keeps that
+  // status; the client sees the registry's message only, never the detail (it may name hosts).
+  if (err instanceof CelloError && ERROR_CODES[err.code].status !== 500) {
+    const { status, message } = ERROR_CODES[err.code];
+    return { status, body: { error: message, status } };
+  }
+  const { status, message } = ERROR_CODES.CELLO_INTERNAL;
+  return { status, body: { error: message, status } };
+}
+
+/**
+ * Refuse CR, LF and NUL in a header name or value: they would let a value end
+ * the header block and inject headers or a body (response splitting).
+ */
+export function assertHeaderSafe(name: string, value: string): void {
+  if (/[\r\n\0]/.test(name) || /[\r\n\0]/.test(value)) {
+    throw new CelloError("CELLO_INVALID_HEADER", `CR, LF and NUL are not allowed in header ${JSON.stringify(name)}`);
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * @cellojs/core: Cello's App API for TypeScript, with Server-Sent Events that really stream.
+ * @packageDocumentation
+ */
+import "reflect-metadata";
+
+export { App, type AppOptions, type CloseOptions, type Plugin } from "./app.js";
+export { parseFlags, type ListenOptions, type ServerAddress } from "./server.js";
+export { Blueprint } from "./blueprint.js";
+export { memoryBroker, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type ReplayResult } from "./channels/broker.js";
+export { Channel, type ChannelOptions, type PublishOptions } from "./channels/channel.js";
+export type { ChannelEvent, ResetPayload, SubscribeOptions } from "./channels/subscription.js";
+export { controller, del, get, head, options, patch, post, put, route, type RouteDecorator, type RouteMetadata, ROUTES_METADATA, CONTROLLER_METADATA } from "./decorators.js";
+export { CelloError, ERROR_CODES, HttpError, statusText, type ErrorCode, type HttpErrorOptions } from "./errors.js";
+export type { FinishInfo, HookName, Hooks } from "./hooks.js";
+export { consoleLogger, silentLogger, type Logger } from "./logger.js";
+export { cors, type CorsOptions } from "./plugins/cors.js";
+export { logging, type LogRecord, type LoggingOptions } from "./plugins/logging.js";
+export { Request } from "./request.js";
+export { Response, type ResponseBody, type ResponseInit } from "./response.js";
+export { toResponse } from "./respond.js";
+export { HTTP_METHODS, toRouterPath, type HttpMethod } from "./router.js";
+export type { Handler, RouteDefinition, RouteOptions } from "./routes.js";
+export type { OverflowPolicy, SseCloseReason, SseOptions, SseShutdownOptions, SseSource, SseStreamInfo } from "./sse/engine.js";
+export { SseEvent, formatSseComment, formatSseFrame, type SseEventOptions } from "./sse/event.js";
+export { SseStream } from "./sse/stream.js";

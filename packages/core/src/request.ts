@@ -1,0 +1,205 @@
+/**
+ * Request: what a handler reads. Cello's `request` with TypeScript naming:
+ * method, path, params, query, headers, the body as bytes, text or JSON, and
+ * a signal that fires when the client goes away.
+ */
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import { HttpError } from "./errors.js";
+
+/** The raw node:http or node:http2 (compatibility API) request. */
+export type RawRequest = IncomingMessage | Http2ServerRequest;
+
+const EMPTY_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
+
+/**
+ * An incoming HTTP request.
+ *
+ * @example
+ * app.post("/items/{id}", async (req) => {
+ *   const body = await req.json<{ name: string }>();
+ *   return { id: req.params.id, name: body.name, sort: req.query.sort };
+ * });
+ */
+export class Request {
+  /** Upper-case method, e.g. `"GET"`. */
+  readonly method: string;
+  /** The request target as received, path and query: `/items/1?sort=asc`. */
+  readonly url: string;
+  /** Path parameters from the route (`/items/{id}` -> `{ id: "1" }`), always strings. */
+  params: Readonly<Record<string, string>> = EMPTY_PARAMS;
+  /** The raw node request, for what this class does not cover. */
+  readonly raw: RawRequest;
+  /** Most bytes `body()` accepts before answering 413. */
+  bodyLimit: number;
+
+  #queryStart: number;
+  #query: Record<string, string> | undefined;
+  #searchParams: URLSearchParams | undefined;
+  #body: Promise<Uint8Array> | undefined;
+  #abort: AbortController | undefined;
+  #gone = false;
+  readonly #res: ServerResponse | Http2ServerResponse | undefined;
+
+  /** @internal Built by the app for each request. */
+  constructor(raw: RawRequest, bodyLimit: number, res?: ServerResponse | Http2ServerResponse) {
+    this.raw = raw;
+    this.#res = res;
+    this.method = raw.method ?? "GET";
+    this.url = raw.url ?? "/";
+    this.#queryStart = this.url.indexOf("?");
+    this.bodyLimit = bodyLimit;
+  }
+
+  /** The path without the query string, e.g. `/items/1`. */
+  get path(): string {
+    return this.#queryStart === -1 ? this.url : this.url.slice(0, this.#queryStart);
+  }
+
+  /** The query string parsed into an object; a repeated key keeps its first value (see {@link Request.queryAll}). */
+  get query(): Readonly<Record<string, string>> {
+    if (this.#query === undefined) {
+      const query: Record<string, string> = Object.create(null);
+      for (const [key, value] of this.searchParams) if (!(key in query)) query[key] = value;
+      this.#query = query;
+    }
+    return this.#query;
+  }
+
+  /** Every value of a query key, in order: `?tag=a&tag=b` -> `["a", "b"]`. */
+  queryAll(name: string): string[] {
+    return this.searchParams.getAll(name);
+  }
+
+  /** The query as URLSearchParams. */
+  get searchParams(): URLSearchParams {
+    this.#searchParams ??= new URLSearchParams(this.#queryStart === -1 ? "" : this.url.slice(this.#queryStart + 1));
+    return this.#searchParams;
+  }
+
+  /** Request headers, names in lower case. */
+  get headers(): IncomingHttpHeaders {
+    return this.raw.headers;
+  }
+
+  /**
+   * One header by name, case-insensitive; repeated headers are joined with ", ".
+   * @example req.getHeader("Last-Event-ID")
+   */
+  getHeader(name: string): string | undefined {
+    const value = this.raw.headers[name.toLowerCase()];
+    return Array.isArray(value) ? value.join(", ") : value;
+  }
+
+  /**
+   * Fires when the client goes away before the response is complete. Pass it
+   * to anything a handler awaits (fetch, timers) so that work stops with the client.
+   */
+  get signal(): AbortSignal {
+    if (!this.#abort) {
+      this.#abort = new AbortController();
+      const res = this.#res;
+      if (this.#gone || (res !== undefined && clientLeft(res))) this.markGone();
+      // Created on first use: from here on, a departing client aborts it.
+      else res?.once("close", () => {
+        if (!res.writableFinished) this.markGone();
+      });
+    }
+    return this.#abort.signal;
+  }
+
+  /** @internal The app calls this when the client disconnects or the server ends the stream. */
+  markGone(): void {
+    if (this.#gone) return;
+    this.#gone = true;
+    this.#abort?.abort(clientGone());
+  }
+
+  /**
+   * The body as bytes. Rejects with 413 as soon as more than `bodyLimit` bytes
+   * are announced or received (the rest is never buffered).
+   */
+  body(): Promise<Uint8Array> {
+    this.#body ??= readBody(this.raw, this.bodyLimit);
+    return this.#body;
+  }
+
+  /** The body decoded as UTF-8. */
+  async text(): Promise<string> {
+    return Buffer.from(await this.body()).toString("utf8");
+  }
+
+  /** The body parsed as JSON; invalid or empty JSON is a 400, never a 500. */
+  async json<T = unknown>(): Promise<T> {
+    const text = await this.text();
+    try {
+      return JSON.parse(text) as T;
+    } catch (err) {
+      const detail = text.length === 0 ? "empty body" : (err as Error).message;
+      throw HttpError.fromCode("CELLO_INVALID_JSON", detail, { cause: err });
+    }
+  }
+}
+
+/** The response can no longer reach the client: it closed before the response finished. */
+function clientLeft(res: ServerResponse | Http2ServerResponse): boolean {
+  if (res.writableFinished) return false;
+  const socket = res.socket;
+  return res.destroyed || socket === null || socket.destroyed;
+}
+
+function clientGone(): Error {
+  const err = new Error("The client closed the connection");
+  err.name = "AbortError";
+  return err;
+}
+
+function readBody(raw: RawRequest, limit: number): Promise<Uint8Array> {
+  const declared = raw.headers["content-length"];
+  if (declared !== undefined && Number(declared) > limit) {
+    return Promise.reject(tooLarge(limit));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const cleanup = () => {
+      raw.off("data", onData);
+      raw.off("end", onEnd);
+      raw.off("error", onError);
+      raw.off("aborted", onAborted);
+    };
+    const onData = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > limit) {
+        cleanup();
+        // Stop keeping bytes: what is still in flight is read and discarded, never stored.
+        raw.resume();
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received));
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      reject(err);
+    };
+    const onAborted = () => {
+      cleanup();
+      reject(HttpError.fromCode("CELLO_BAD_REQUEST", "the client aborted the request body"));
+    };
+    raw.on("data", onData);
+    raw.on("end", onEnd);
+    raw.on("error", onError);
+    raw.on("aborted", onAborted);
+  });
+}
+
+function tooLarge(limit: number): HttpError {
+  return HttpError.fromCode("CELLO_BODY_TOO_LARGE", `the body exceeds ${limit} bytes`, {
+    headers: { Connection: "close" },
+  });
+}

@@ -1,0 +1,82 @@
+/**
+ * respond: the one place that turns what a handler returned into a Response,
+ * and a Response into bytes on the socket (or into an SSE stream handed to the engine).
+ */
+import type { ServerResponse } from "node:http";
+import type { Http2ServerResponse } from "node:http2";
+import { HttpError, publicErrorBody } from "./errors.js";
+import type { Logger } from "./logger.js";
+import { Response } from "./response.js";
+import { isAttachable } from "./sse/source.js";
+
+/**
+ * Map a handler's return value to a Response:
+ * Response -> as built; undefined/null -> 204; string -> text/plain;
+ * Uint8Array/ArrayBuffer -> application/octet-stream; SseStream (or a channel subscription), async iterable,
+ * or generator object -> SSE; any other object or array (and numbers, booleans) -> JSON 200.
+ */
+export function toResponse(value: unknown): Response {
+  if (value instanceof Response) return value;
+  if (value === undefined || value === null) return Response.noContent();
+  switch (typeof value) {
+    case "string":
+      return Response.text(value);
+    case "object":
+      if (isAttachable(value)) return Response.sse(value);
+      if (value instanceof Uint8Array) return Response.binary(value);
+      if (value instanceof ArrayBuffer) return Response.binary(new Uint8Array(value));
+      if (Symbol.asyncIterator in value) return Response.sse(value as AsyncIterable<unknown>);
+      if (isGeneratorObject(value)) return Response.sse(value as Iterable<unknown>);
+      return Response.json(value);
+    default:
+      return Response.json(value);
+  }
+}
+
+function isGeneratorObject(value: object): boolean {
+  return Object.prototype.toString.call(value) === "[object Generator]";
+}
+
+/** Turn a thrown value into an error Response; unexpected errors are logged with their stack. */
+export function errorToResponse(err: unknown, logger: Logger, where: string): Response {
+  if (!(err instanceof HttpError)) logger.error(`Unhandled error in ${where}`, err);
+  else if (err.status >= 500) logger.error(`HttpError ${err.status} in ${where}`, err);
+  const { status, body, headers } = publicErrorBody(err);
+  return Response.json(body, { status, headers });
+}
+
+// Headers that HTTP/2 forbids (RFC 9113, 8.2.2): sending one makes node:http2 throw.
+const CONNECTION_HEADERS = new Set(["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]);
+
+/** Remove connection-specific headers for HTTP/2 (in place). */
+export function stripConnectionHeaders(headers: Record<string, string | string[]>): void {
+  for (const name of Object.keys(headers)) if (CONNECTION_HEADERS.has(name.toLowerCase())) delete headers[name];
+}
+
+/** The headers every SSE response carries unless the handler set its own. */
+export function sseHeaders(response: Response, http2: boolean): void {
+  if (response.getHeader("content-type") === undefined) response.setHeader("Content-Type", "text/event-stream; charset=utf-8");
+  if (response.getHeader("cache-control") === undefined) response.setHeader("Cache-Control", "no-cache, no-transform");
+  if (!http2 && response.getHeader("connection") === undefined) response.setHeader("Connection", "keep-alive");
+  // nginx buffers proxied responses unless told otherwise per response.
+  if (response.getHeader("x-accel-buffering") === undefined) response.setHeader("X-Accel-Buffering", "no");
+}
+
+/** Write a non-streaming Response: status, headers, Content-Length, body (none for HEAD). */
+export function writeBytes(res: ServerResponse | Http2ServerResponse, response: Response, headOnly: boolean, http2: boolean): void {
+  const body = response.body;
+  const headers = response.headers;
+  if (http2) stripConnectionHeaders(headers);
+  if (body.kind === "bytes") {
+    const bytes = body.bytes;
+    const length = typeof bytes === "string" ? Buffer.byteLength(bytes) : bytes.byteLength;
+    headers["Content-Length"] = String(length);
+    (res as ServerResponse).writeHead(response.status, headers);
+    if (headOnly) res.end();
+    else res.end(bytes);
+    return;
+  }
+  if (response.status !== 204 && response.status !== 304 && !("Content-Length" in headers)) headers["Content-Length"] = "0";
+  (res as ServerResponse).writeHead(response.status, headers);
+  res.end();
+}

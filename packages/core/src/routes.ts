@@ -1,0 +1,122 @@
+/**
+ * The route-registering surface shared by App and Blueprint:
+ * `get/post/put/patch/delete/options/head/route`, each usable as a call with a
+ * handler or, with only a path, as a method decorator (Cello's `@app.get`).
+ */
+import { writeRouteMetadata, type RouteDecorator } from "./decorators.js";
+import type { Request } from "./request.js";
+import type { HttpMethod } from "./router.js";
+import type { SseOptions } from "./sse/engine.js";
+
+/** A route handler: gets the Request, returns anything `respond` understands (or a Promise of it). */
+export type Handler = (request: Request) => unknown;
+
+/** Per-route options. */
+export interface RouteOptions {
+  /** Body size limit for this route in bytes (default: the app's, 1 MiB). */
+  bodyLimit?: number;
+  /** Streaming options for SSE responses of this route (heartbeat, retry, buffer limit, overflow policy). */
+  sse?: SseOptions;
+}
+
+/** A route as plain data: what the explorer produces and the app registers. */
+export interface RouteDefinition {
+  methods: HttpMethod[];
+  path: string;
+  handler: Handler;
+  options: RouteOptions;
+}
+
+/**
+ * Base of {@link App} and {@link Blueprint}. Subclasses decide what
+ * registering means (the app adds to its router; a blueprint keeps a list).
+ */
+export abstract class RouteCollector {
+  /** @internal Classes whose methods were decorated with this collector's `@x.get(...)`. */
+  protected readonly decoratedClasses = new Set<Function>();
+
+  /** @internal Register one definition. */
+  protected abstract addRoute(definition: RouteDefinition): void;
+
+  /**
+   * Register `handler` for `path` and `methods`, or return a decorator when no
+   * handler is given (Cello's `@app.route("/x", methods=["GET", "POST"])`).
+   */
+  route(path: string, options: RouteOptions & { methods: HttpMethod[] }, handler: Handler): this;
+  route(path: string, options: RouteOptions & { methods: HttpMethod[] }): RouteDecorator;
+  route(path: string, options: RouteOptions & { methods: HttpMethod[] }, handler?: Handler): this | RouteDecorator {
+    const { methods, ...rest } = options;
+    return this.#register([...methods], path, handler, rest);
+  }
+
+  /**
+   * GET `path` (HEAD is answered from it).
+   * @example
+   * app.get("/hello/{name}", (req) => ({ hello: req.params.name }));
+   * class Demo { @app.get("/sse/counter") counter(req: Request) { return new SseStream(); } }
+   */
+  get(path: string, handler: Handler, options?: RouteOptions): this;
+  get(path: string, options?: RouteOptions): RouteDecorator;
+  get(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+    return this.#dispatch("GET", path, handlerOrOptions, options);
+  }
+
+  /** POST `path`; without a handler, a method decorator. */
+  post(path: string, handler: Handler, options?: RouteOptions): this;
+  post(path: string, options?: RouteOptions): RouteDecorator;
+  post(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+    return this.#dispatch("POST", path, handlerOrOptions, options);
+  }
+
+  /** PUT `path`; without a handler, a method decorator. */
+  put(path: string, handler: Handler, options?: RouteOptions): this;
+  put(path: string, options?: RouteOptions): RouteDecorator;
+  put(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+    return this.#dispatch("PUT", path, handlerOrOptions, options);
+  }
+
+  /** PATCH `path`; without a handler, a method decorator. */
+  patch(path: string, handler: Handler, options?: RouteOptions): this;
+  patch(path: string, options?: RouteOptions): RouteDecorator;
+  patch(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+    return this.#dispatch("PATCH", path, handlerOrOptions, options);
+  }
+
+  /** DELETE `path`; without a handler, a method decorator. */
+  delete(path: string, handler: Handler, options?: RouteOptions): this;
+  delete(path: string, options?: RouteOptions): RouteDecorator;
+  delete(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+    return this.#dispatch("DELETE", path, handlerOrOptions, options);
+  }
+
+  /** OPTIONS `path`; without a handler, a method decorator. */
+  options(path: string, handler: Handler, options?: RouteOptions): this;
+  options(path: string, options?: RouteOptions): RouteDecorator;
+  options(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+    return this.#dispatch("OPTIONS", path, handlerOrOptions, options);
+  }
+
+  /** HEAD `path` (only needed to answer HEAD differently from GET). */
+  head(path: string, handler: Handler, options?: RouteOptions): this;
+  head(path: string, options?: RouteOptions): RouteDecorator;
+  head(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+    return this.#dispatch("HEAD", path, handlerOrOptions, options);
+  }
+
+  #dispatch(method: HttpMethod, path: string, handlerOrOptions: Handler | RouteOptions | undefined, options: RouteOptions | undefined): this | RouteDecorator {
+    if (typeof handlerOrOptions === "function") return this.#register([method], path, handlerOrOptions, options ?? {});
+    return this.#register([method], path, undefined, handlerOrOptions ?? {});
+  }
+
+  #register(methods: HttpMethod[], path: string, handler: Handler | undefined, options: RouteOptions): this | RouteDecorator {
+    if (handler) {
+      this.addRoute({ methods, path, handler, options });
+      return this;
+    }
+    return (target, propertyKey) => {
+      writeRouteMetadata(target, { methods, path, propertyKey, options, owner: this });
+      // The class is still being defined here; it is instantiated when the app starts.
+      this.decoratedClasses.add(typeof target === "function" ? target : target.constructor);
+    };
+  }
+}

@@ -1,0 +1,98 @@
+/**
+ * The node servers an app listens with (HTTP/1.1, h2c, or HTTP/2 over TLS with
+ * HTTP/1.1 fallback) and where `app.run()` reads its address from.
+ */
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
+import {
+  createSecureServer,
+  createServer as createH2cServer,
+  type Http2SecureServer,
+  type Http2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type Http2Session,
+} from "node:http2";
+import type { AddressInfo } from "node:net";
+import { CelloError } from "./errors.js";
+
+/** Options of `app.listen()`. */
+export interface ListenOptions {
+  /** Interface to bind. Default `127.0.0.1`. */
+  host?: string;
+  /** Port; 0 picks a free one. Default 8000. */
+  port?: number;
+  /** Serve HTTP/2 (h2c without `tls`; with `tls`, HTTP/2 plus HTTP/1.1 fallback). */
+  http2?: boolean;
+  /** Certificate and key (PEM) for HTTPS / HTTP/2 over TLS. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+}
+
+/** Where the app is listening. */
+export interface ServerAddress {
+  host: string;
+  port: number;
+  /** e.g. `http://127.0.0.1:8000` */
+  url: string;
+}
+
+/** Any server an app can listen with. */
+export type NodeServer = HttpServer | Http2Server | Http2SecureServer;
+
+type Listener = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void;
+
+/** Build the server for `options`; HTTP/2 sessions are tracked in `sessions` so close() can end them. */
+export function createNodeServer(options: ListenOptions, listener: Listener, sessions: Set<Http2Session>): NodeServer {
+  if (options.http2) {
+    const server = options.tls ? createSecureServer({ ...options.tls, allowHTTP1: true }, listener) : createH2cServer({}, listener);
+    server.on("session", (session: Http2Session) => {
+      sessions.add(session);
+      session.once("close", () => sessions.delete(session));
+    });
+    return server;
+  }
+  const server = createHttpServer({}, listener);
+  // SSE responses are long-lived: keep Node's per-request timeout off them.
+  server.requestTimeout = 0;
+  return server;
+}
+
+/** Listen and resolve with the bound address. */
+export async function listenOn(server: NodeServer, host: string, port: number, tls: boolean): Promise<ServerAddress> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const shownHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  return { host: address.address, port: address.port, url: `${tls ? "https" : "http"}://${shownHost}:${address.port}` };
+}
+
+/** Read `--host X`, `--host=X`, `--port N`, `--port=N` from argv. */
+export function parseFlags(argv: string[]): { host?: string; port?: string } {
+  const flags: { host?: string; port?: string } = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    for (const name of ["host", "port"] as const) {
+      if (arg === `--${name}` && i + 1 < argv.length) flags[name] = argv[++i];
+      else if (arg.startsWith(`--${name}=`)) flags[name] = arg.slice(name.length + 3);
+    }
+  }
+  return flags;
+}
+
+/**
+ * Where `app.run()` listens: `--host`/`--port` flags, else `HOST`/`PORT`, else
+ * `options`, else 127.0.0.1:8000. An empty value counts as unset (an empty host
+ * would bind every interface).
+ */
+export function resolveRunAddress(argv: string[], env: NodeJS.ProcessEnv, options: ListenOptions): { host: string; port: number } {
+  const flags = parseFlags(argv);
+  const host = flags.host || env.HOST || options.host || "127.0.0.1";
+  const portText = flags.port || env.PORT || undefined;
+  const port = portText !== undefined ? Number(portText) : (options.port ?? 8000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new CelloError("CELLO_INVALID_OPTION", `invalid port ${JSON.stringify(portText)}`);
+  return { host, port };
+}

@@ -1,0 +1,449 @@
+/**
+ * The SSE engine: the only code that writes to a streaming socket. It owns
+ * coalescing, backpressure, slow-client policy, heartbeats, cancellation of
+ * producers and graceful shutdown, for every producer style at once.
+ */
+import type { ServerResponse } from "node:http";
+import type { Http2ServerResponse } from "node:http2";
+import type { Logger } from "../logger.js";
+import { SseEvent, formatSseComment, formatSseRetry } from "./event.js";
+import { HeartbeatSweeper } from "./heartbeat.js";
+import { pump } from "./pump.js";
+import { isAttachable, kAttach, kDetach, type AttachableSource, type SseSink } from "./source.js";
+import type { SseStream } from "./stream.js";
+
+/** What to do when a client cannot keep up and its buffer reaches `bufferLimit`. */
+export type OverflowPolicy = "close" | "drop-oldest";
+
+/** Per-app or per-route streaming options. */
+export interface SseOptions {
+  /** Send a `:` comment after this many ms without a frame. Default 15000; 0 turns it off. */
+  heartbeatMs?: number;
+  /** Send `retry: N` when the stream opens: the client's reconnection delay. Default: none. */
+  retry?: number;
+  /** Most bytes queued for one client (ours plus the socket's). Default 1 MiB. */
+  bufferLimit?: number;
+  /** What to do at `bufferLimit`: `"close"` the connection (default) or `"drop-oldest"` queued events. */
+  overflow?: OverflowPolicy;
+  /** Close a client whose socket has not drained for this many ms. Default 30000. */
+  writeTimeoutMs?: number;
+}
+
+/** Options of {@link SseEngine.shutdown}. */
+export interface SseShutdownOptions {
+  /** The last frame every open stream gets. Default: a `: shutdown` comment; `retry` is sent too. */
+  finalEvent?: SseEvent;
+  /** `retry:` sent with the final frame so clients come back after a restart. Default 1000. */
+  retry?: number;
+  /** How long producers get to finish before sockets are destroyed. Default 5000. */
+  graceMs?: number;
+}
+
+/** Why a stream closed. */
+export type SseCloseReason = "end" | "client" | "error" | "overflow" | "write-timeout" | "heartbeat" | "shutdown";
+
+/** What the engine reports about a stream when it closes (for logging and metrics). */
+export interface SseStreamInfo {
+  /** Events written (comments not counted). */
+  eventsSent: number;
+  /** Events dropped under the drop-oldest policy. */
+  eventsDropped: number;
+  /** Time from open to close. */
+  durationMs: number;
+  reason: SseCloseReason;
+}
+
+/** Anything a handler may return to be streamed. */
+export type SseSource =
+  | SseStream
+  | AttachableSource
+  | AsyncIterable<unknown>
+  | Iterable<unknown>;
+
+/** The subset of node:http / node:http2 responses the engine uses. */
+type RawResponse = ServerResponse | Http2ServerResponse;
+
+export const SSE_DEFAULTS: Required<Omit<SseOptions, "retry">> & { retry: number | undefined } = Object.freeze({
+  heartbeatMs: 15_000,
+  retry: undefined,
+  bufferLimit: 1024 * 1024,
+  overflow: "close",
+  writeTimeoutMs: 30_000,
+});
+
+// A pull producer's frames are written inline once this much is queued, so a
+// producer that never yields to the event loop still meets socket backpressure.
+const INLINE_FLUSH_BYTES = 16 * 1024;
+const OPEN_FRAME = formatSseComment("ok");
+const HEARTBEAT_FRAME = ":\n\n";
+
+/** Who a connection reports to when it closes: the request (its signal aborts). */
+export interface StreamOwner {
+  markGone(): void;
+}
+
+/** Called once per closed connection, after its producer finished. */
+export type StreamClosedCallback = (owner: StreamOwner, info: SseStreamInfo) => void;
+
+/** The options a connection runs with (defaults filled in). */
+export type ResolvedSseOptions = Required<Omit<SseOptions, "retry">> & { retry: number | undefined };
+
+/** The frames one flush pass has already joined, so identical queues share one encoded chunk. */
+interface FlushCache {
+  frames: string[] | undefined;
+  chunk: string | Buffer;
+  /** One clock reading for the whole pass (it stamps every client's last write). */
+  now: number;
+}
+
+const kConnection = Symbol("cello.sse.connection");
+type TaggedResponse = ServerResponse & { [kConnection]?: SseConnection };
+
+/**
+ * One open SSE response. Frames are queued and written once per event-loop
+ * turn (coalescing: the cost that dominates fan-out is one socket write per
+ * client, so N frames of one tick go out as one write).
+ *
+ * Kept small on purpose: an idle connection holds no timer, closure or promise
+ * of its own (shared handlers find it through a symbol on the response).
+ */
+export class SseConnection implements SseSink {
+  readonly options: ResolvedSseOptions;
+  readonly openedAt = Date.now();
+  eventsSent = 0;
+  droppedCount = 0;
+  closed = false;
+
+  readonly #engine: SseEngine;
+  // Typed as the HTTP/1 response: node:http2's compatibility response has the same write/end/drain surface.
+  readonly #res: TaggedResponse;
+  #pending: string[] | undefined;
+  #pendingBytes = 0;
+  // What the socket held after our last write. Reading res.writableLength walks
+  // several getters, too slow for every frame of a fan-out; the socket only
+  // drains between writes, so this can only overestimate (by at most one write).
+  #socketBytes = 0;
+  #pendingEvents = 0;
+  #waitingDrain = false;
+  #ending = false;
+  #endReason: "end" | "error" = "end";
+  #lastWriteAt = Date.now();
+  #writeTimer: NodeJS.Timeout | undefined;
+  #drainWaiters: Array<() => void> | undefined;
+  #closeWaiters: Array<(reason: SseCloseReason) => void> | undefined;
+  #producerDone: Promise<void> | undefined;
+  #done: Promise<void> | undefined;
+  #resolveDone: (() => void) | undefined;
+  #finished = false;
+  #owner: StreamOwner | undefined;
+  #attached: AttachableSource | undefined;
+  #logger: Logger | undefined;
+
+  constructor(engine: SseEngine, res: RawResponse, options: ResolvedSseOptions) {
+    this.#engine = engine;
+    this.#res = res as TaggedResponse;
+    this.options = options;
+    this.#res[kConnection] = this;
+    // Listen before anything is written, so a client that leaves from now on is seen.
+    res.on("close", SseConnection.#onResClose);
+    res.on("error", SseConnection.#onResClose);
+  }
+
+  static #onResClose(this: TaggedResponse): void {
+    const connection = this[kConnection];
+    // "close" after our own end() is the normal path; before it, the client left.
+    if (connection && !connection.closed) connection.#close("client");
+  }
+
+  static #onDrain(this: TaggedResponse): void {
+    const connection = this[kConnection];
+    if (connection) connection.#drained();
+  }
+
+  /** Settles once the connection is closed and its producer has finished (its `finally` ran). */
+  get done(): Promise<void> {
+    if (this.#finished) return Promise.resolve();
+    this.#done ??= new Promise((resolve) => (this.#resolveDone = resolve));
+    return this.#done;
+  }
+
+  /** Bytes waiting for this client: queued by the engine plus buffered in the socket. */
+  get bufferedBytes(): number {
+    return this.#pendingBytes + (this.#res.writableLength ?? 0);
+  }
+
+  /** Queue a frame for this client. Returns false once closed (never throws). */
+  send(frame: string, byteLength = Buffer.byteLength(frame), isEvent = true): boolean {
+    if (this.closed || this.#ending) return false;
+    (this.#pending ??= []).push(frame);
+    this.#pendingBytes += byteLength;
+    if (isEvent) this.#pendingEvents++;
+    if (this.#pendingBytes + this.#socketBytes > this.options.bufferLimit) {
+      // Over by our estimate: check the socket's real figure before acting.
+      this.#socketBytes = this.#res.writableLength ?? 0;
+      if (this.#pendingBytes + this.#socketBytes > this.options.bufferLimit && !this.#overflow()) return false;
+    }
+    if (!this.#waitingDrain && this.#pending!.length === 1) this.#engine.markDirty(this);
+    return true;
+  }
+
+  /** End the response after the queued frames (the producer finished, or failed with `"error"`). */
+  end(reason: "end" | "error" = "end"): void {
+    if (this.closed || this.#ending) return;
+    this.#ending = true;
+    this.#endReason = reason;
+    this.flush();
+    if (!this.#waitingDrain) this.#finish(reason);
+    // else: the drain handler finishes once the queue is written.
+  }
+
+  /** Write everything queued now, in one write. `cache` lets a flush pass share one chunk between identical queues. */
+  flush(cache?: FlushCache): void {
+    const frames = this.#pending;
+    if (this.closed || this.#waitingDrain || frames === undefined) return;
+    let chunk: string | Buffer;
+    if (cache !== undefined && cache.frames !== undefined && sameFrames(cache.frames, frames)) {
+      // Fan-out: the same frames as the previous client. Encode once, then reuse the bytes.
+      if (typeof cache.chunk === "string") cache.chunk = Buffer.from(cache.chunk);
+      chunk = cache.chunk;
+    } else {
+      chunk = frames.length === 1 ? frames[0]! : frames.join("");
+      if (cache !== undefined) {
+        cache.frames = frames;
+        cache.chunk = chunk;
+      }
+    }
+    this.eventsSent += this.#pendingEvents;
+    this.#pending = undefined;
+    this.#pendingBytes = 0;
+    this.#pendingEvents = 0;
+    this.#write(chunk, cache?.now);
+  }
+
+  /** Resolves when the socket can take more (pull producers wait here). */
+  drained(): Promise<void> {
+    if (!this.#waitingDrain || this.closed) return Promise.resolve();
+    return new Promise((resolve) => (this.#drainWaiters ??= []).push(resolve));
+  }
+
+  /** Resolves with the reason once the connection closes. */
+  whenClosed(): Promise<SseCloseReason> {
+    return new Promise((resolve) => (this.#closeWaiters ??= []).push(resolve));
+  }
+
+  /** True while the socket refuses more until it drains. */
+  get waitingDrain(): boolean {
+    return this.#waitingDrain;
+  }
+
+  /** Whether pull producers should wait before producing more (see pump.ts). */
+  get backpressured(): boolean {
+    return this.#waitingDrain || this.#pendingBytes >= INLINE_FLUSH_BYTES;
+  }
+
+  /** @internal Start writing: head, opening comment, retry hint, then the producer. */
+  open(status: number, headers: Record<string, string | string[]>, source: SseSource, logger: Logger, owner: StreamOwner): void {
+    const res = this.#res;
+    this.#logger = logger;
+    this.#owner = owner;
+    const attachable = isAttachable(source) ? source : undefined;
+    if (res.destroyed || !res.socket || res.socket.destroyed) {
+      // The client left while the handler was still running.
+      if (attachable) this.#attached = attachable;
+      this.#close("client");
+      return;
+    }
+    res.writeHead(status, headers);
+    let first = OPEN_FRAME;
+    if (this.options.retry !== undefined) first += formatSseRetry(this.options.retry);
+    // Head and first comment in one write: EventSource fires `open` and proxies pass the stream at once.
+    this.#write(first);
+    if (this.options.heartbeatMs > 0) this.#engine.heartbeats.add(this, this.options.heartbeatMs);
+    if (attachable) {
+      this.#attached = attachable;
+      attachable[kAttach](this);
+    } else {
+      this.#producerDone = pump(this, source as AsyncIterable<unknown> | Iterable<unknown>, logger);
+    }
+  }
+
+  /** Close with a final frame and end (graceful shutdown). */
+  shutdown(finalFrame: string): void {
+    if (this.closed) return;
+    (this.#pending ??= []).push(finalFrame);
+    this.#pendingBytes += finalFrame.length;
+    this.#waitingDrain = false;
+    this.flush();
+    this.#finish("shutdown");
+  }
+
+  /** Destroy the socket at once (slow client, grace period over). */
+  destroy(reason: SseCloseReason): void {
+    if (this.closed) return;
+    this.#close(reason);
+    this.#res.destroy();
+  }
+
+  /** @internal Called by the heartbeat sweep. */
+  heartbeatDue(now: number): void {
+    if (this.closed || now - this.#lastWriteAt < this.options.heartbeatMs) return;
+    const socket = this.#res.socket;
+    if (this.#res.destroyed || !socket || socket.destroyed || !socket.writable) {
+      // node:http quietly queues writes to a socket that can no longer send
+      // (the peer vanished, the kernel gave up): a heartbeat that cannot go out is a disconnect.
+      this.destroy("heartbeat");
+      return;
+    }
+    // A socket that has not drained for a whole interval is the write timeout's business.
+    if (this.#waitingDrain) return;
+    this.#write(HEARTBEAT_FRAME);
+  }
+
+  #overflow(): boolean {
+    if (this.options.overflow === "drop-oldest") {
+      // Drop queued events from the head until we fit; the newest survive.
+      const pending = this.#pending!;
+      const limit = this.options.bufferLimit - (this.#res.writableLength ?? 0);
+      while (this.#pendingBytes > limit && pending.length > 1) {
+        const dropped = pending.shift()!;
+        this.#pendingBytes -= Buffer.byteLength(dropped);
+        this.#pendingEvents = Math.max(0, this.#pendingEvents - 1);
+        this.droppedCount++;
+      }
+      return true;
+    }
+    this.destroy("overflow");
+    return false;
+  }
+
+  #write(chunk: string | Buffer, now = Date.now()): void {
+    this.#lastWriteAt = now;
+    const accepted = this.#res.write(chunk);
+    this.#socketBytes = this.#res.writableLength ?? 0;
+    if (!accepted) {
+      this.#waitingDrain = true;
+      this.#res.once("drain", SseConnection.#onDrain);
+      if (this.options.writeTimeoutMs > 0 && !this.#writeTimer) {
+        this.#writeTimer = setTimeout(() => this.destroy("write-timeout"), this.options.writeTimeoutMs);
+      }
+    }
+  }
+
+  #drained(): void {
+    this.#waitingDrain = false;
+    this.#socketBytes = this.#res.writableLength ?? 0;
+    if (this.#writeTimer) {
+      clearTimeout(this.#writeTimer);
+      this.#writeTimer = undefined;
+    }
+    this.flush();
+    if (this.#waitingDrain) return;
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = undefined;
+    if (waiters) for (const resolve of waiters) resolve();
+    if (this.#ending && !this.closed) this.#finish(this.#endReason);
+  }
+
+  #finish(reason: SseCloseReason): void {
+    if (this.closed) return;
+    this.#close(reason);
+    this.#res.end();
+  }
+
+  #close(reason: SseCloseReason): void {
+    this.closed = true;
+    this.#ending = true;
+    if (this.options.heartbeatMs > 0) this.#engine.heartbeats.remove(this, this.options.heartbeatMs);
+    if (this.#writeTimer) clearTimeout(this.#writeTimer);
+    this.#writeTimer = undefined;
+    this.#res.removeListener("drain", SseConnection.#onDrain);
+    this.#pending = undefined;
+    this.#pendingBytes = 0;
+    const drainWaiters = this.#drainWaiters;
+    const closeWaiters = this.#closeWaiters;
+    this.#drainWaiters = this.#closeWaiters = undefined;
+    if (drainWaiters) for (const resolve of drainWaiters) resolve();
+    if (closeWaiters) for (const resolve of closeWaiters) resolve(reason);
+    if (reason !== "end" && reason !== "error") this.#owner?.markGone();
+    this.#attached?.[kDetach]((err) => this.#logger?.error("An SSE close callback failed", err));
+    this.#engine.forget(this);
+    const info: SseStreamInfo = {
+      eventsSent: this.eventsSent,
+      eventsDropped: this.droppedCount,
+      durationMs: Date.now() - this.openedAt,
+      reason,
+    };
+    const settle = () => {
+      this.#finished = true;
+      if (this.#owner) this.#engine.onStreamClosed?.(this.#owner, info);
+      this.#resolveDone?.();
+    };
+    if (this.#producerDone) this.#producerDone.then(settle, settle);
+    else settle();
+  }
+}
+
+function sameFrames(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Owns every open SSE connection of one app: schedules coalesced flushes and
+ * shuts them all down gracefully.
+ */
+export class SseEngine {
+  readonly connections = new Set<SseConnection>();
+  /** @internal One heartbeat timer per interval, for all streams. */
+  readonly heartbeats = new HeartbeatSweeper();
+  /** @internal Told about every stream that closes (the app runs its onStreamClose hooks). */
+  onStreamClosed: StreamClosedCallback | undefined;
+  #dirty: SseConnection[] = [];
+  #flushScheduled = false;
+  #flushAll = (): void => {
+    this.#flushScheduled = false;
+    const dirty = this.#dirty;
+    this.#dirty = [];
+    const cache: FlushCache = { frames: undefined, chunk: "", now: Date.now() };
+    for (const connection of dirty) connection.flush(cache);
+  };
+
+  /** Create a connection for `res`; call `open()` on it to start streaming. */
+  create(res: RawResponse, options: ResolvedSseOptions): SseConnection {
+    const connection = new SseConnection(this, res, options);
+    this.connections.add(connection);
+    return connection;
+  }
+
+  /** @internal Queue a connection for the flush at the end of this turn of the event loop. */
+  markDirty(connection: SseConnection): void {
+    this.#dirty.push(connection);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(this.#flushAll);
+    }
+  }
+
+  /** @internal */
+  forget(connection: SseConnection): void {
+    this.connections.delete(connection);
+  }
+
+  /**
+   * Send every open stream a final frame, end it, and wait (up to `graceMs`)
+   * for producers to finish; then destroy what is left.
+   */
+  async shutdown(options: SseShutdownOptions = {}): Promise<void> {
+    const graceMs = options.graceMs ?? 5000;
+    const retry = options.retry ?? 1000;
+    const finalFrame = formatSseRetry(retry) + (options.finalEvent ?? SseEvent.comment("shutdown")).toSseString();
+    const open = [...this.connections];
+    for (const connection of open) connection.shutdown(finalFrame);
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<"timeout">((resolve) => (timer = setTimeout(resolve, graceMs, "timeout")));
+    const outcome = await Promise.race([Promise.all(open.map((c) => c.done)), grace]);
+    clearTimeout(timer);
+    if (outcome === "timeout") for (const connection of open) connection.destroy("shutdown");
+  }
+}

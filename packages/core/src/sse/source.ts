@@ -1,0 +1,31 @@
+/**
+ * The contract between the engine and push-style sources (SseStream, channel
+ * subscriptions): the engine hands the source a sink when streaming starts and
+ * tells it when the connection is gone. Internal: not exported from the package.
+ */
+
+/** What the engine hands a push source. @internal */
+export interface SseSink {
+  /** Queue one framed event; false once the connection is closed. Pass `byteLength` when known (fan-out computes it once). */
+  send(frame: string, byteLength?: number): boolean;
+  /** End the response once queued frames are written (`"error"` when the source failed). */
+  end(reason?: "end" | "error"): void;
+  /** Events dropped under the drop-oldest policy. */
+  readonly droppedCount: number;
+}
+
+/** @internal */
+export const kAttach = Symbol("cello.sse.attach");
+/** @internal */
+export const kDetach = Symbol("cello.sse.detach");
+
+/** A source the engine attaches to a connection instead of pulling from it. @internal */
+export interface AttachableSource {
+  [kAttach](sink: SseSink): void;
+  [kDetach](onError: (err: unknown) => void): void;
+}
+
+/** True for SseStream, channel subscriptions and any other push source. @internal */
+export function isAttachable(value: unknown): value is AttachableSource {
+  return typeof value === "object" && value !== null && kAttach in value;
+}

@@ -1,0 +1,151 @@
+/**
+ * SseStream: Cello's push-style event buffer, made live. Events added before the
+ * handler returns are sent at once; events added later (from a timer, a callback,
+ * a channel) are sent as they are added, until `close()` or the client leaves.
+ */
+import { CelloError } from "../errors.js";
+import { SseEvent } from "./event.js";
+import { kAttach, kDetach, type AttachableSource, type SseSink } from "./source.js";
+
+// A loop that broadcasts one event to many streams (`for (s of streams) s.addEvent(name, text)`)
+// frames it once: the last event built is reused while name and text are the same.
+// SseEvent is immutable, so sharing it is safe.
+let lastEvent: SseEvent | undefined;
+function sharedEvent(name: string | undefined, text: string): SseEvent {
+  if (lastEvent !== undefined && lastEvent.event === name && lastEvent.data === text) return lastEvent;
+  lastEvent = name === undefined ? SseEvent.data(text) : SseEvent.withEvent(name, text);
+  return lastEvent;
+}
+
+/**
+ * A live Server-Sent Events stream, returned from a handler.
+ *
+ * @example
+ * app.get("/sse/counter", () => {
+ *   const stream = new SseStream();
+ *   let i = 0;
+ *   const timer = setInterval(() => {
+ *     stream.addEvent("count", JSON.stringify({ value: ++i }));
+ *     if (i === 5) { clearInterval(timer); stream.close(); }
+ *   }, 1000);
+ *   stream.onClose(() => clearInterval(timer)); // the client may leave first
+ *   return stream;
+ * });
+ */
+export class SseStream implements AttachableSource {
+  #pending: string[] = [];
+  #sink: SseSink | undefined;
+  #count = 0;
+  #ending = false;
+  #closed = false;
+  #closeCallbacks: Array<() => void> = [];
+
+  /**
+   * Add an event. Returns false (and does nothing) once the stream is closed:
+   * writing to a stream whose client left never throws.
+   */
+  add(event: SseEvent): boolean {
+    if (this.#closed || this.#ending) return false;
+    this.#count++;
+    const frame = event.toSseString();
+    if (this.#sink) return this.#sink.send(frame, event.byteLength);
+    this.#pending.push(frame);
+    return true;
+  }
+
+  /** Add a data-only event (Cello's `add_data`). */
+  addData(text: string): boolean {
+    return this.add(sharedEvent(undefined, text));
+  }
+
+  /** Add an event with a type (Cello's `add_event`). */
+  addEvent(name: string, text: string): boolean {
+    return this.add(sharedEvent(name, text));
+  }
+
+  /** Add a comment frame (`: text`), ignored by clients. Not counted by `len()`. */
+  addComment(text: string): boolean {
+    if (this.#closed || this.#ending) return false;
+    const frame = SseEvent.comment(text).toSseString();
+    if (this.#sink) return this.#sink.send(frame);
+    this.#pending.push(frame);
+    return true;
+  }
+
+  /** How many events have been added to this stream (sent or waiting). */
+  len(): number {
+    return this.#count;
+  }
+
+  /** True when no event has been added. */
+  isEmpty(): boolean {
+    return this.#count === 0;
+  }
+
+  /** True once the stream was closed by `close()` or by the client leaving. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Events dropped for a slow client under the `"drop-oldest"` policy. */
+  get droppedCount(): number {
+    return this.#sink?.droppedCount ?? 0;
+  }
+
+  /**
+   * Run `callback` once when the stream closes, whether by `close()` or because
+   * the client went away. Runs at once if the stream is already closed.
+   * Use it to stop timers and unsubscribe.
+   */
+  onClose(callback: () => void): void {
+    if (this.#closed) {
+      queueMicrotask(callback);
+      return;
+    }
+    this.#closeCallbacks.push(callback);
+  }
+
+  /** End the stream: frames already added are still delivered, then the response ends. */
+  close(): void {
+    if (this.#closed || this.#ending) return;
+    this.#ending = true;
+    if (this.#sink) this.#sink.end();
+    // Without a sink (never returned from a handler) there is no socket to wait for.
+    else this.#finish();
+  }
+
+  /** @internal Called by the engine when it starts sending this stream. */
+  [kAttach](sink: SseSink): void {
+    if (this.#sink) throw new CelloError("CELLO_STREAM_LOCKED", "an SseStream can be returned from one handler only");
+    this.#sink = sink;
+    const pending = this.#pending;
+    this.#pending = [];
+    for (const frame of pending) sink.send(frame);
+    if (this.#ending) sink.end();
+  }
+
+  /** @internal Called by the engine when the connection is closed, for any reason. */
+  [kDetach](onError: (err: unknown) => void): void {
+    this.#finish(onError);
+  }
+
+  #finish(onError?: (err: unknown) => void): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#ending = true;
+    const callbacks = this.#closeCallbacks;
+    this.#closeCallbacks = [];
+    let firstError: unknown;
+    let failed = false;
+    for (const callback of callbacks) {
+      try {
+        callback();
+      } catch (err) {
+        // A throwing close callback must not stop the others; the engine logs it.
+        if (onError) onError(err);
+        else if (!failed) [failed, firstError] = [true, err];
+      }
+    }
+    if (failed) throw firstError;
+  }
+}
