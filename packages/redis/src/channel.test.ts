@@ -1,0 +1,187 @@
+/**
+ * The channel tests of @cellojs/core (src/channels/channel.test.ts), run on a
+ * Redis broker in one process: what a client sees must not depend on the broker.
+ */
+import { createServer } from "node:net";
+import { App, silentLogger } from "@cellojs/core";
+import { TestClient } from "@cellojs/testing";
+import type { Redis } from "ioredis";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+// Shared with core's in-memory channel tests, imported by path (test support is not part of any package's exports).
+import { receiveWhileHopping, untilSize } from "../../core/src/channels/channel.test-support.js";
+import { redisBroker, type RedisBrokerOptions } from "./index.js";
+import { adminConnection, deleteKeys, skipWithoutRedis, uniquePrefix } from "./redis.test-support.js";
+
+describe.skipIf(skipWithoutRedis)("channels on the Redis broker", () => {
+  const prefix = uniquePrefix("channel");
+  let admin: Redis;
+  const clients: TestClient[] = [];
+  const apps: App[] = [];
+
+  function redisApp(options: RedisBrokerOptions = {}): App {
+    const app = new App({ broker: redisBroker({ prefix, logger: silentLogger, ...options }), sse: { heartbeatMs: 0 }, logger: silentLogger });
+    apps.push(app);
+    return app;
+  }
+  async function start(app: App): Promise<TestClient> {
+    const client = await TestClient.start(app);
+    clients.push(client);
+    return client;
+  }
+
+  beforeAll(() => {
+    admin = adminConnection();
+  });
+  afterEach(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    // Apps never started still own broker connections.
+    await Promise.all(apps.splice(0).map((a) => a.close()));
+  });
+  afterAll(async () => {
+    await deleteKeys(admin, prefix);
+    admin.disconnect();
+  });
+
+  it("broadcasts to every subscriber with the Redis stream id as the SSE id", async () => {
+    const app = redisApp();
+    const news = app.channel("news");
+    app.get("/news", (req) => news.subscribe(req));
+    const client = await start(app);
+    const a = await client.openSse("/news");
+    const b = await client.openSse("/news");
+    await untilSize(app, "news", 2);
+    const first = await news.publish({ headline: "hello" }, { event: "story" });
+    const second = await news.publish("plain text");
+    for (const handle of [a, b]) {
+      expect(await handle.waitForEvents(2)).toEqual([
+        { event: "story", data: '{"headline":"hello"}', id: first },
+        { event: "message", data: "plain text", id: second },
+      ]);
+      handle.close();
+    }
+    expect(first).toMatch(/^\d+-\d+$/);
+  });
+
+  it("replays what a client missed from Last-Event-ID or ?lastEventId=, then goes live", async () => {
+    const app = redisApp();
+    const feed = app.channel("feed");
+    app.get("/feed", (req) => feed.subscribe(req));
+    const client = await start(app);
+    const ids: string[] = [];
+    for (let i = 1; i <= 5; i++) ids.push(await feed.publish(`e${i}`));
+    const fromHeader = await client.openSse("/feed", { lastEventId: ids[1] });
+    const fromQuery = await client.openSse(`/feed?lastEventId=${ids[3]}`);
+    await untilSize(app, "feed", 2);
+    ids.push(await feed.publish("e6"));
+    expect((await fromHeader.waitForEvents(4)).map((e) => [e.id, e.data])).toEqual([
+      [ids[2], "e3"],
+      [ids[3], "e4"],
+      [ids[4], "e5"],
+      [ids[5], "e6"],
+    ]);
+    expect((await fromQuery.waitForEvents(2)).map((e) => e.id)).toEqual([ids[4], ids[5]]);
+    fromHeader.close();
+    fromQuery.close();
+  });
+
+  it("sends the reset frame for an id older than the history, unknown or from the future, then live", async () => {
+    const app = redisApp();
+    const ticks = app.channel("ticks", { history: 3 });
+    app.get("/ticks", (req) => ticks.subscribe(req));
+    const client = await start(app);
+    const ids: string[] = [];
+    // Redis trims whole 100-entry nodes (MAXLEN ~): publish past a few of them.
+    for (let i = 1; i <= 300; i++) ids.push(await ticks.publish(`t${i}`));
+    const [[earliestId]] = (await admin.xrange(`${prefix}ticks`, "-", "+", "COUNT", 1)) as Array<[string, string[]]> as [[string, string[]]];
+    const future = `${Number(ids.at(-1)!.split("-")[0]) + 60_000}-0`;
+    const old = await client.openSse("/ticks", { lastEventId: ids[0] });
+    const unknown = await client.openSse("/ticks", { lastEventId: "not-an-id" });
+    const fromFuture = await client.openSse("/ticks", { lastEventId: future });
+    await untilSize(app, "ticks", 3);
+    const live = await ticks.publish("t301");
+    const expectReset = async (handle: typeof old, lastEventId: string) => {
+      const [reset, next] = await handle.waitForEvents(2);
+      expect(reset!.event).toBe("reset");
+      expect(JSON.parse(reset!.data)).toEqual({ channel: "ticks", lastEventId, earliestId });
+      expect([next!.id, next!.data]).toEqual([live, "t301"]);
+    };
+    await expectReset(old, ids[0]!);
+    await expectReset(unknown, "not-an-id");
+    await expectReset(fromFuture, future);
+    const inside = await client.sse("/ticks", { lastEventId: ids[297], maxEvents: 3 });
+    expect(inside.events.map((e) => e.data)).toEqual(["t299", "t300", "t301"]);
+    for (const h of [old, unknown, fromFuture]) h.close();
+  });
+
+  it("delivers 1000 events exactly once, in order, to a subscriber that keeps reconnecting with Last-Event-ID", async () => {
+    const app = redisApp();
+    const stream = app.channel("stream", { history: 2000 });
+    app.get("/stream", (req) => stream.subscribe(req));
+    const client = await start(app);
+    const { received, reconnects } = await receiveWhileHopping(app, client, { channel: "stream", path: "/stream", count: 1000 });
+    expect(reconnects).toBeGreaterThan(10);
+    expect(received.map((e) => e.data)).toEqual(Array.from({ length: 1000 }, (_, i) => `n${i + 1}`));
+    expect(received.every((e, i) => i === 0 || app.broker.compareIds(received[i - 1]!.id, e.id) < 0)).toBe(true);
+  }, 60_000);
+
+  it("subscribes to several channels with a composite id that resumes each channel", async () => {
+    const app = redisApp();
+    const sport = app.channel("feed:sport");
+    const tech = app.channel("feed:tech");
+    app.get("/feed", (req) => app.subscribe(req, "feed:*"));
+    const client = await start(app);
+    const s1 = await sport.publish("s1");
+    const first = await client.openSse("/feed");
+    await untilSize(app, "feed:tech", 1);
+    const t1 = await tech.publish("t1");
+    const s2 = await sport.publish("s2");
+    const got = await first.waitForEvents(2);
+    expect(got.map((e) => e.data)).toEqual(["t1", "s2"]);
+    expect(Object.fromEntries(new URLSearchParams(got[1]!.id))).toEqual({ "feed:sport": s2, "feed:tech": t1 });
+    expect(s1).not.toBe(s2);
+    first.close();
+    await untilSize(app, "feed:tech", 0);
+    await tech.publish("t2");
+    await sport.publish("s3");
+    const resumed = await client.sse("/feed", { lastEventId: got[1]!.id, maxEvents: 2 });
+    expect(resumed.events.map((e) => e.data).sort()).toEqual(["s3", "t2"]);
+  });
+
+  it("names every channel in the composite id, even one with no events yet, so nothing is lost on resume", async () => {
+    const app = redisApp();
+    const news = app.channel("news2");
+    const alerts = app.channel("alerts2");
+    app.get("/both", (req) => app.subscribe(req, ["news2", "alerts2"]));
+    const client = await start(app);
+    await news.publish("n1");
+    await news.publish("n2");
+    const first = await client.openSse("/both");
+    await untilSize(app, "alerts2", 1);
+    const n3 = await news.publish("n3");
+    const [seen] = await first.waitForEvents(1);
+    expect(Object.fromEntries(new URLSearchParams(seen!.id))).toEqual({ news2: n3, alerts2: "" });
+    first.close();
+    await untilSize(app, "alerts2", 0);
+    await alerts.publish("a1"); // while the client is away, on the channel that had nothing before
+    await news.publish("n4");
+    const resumed = await client.sse("/both", { lastEventId: seen!.id, maxEvents: 2 });
+    expect(resumed.events.map((e) => e.data).sort()).toEqual(["a1", "n4"]);
+    for (const event of resumed.events) expect([...new URLSearchParams(event.id).keys()].sort()).toEqual(["alerts2", "news2"]);
+  });
+
+  it("answers a resuming client with the error event and ends the stream when Redis is unreachable", async () => {
+    const port = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
+    });
+    const app = redisApp({ url: `redis://127.0.0.1:${port}`, commandTimeoutMs: 200 });
+    const feed = app.channel("feed");
+    app.get("/feed", (req) => feed.subscribe(req));
+    const client = await start(app);
+    const res = await client.sse("/feed", { lastEventId: "1700000000000-0", timeoutMs: 5000 });
+    expect(res.events).toEqual([{ event: "error", data: '{"error":"Service Unavailable","status":503}', id: "" }]);
+    expect(res.endedBy).toBe("server-closed");
+  });
+});
