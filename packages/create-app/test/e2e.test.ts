@@ -1,0 +1,157 @@
+/**
+ * End to end, per template, as a user would: scaffold with the real CLI, then
+ * `npm install` (from the registry and the vendored tarballs), `npm test`,
+ * `npm run typecheck`, `npm start` on a free port, and read an SSE event over HTTP.
+ * Slow by nature (an npm install each): generous timeouts, nothing timed.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { request } from "undici";
+import { afterAll, describe, expect, test } from "vitest";
+import { cleanEnv, removeTempDirs, run, runCli, tempDir } from "./helpers.js";
+
+afterAll(removeTempDirs);
+
+const NPM = process.platform === "win32" ? "npm.cmd" : "npm";
+const INSTALL_TIMEOUT_MS = 8 * 60_000;
+
+interface Case {
+  template: string;
+  /** How the port is chosen: `app.run()` honours both. */
+  port: { env: Record<string, string>; args: string[] };
+  event: string;
+  /** A JSON route and what it answers. */
+  json: { path: string; check: (body: any) => void };
+}
+
+const cases: Case[] = [
+  {
+    template: "basic",
+    port: { env: { PORT: "0" }, args: [] },
+    event: "tick",
+    json: { path: "/api/hello?name=e2e", check: (body) => expect(body).toEqual({ message: "Hello, e2e!" }) },
+  },
+  {
+    template: "sse-dashboard",
+    port: { env: {}, args: ["--", "--port", "0"] },
+    event: "metrics",
+    json: { path: "/api/metrics", check: (body) => expect(body.rssMb).toBeGreaterThan(0) },
+  },
+];
+
+/** Start `npm start` in its own process group, so the whole tree (npm, sh, tsx, node) can be stopped. */
+function start(appDir: string, testCase: Case): { child: ChildProcess; output: () => string; url: Promise<string> } {
+  const child = spawn(NPM, ["start", ...testCase.port.args], {
+    cwd: appDir,
+    env: cleanEnv(testCase.port.env),
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  let output = "";
+  const url = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "running on" line within 60 s:\n${output}`)), 60_000);
+    const onData = (chunk: string) => {
+      output += chunk;
+      const match = /Cello\.ts running on (http:\/\/\S+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    };
+    child.stdout!.setEncoding("utf8").on("data", onData);
+    child.stderr!.setEncoding("utf8").on("data", onData);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`npm start exited (${code}) before listening:\n${output}`));
+    });
+  });
+  return { child, output: () => output, url };
+}
+
+/** Stop the process group we started, and wait for npm to exit. */
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  process.kill(-child.pid!, "SIGTERM");
+  const timer = setTimeout(() => {
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }, 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Read `url` as an SSE stream until one whole event block has arrived; return it. */
+async function firstEventBlock(url: string): Promise<{ status: number; contentType: string; block: string }> {
+  const controller = new AbortController();
+  const res = await request(url, { signal: controller.signal, headers: { accept: "text/event-stream" } });
+  let text = "";
+  try {
+    for await (const chunk of res.body) {
+      text += Buffer.from(chunk).toString("utf8");
+      // A block ends at a blank line; the first may be a comment-only block (": ok").
+      const blocks = text.split("\n\n").slice(0, -1);
+      const event = blocks.find((block) => block.split("\n").some((line) => line.startsWith("data:")));
+      if (event !== undefined) return { status: res.statusCode, contentType: String(res.headers["content-type"]), block: event };
+    }
+    throw new Error(`stream ended without an event:\n${text}`);
+  } finally {
+    controller.abort();
+    res.body.on("error", () => {});
+  }
+}
+
+describe.each(cases)("a generated $template app", (testCase) => {
+  const cwd = tempDir("create-app-e2e-");
+  const appDir = join(cwd, `e2e-${testCase.template}`);
+
+  test("scaffolds", async () => {
+    const result = await runCli([`e2e-${testCase.template}`, "--template", testCase.template, "--no-interactive"], cwd);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+  }, 300_000);
+
+  test("installs with plain npm", async () => {
+    const result = await run(NPM, ["install", "--no-audit", "--no-fund", "--prefer-offline"], { cwd: appDir, timeoutMs: INSTALL_TIMEOUT_MS });
+    expect(result.stderr + result.stdout).not.toMatch(/npm error/);
+    expect(result.code).toBe(0);
+  }, INSTALL_TIMEOUT_MS + 10_000);
+
+  test("passes its own tests (npm test)", async () => {
+    const result = await run(NPM, ["test"], { cwd: appDir, timeoutMs: 180_000 });
+    expect(result.stdout).toMatch(/Tests +\d+ passed/);
+    expect(result.stdout).not.toMatch(/failed/);
+    expect(result.code).toBe(0);
+  }, 190_000);
+
+  test("type-checks (npm run typecheck)", async () => {
+    const result = await run(NPM, ["run", "typecheck"], { cwd: appDir, timeoutMs: 180_000 });
+    expect(result.stdout).not.toMatch(/error TS/);
+    expect(result.code).toBe(0);
+  }, 190_000);
+
+  test("npm start serves JSON and SSE over HTTP", async () => {
+    const server = start(appDir, testCase);
+    try {
+      const url = await server.url;
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(url).not.toMatch(/:8000$/);
+
+      const json = await request(`${url}${testCase.json.path}`);
+      expect(json.statusCode).toBe(200);
+      testCase.json.check(await json.body.json());
+
+      const sse = await firstEventBlock(`${url}/events`);
+      expect(sse.status).toBe(200);
+      expect(sse.contentType).toMatch(/^text\/event-stream/);
+      expect(sse.block).toMatch(new RegExp(`^event: ${testCase.event}\ndata: \\{.*\\}$`));
+    } finally {
+      await stop(server.child);
+    }
+    // SIGTERM reached the app itself: it closed gracefully rather than being cut off.
+    expect(server.output()).toContain("SIGTERM: closing gracefully");
+  }, 120_000);
+});

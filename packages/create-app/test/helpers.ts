@@ -1,0 +1,117 @@
+/**
+ * Shared by the CLI tests: run the real CLI (and npm) as child processes, in temp folders.
+ */
+import { spawn, type SpawnOptions } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { childEnv } from "../src/vendor.js";
+
+/** The CLI exactly as `npx create-app` runs it. */
+export const CLI = fileURLToPath(new URL("../bin/create-app.js", import.meta.url));
+export const TEMPLATES = fileURLToPath(new URL("../templates/", import.meta.url));
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * The environment children get: no variables of the test runner around us
+ * (vitest's, or npm/pnpm's pointing at this package), so a nested `npm` or
+ * `vitest` acts on the generated app only.
+ */
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = childEnv();
+  for (const key of Object.keys(env)) {
+    if (key.startsWith("VITEST") || key === "NODE_ENV" || key === "TEST" || key === "NODE_OPTIONS") delete env[key];
+  }
+  return { ...env, NO_COLOR: "1", ...extra };
+}
+
+/** Run a command to completion (stdin closed, so never a TTY), killing it after `timeoutMs`. */
+export function run(command: string, args: string[], options: SpawnOptions & { timeoutMs?: number } = {}): Promise<RunResult> {
+  const { timeoutMs = 60_000, ...spawnOptions } = options;
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: cleanEnv(), ...spawnOptions, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.once("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Run the CLI with `args` in `cwd`. */
+export function runCli(args: string[], cwd: string, timeoutMs = 120_000): Promise<RunResult> {
+  return run(process.execPath, [CLI, ...args], { cwd, timeoutMs });
+}
+
+/** A fresh temp folder; `removeTempDirs()` deletes every one made so far. */
+const made: string[] = [];
+export function tempDir(prefix = "create-app-test-"): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
+export function removeTempDirs(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/** Every file under `dir`, relative, `/`-separated, sorted (folders themselves not listed). */
+export function listFiles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name).slice(dir.length + 1).split("\\").join("/"))
+    .sort();
+}
+
+/**
+ * Run the CLI on a real pseudo-terminal (util-linux `script`), answering each
+ * prompt when it appears: `answers` pairs the prompt text with what to type.
+ * Resolves with everything the terminal showed, `\r\n` turned into `\n`.
+ */
+export function runCliInTerminal(args: string[], cwd: string, answers: Array<[prompt: string, answer: string]>, timeoutMs = 120_000): Promise<RunResult> {
+  const quote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
+  const command = [process.execPath, CLI, ...args].map(quote).join(" ");
+  return new Promise((resolve, reject) => {
+    const child = spawn("script", ["-qfec", command, "/dev/null"], { cwd, env: cleanEnv({ TERM: "dumb" }), stdio: ["pipe", "pipe", "pipe"] });
+    let screen = "";
+    let stderr = "";
+    let next = 0;
+    let searchFrom = 0;
+    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+      screen += chunk.replace(/\r\n/g, "\n");
+      while (next < answers.length) {
+        const [prompt, answer] = answers[next]!;
+        const at = screen.indexOf(prompt, searchFrom);
+        if (at === -1) break;
+        searchFrom = at + prompt.length;
+        next++;
+        child.stdin!.write(`${answer}\r`);
+      }
+    });
+    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.once("error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.once("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout: screen, stderr });
+    });
+  });
+}
