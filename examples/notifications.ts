@@ -1,0 +1,129 @@
+/**
+ * Notifications: a per-user stream behind token auth. Every notification goes
+ * through one channel; each subscriber's `filter` lets through only the ones
+ * addressed to its user, for live events and for the replay after a reconnect.
+ *
+ * Run:   npx tsx examples/notifications.ts
+ * Try:   open http://127.0.0.1:8000/ and sign in with alice-secret (bob-secret in another browser)
+ *        curl -N "http://127.0.0.1:8000/notifications?token=alice-secret"
+ *        curl -X POST -H "Content-Type: application/json" -d '{"text":"hi"}' \
+ *             "http://127.0.0.1:8000/notify/alice?token=bob-secret"
+ *
+ * A browser's EventSource cannot send an Authorization header, so the token
+ * comes from the `token` cookie (set by `POST /login`, HttpOnly) or from
+ * `?token=`; other clients may also send `Authorization: Bearer <token>`.
+ * A token in a URL ends up in access logs: prefer the cookie.
+ */
+import { App, HttpError, Response, type Request } from "@cellojs/core";
+import { isMain } from "./main.js";
+import { notificationsPage } from "./notifications_page.js";
+
+/** One notification, the `data` of a `notification` event. */
+export interface Notification {
+  to: string;
+  from: string;
+  text: string;
+  /** ISO 8601 time it was sent. */
+  sent_at: string;
+}
+
+/** The demo's users, by token. Real apps look tokens up in a session store. */
+export const DEMO_TOKENS: Readonly<Record<string, string>> = { "alice-secret": "alice", "bob-secret": "bob", "carol-secret": "carol" };
+
+/** Options of {@link createNotificationsApp}. */
+export interface NotificationsOptions {
+  /** token -> user name. Default {@link DEMO_TOKENS}. */
+  tokens?: Record<string, string>;
+  /** Notifications kept for clients that reconnect. Default 1000. */
+  history?: number;
+}
+
+const CHALLENGE = { "WWW-Authenticate": 'Bearer realm="notifications"' };
+
+/**
+ * Build the notifications app: `GET /` (page), `POST /login`, `POST /logout`,
+ * `GET /me` (the signed-in user or null), `GET /notifications` (SSE, the caller's own), `POST /notify/{user}`.
+ * @param options - `tokens` (default {@link DEMO_TOKENS}), `history` (default 1000).
+ * @example
+ * const app = createNotificationsApp({ tokens: { "t-1": "ann" } });
+ * await app.listen({ port: 0 });
+ */
+export function createNotificationsApp(options: NotificationsOptions = {}): App {
+  const tokens = new Map(Object.entries(options.tokens ?? DEMO_TOKENS));
+  const users = new Set(tokens.values());
+  const app = new App();
+  const notifications = app.channel("notifications", { history: options.history ?? 1000 });
+
+  const credentials = (request: Request): { token: string | undefined; user: string | undefined } => {
+    const token = request.query.token ?? bearerToken(request) ?? cookie(request, "token");
+    return { token, user: token === undefined ? undefined : tokens.get(token) };
+  };
+  const authenticate = (request: Request): string => {
+    const { token, user } = credentials(request);
+    if (user === undefined) throw new HttpError(401, token === undefined ? "Missing token" : "Invalid token", { headers: CHALLENGE });
+    return user;
+  };
+
+  app.get("/", () => Response.html(notificationsPage));
+
+  app.post("/login", async (request) => {
+    const { token } = (await request.json<{ token?: unknown }>()) ?? {};
+    if (typeof token !== "string" || !tokens.has(token)) throw new HttpError(401, "Invalid token", { headers: CHALLENGE });
+    // HttpOnly: page scripts never see the token; the browser still sends it with EventSource.
+    return Response.json(
+      { user: tokens.get(token) },
+      { headers: { "Set-Cookie": `token=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict` } },
+    );
+  });
+
+  app.post("/logout", () => Response.noContent({ headers: { "Set-Cookie": "token=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0" } }));
+
+  // Who is signed in, or `null`: the page asks on load, and a visitor who is not signed in is not an error.
+  app.get("/me", (request) => ({ user: credentials(request).user ?? null }));
+
+  app.get("/notifications", (request) => {
+    const user = authenticate(request);
+    return notifications.subscribe(request, { filter: (message) => (JSON.parse(message.data) as Notification).to === user });
+  });
+
+  app.post("/notify/{user}", async (request) => {
+    const from = authenticate(request);
+    const to = request.params.user!;
+    if (!users.has(to)) throw new HttpError(404, `Unknown user ${JSON.stringify(to)}`);
+    const { text } = (await request.json<{ text?: unknown }>()) ?? {};
+    if (typeof text !== "string" || text.trim() === "" || text.length > 500) throw new HttpError(400, "text must be a string of 1 to 500 characters");
+    const notification: Notification = { to, from, text: text.trim(), sent_at: new Date().toISOString() };
+    const id = await notifications.publish(notification, { event: "notification" });
+    return Response.created({ id });
+  });
+
+  return app;
+}
+
+function bearerToken(request: Request): string | undefined {
+  const match = /^Bearer\s+(\S+)$/i.exec(request.getHeader("authorization") ?? "");
+  return match?.[1];
+}
+
+/** One cookie's value from the `Cookie` header (RFC 6265 5.4: `name=value` pairs joined by "; "). */
+function cookie(request: Request, name: string): string | undefined {
+  for (const pair of (request.getHeader("cookie") ?? "").split(";")) {
+    const eq = pair.indexOf("=");
+    if (eq === -1 || pair.slice(0, eq).trim() !== name) continue;
+    try {
+      return decodeURIComponent(pair.slice(eq + 1).trim());
+    } catch {
+      return undefined; // malformed %-escape: treat as no cookie
+    }
+  }
+  return undefined;
+}
+
+/** The app `npx tsx examples/notifications.ts` runs. */
+export const app = createNotificationsApp();
+
+if (isMain(import.meta.url)) {
+  app.enableLogging();
+  console.log(`Demo tokens: ${Object.entries(DEMO_TOKENS).map(([token, user]) => `${token} (${user})`).join(", ")}`);
+  await app.run();
+}
