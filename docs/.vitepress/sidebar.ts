@@ -1,0 +1,60 @@
+/**
+ * The sidebar and the nav bar, kept apart from config.ts so the docs test can
+ * check that every page they link to exists without loading VitePress.
+ */
+export interface SidebarItem {
+  text: string;
+  link?: string;
+  items?: SidebarItem[];
+  collapsed?: boolean;
+}
+
+/** Every section of the guide, in reading order. Links are site paths without `.md`. */
+export const sidebar: SidebarItem[] = [
+  {
+    text: "Introduction",
+    items: [
+      { text: "Getting started", link: "/guide/getting-started" },
+      { text: "Migrating from Cello", link: "/guide/migrating-from-cello" },
+    ],
+  },
+  {
+    text: "Essentials",
+    items: [
+      { text: "Routing", link: "/guide/routing" },
+      { text: "Requests and responses", link: "/guide/request-response" },
+      { text: "Errors", link: "/guide/errors" },
+    ],
+  },
+  {
+    text: "Real-time",
+    items: [
+      { text: "Server-Sent Events", link: "/guide/sse" },
+      { text: "Heartbeats, backpressure, shutdown", link: "/guide/sse-operations" },
+      { text: "Channels", link: "/guide/channels" },
+      { text: "Scaling with Redis", link: "/guide/scaling-redis" },
+      { text: "Client library", link: "/guide/client" },
+    ],
+  },
+  {
+    text: "Going further",
+    items: [
+      { text: "Plugins and hooks", link: "/guide/plugins" },
+      { text: "Testing", link: "/guide/testing" },
+      { text: "Deployment", link: "/guide/deployment" },
+      { text: "Benchmarks", link: "/benchmarks" },
+    ],
+  },
+  {
+    text: "Reference",
+    items: [{ text: "API reference", link: "/api" }],
+  },
+];
+
+/** The top navigation bar. */
+export const nav: Array<{ text: string; link: string }> = [
+  { text: "Guide", link: "/guide/getting-started" },
+  { text: "SSE", link: "/guide/sse" },
+  { text: "API", link: "/api" },
+  { text: "Benchmarks", link: "/benchmarks" },
+];
