@@ -1,0 +1,201 @@
+/**
+ * The markdown report: machine, targets, then one table per section. It is
+ * printed at the end of a run and written to results/latest.md.
+ */
+import type { BenchResult } from "./harness.js";
+import { HTTP_ROUTES, HTTP_SYSTEMS } from "./http/section.js";
+import { SSE_CEILING, type SseRow } from "./sse/section.js";
+
+/**
+ * A count with thousands separators.
+ * @example thousands(12345.6) // "12,346"
+ */
+export const thousands = (value: number) => Math.round(value).toLocaleString("en-US");
+const ratio = (value: number | null) => (value === null ? "-" : `${value.toFixed(2)}x`);
+/**
+ * Milliseconds with one decimal.
+ * @example ms(3.14159) // "3.1"
+ */
+export const ms = (value: number) => value.toFixed(1);
+
+/**
+ * A markdown table.
+ * @param header - Column headings.
+ * @param rows - Cells, one array per row.
+ * @example table(["System", "req/s"], [["node:http", "66,000"]])
+ */
+export function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
+  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n");
+}
+
+/**
+ * A byte count, in KB from 1 KB.
+ * @example bytes(1024) // "1.0 KB"
+ */
+export function bytes(value: number): string {
+  return Math.abs(value) >= 1024 ? `${(value / 1024).toFixed(1)} KB` : `${value} B`;
+}
+
+function deliveredCell(row: SseRow): string {
+  if (row.status === "skipped") return "skipped";
+  const percent = `${(row.deliveredRatio * 100).toFixed(row.deliveredRatio >= 1 ? 0 : 1)}%`;
+  return row.status === "ok" ? percent : `**FAIL** ${percent}`;
+}
+
+function machineSection(result: BenchResult): string {
+  const m = result.machine;
+  const pinning = "server" in m.pinning ? `server on core ${m.pinning.server}, load generators on core ${m.pinning.load} (taskset)` : m.pinning.skipped;
+  return table(
+    ["Machine", ""],
+    [
+      ["CPU", `${m.cpuModel}, ${m.cores} cores`],
+      ["Node", m.node],
+      ["OS", `${m.platform}, kernel ${m.kernel}`],
+      ["Date", m.date],
+      ["Profile", `${result.profile} (${result.durationSec} s)`],
+      ["Pinning", pinning],
+    ],
+  );
+}
+
+const NOISY = 0.1;
+const percent = (share: number) => `${Math.round(share * 100)}%`;
+
+/**
+ * One line on how much of the machine other processes used during the measured windows (empty without /proc).
+ * @param shares - Per window, the share (0..1) other processes used, or null when unknown.
+ * @param unit - What a window is called, e.g. `"load"`.
+ * @example interferenceLine([0.02, 0.3], "load") // "**Shared machine**: ..."
+ */
+export function interferenceLine(shares: Array<number | null>, unit: string): string {
+  const known = shares.filter((share): share is number => share !== null);
+  if (known.length === 0) return "";
+  const worst = Math.max(...known);
+  const noisy = known.filter((share) => share > NOISY).length;
+  if (noisy === 0) return `Other processes used at most ${percent(worst)} of the machine during any ${unit}.`;
+  return `**Shared machine**: other processes used more than ${percent(NOISY)} of the machine during ${noisy} of ${known.length} ${unit}s (worst ${percent(worst)}); those figures are low and noisy, rerun on a quiet machine before drawing conclusions.`;
+}
+
+function httpSection(result: BenchResult): string {
+  const http = result.http!;
+  const systems = [...new Set(http.rows.map((r) => r.system))];
+  const rows = systems.map((system) => {
+    const cells = [http.rows.find((r) => r.system === system)?.label ?? HTTP_SYSTEMS[system]?.label ?? system];
+    for (const route of HTTP_ROUTES) {
+      const row = http.rows.find((r) => r.system === system && r.route === route.id);
+      if (!row || row.error) cells.push(`**FAIL**${row?.error ? ` ${row.error}` : ""}`, "-", "-", "-", "-");
+      else {
+        cells.push(
+          `${thousands(row.reqPerSec)}${row.failures ? ` (**${row.failures} failures**)` : ""}`,
+          ratio(row.ratioToNodeHttp),
+          `${Math.round(row.serverCpuPct)}%`,
+          ratio(row.efficiencyToNodeHttp),
+          `${row.latencyP99Ms}`,
+        );
+      }
+    }
+    return cells;
+  });
+  const header = ["Server"];
+  for (const route of HTTP_ROUTES) header.push(`${route.label} req/s`, "x node:http", "server CPU", "per CPU-s x node:http", "p99 ms");
+  return [
+    `autocannon -c ${http.connections} -p ${http.pipelining}; per server and route a ${http.warmupSec} s warm-up, then ${http.rounds} measured round(s) of ${http.durationSec} s taken round-robin across servers; the best round counts (others' load on a shared machine only ever lowers a round). Every response is checked against the expected body.`,
+    "",
+    table(header, rows),
+    "",
+    "",
+    `"server CPU" is the server's share of its core during the best round: well under 100% means the load generator (one autocannon process on one core), not the server, set the pace, and req/s ratios understate the differences.`,
+    `"per CPU-s" compares requests per second of server CPU (the inverse of what a request costs), best round of each; it shows a framework's overhead even when req/s is capped by the load generator, and the HTTP targets are judged on it.`,
+    interferenceLine(http.rows.flatMap((r) => r.rounds.map((round) => round.otherLoad)), "measured round"),
+  ].join("\n");
+}
+
+function sseSection(result: BenchResult): string {
+  const sse = result.sse!;
+  const parts = [
+    `A publisher inside the server sends ticks of ${sse.tickEvents} events (so 100 events/s is a tick every 100 ms, 1000 events/s every 10 ms) for ${sse.publishMs / 1000} s per load;`,
+    `the clients, in a separate process, count every event frame; 1 in ${sse.latencyEvery} also measures publish-to-receive latency (wall clock, both processes).`,
+    `"delivered" is events received over events published x clients (anything under 100% is a FAIL); delivered/s runs from the first publish to the last frame;`,
+    `"x ceiling" compares delivered/s with the coalesced node:http server on the same load; "per CPU-s" is delivered/s divided by the server's CPU share, which separates systems that all keep up.`,
+    `Clients CPU near 100% would mean the load process, not the server, was the limit.`,
+    "",
+    interferenceLine(sse.rows.map((r) => r.otherLoad), "load"),
+  ];
+  for (const clients of [...new Set(sse.rows.map((r) => r.clients))]) {
+    const rows = sse.rows
+      .filter((r) => r.clients === clients)
+      .sort((a, b) => a.rate - b.rate || a.size - b.size)
+      .map((r) => [
+        `${r.rate}/s x ${bytes(r.size)}`,
+        r.label,
+        r.status === "skipped" ? "-" : thousands(r.deliveredPerSec),
+        r.system === SSE_CEILING ? "1.00x" : ratio(r.ratioToCeiling),
+        deliveredCell(r),
+        r.status === "skipped" ? "-" : ms(r.latency.p50),
+        r.status === "skipped" ? "-" : ms(r.latency.p99),
+        r.status === "skipped" ? "-" : ms(r.latency.max),
+        r.status === "skipped" ? "-" : `${r.serverCpuPct}%`,
+        r.status === "skipped" ? "-" : `${r.loadCpuPct}%`,
+        r.status === "ok" ? thousands(r.deliveriesPerCpuSec) : "-",
+        r.system === SSE_CEILING ? "1.00x" : ratio(r.efficiencyToCeiling),
+      ]);
+    parts.push(
+      "",
+      `### ${thousands(clients)} clients`,
+      "",
+      table(["Load", "System", "delivered/s", "x ceiling", "delivered", "p50 ms", "p99 ms", "max ms", "server CPU", "clients CPU", "per CPU-s", "x ceiling"], rows),
+    );
+    const notes = sse.rows.filter((r) => r.clients === clients && r.note && r.status !== "skipped").map((r) => `- ${r.label}, ${r.rate}/s x ${bytes(r.size)}: ${r.note}`);
+    // Skipped ticks: the server could not keep the offered rate, so it published less (one line per system).
+    const skipped: string[] = [];
+    for (const label of [...new Set(sse.rows.filter((r) => r.clients === clients && r.skippedTicks > 0).map((r) => r.label))]) {
+      const loads = sse.rows.filter((r) => r.clients === clients && r.label === label && r.skippedTicks > 0).map((r) => `${r.rate}/s x ${bytes(r.size)}: ${r.skippedTicks}`);
+      skipped.push(`- ${label}: ticks skipped (saturated, published below the offered rate) at ${loads.join("; ")}`);
+    }
+    if (notes.length + skipped.length > 0) parts.push("", ...notes, ...skipped);
+  }
+  return parts.join("\n");
+}
+
+function memorySection(result: BenchResult): string {
+  const memory = result.sse!.memory;
+  const largest = Math.max(...memory.map((m) => m.clients));
+  const rows = memory
+    .filter((m) => m.clients === largest)
+    .map((m) => [m.label, bytes(m.heapPerConnection), m.system === SSE_CEILING ? "1.00x" : ratio(m.heapRatioToRaw), bytes(m.rssPerConnection), m.system === SSE_CEILING ? "1.00x" : ratio(m.rssRatioToRaw)]);
+  return [
+    `${thousands(largest)} idle connections; server run with --expose-gc, readings after global.gc(), before and after connecting, divided by the count. Both node:http servers hold the same per-connection state; "x node:http" uses the coalesced one.`,
+    "",
+    table(["System", "JS heap / connection", "x node:http", "RSS / connection", "x node:http"], rows),
+  ].join("\n");
+}
+
+/**
+ * Render a run as markdown.
+ * @param result - A finished run.
+ * @example writeFileSync("results/latest.md", renderMarkdown(result));
+ */
+export function renderMarkdown(result: BenchResult): string {
+  const parts = ["# Cello.ts benchmarks", "", machineSection(result), ""];
+  if (result.targets.length > 0) {
+    parts.push(
+      "## Targets",
+      "",
+      table(
+        ["Target", "Measured", "Result"],
+        result.targets.map((t) => [t.target, t.measured, t.pass === null ? "n/a" : t.pass ? "pass" : "**MISS**"]),
+      ),
+      "",
+    );
+  }
+  if (result.http) parts.push("## HTTP", "", httpSection(result), "");
+  if (result.sse) {
+    parts.push("## SSE fan-out", "", sseSection(result), "");
+    if (result.sse.memory.length > 0) parts.push("## Memory per idle SSE connection", "", memorySection(result), "");
+  }
+  for (const section of Object.values(result.extra)) parts.push(`## ${section.title}`, "", section.markdown, "");
+  if (result.notes.length > 0) parts.push("## Notes", "", ...result.notes.map((note) => `- ${note}`), "");
+  parts.push("Absolute figures drift between runs and machines; compare ratios within one run.", "");
+  return parts.join("\n");
+}

@@ -1,0 +1,92 @@
+/**
+ * `pnpm bench [--quick] [options]`: run the benchmarks, print the markdown
+ * table, and write results/latest.json and results/latest.md.
+ */
+import { fileURLToPath } from "node:url";
+import { FULL, QUICK, type BenchConfig } from "./config.js";
+import { runBench, type ExtraSection } from "./harness.js";
+import { REDIS_SECTION } from "./redis/section.js";
+
+const HELP = `Usage: pnpm bench [--quick] [options]
+
+  --quick               3 s of measured HTTP load per server and route, 1 000 SSE clients and
+                        1 000 Redis-section clients (about 2 minutes) instead of 10 s,
+                        1 000 / 5 000 / 10 000 SSE and 1 000 / 5 000 Redis clients (about 10 minutes)
+  --sections=http,sse,redis  run only these sections
+  --http=a,b            HTTP systems: node-http, cello-functions, cello-decorators, fastify, hono, express
+  --sse=a,b             SSE systems: raw-per-event, raw-coalesced, cello, cello-shared, better-sse, fastify-sse, hono
+  --clients=1000,5000   SSE client counts
+  --redis-clients=1000  Redis-section client counts (split across two instances; REDIS_URL, else
+                        redis://127.0.0.1:6379)
+  --cpu-prof=a,b        run these systems' servers with --cpu-prof (files in --prof-dir, default
+                        bench/profiles); "redis" profiles the Redis section's instances
+  --out=DIR             where latest.json and latest.md go (default bench/results)
+`;
+
+/** Sections beyond HTTP and SSE, run after them in this order. */
+const EXTRA_SECTIONS: ExtraSection[] = [REDIS_SECTION];
+
+function parseArgs(argv: string[]): { config: BenchConfig; sections?: string[]; profileSystems: string[]; outDir: string; profileDir: string } {
+  let config: BenchConfig = structuredClone(FULL);
+  const list = (value: string) => value.split(",").map((item) => item.trim()).filter(Boolean);
+  const options: { sections?: string[]; profileSystems: string[]; outDir: string; profileDir: string } = {
+    profileSystems: [],
+    outDir: fileURLToPath(new URL("../results", import.meta.url)),
+    profileDir: fileURLToPath(new URL("../profiles", import.meta.url)),
+  };
+  // --quick first, so the other flags narrow whichever profile is chosen.
+  if (argv.includes("--quick")) config = structuredClone(QUICK);
+  for (const arg of argv) {
+    const [flag, value = ""] = arg.split("=", 2) as [string, string | undefined];
+    switch (flag) {
+      case "--quick":
+      case "--":
+        break;
+      case "--help":
+      case "-h":
+        process.stdout.write(HELP);
+        process.exit(0);
+        break;
+      case "--sections":
+        options.sections = list(value);
+        break;
+      case "--http":
+        config.http.systems = list(value);
+        break;
+      case "--sse":
+        config.sse.systems = list(value);
+        break;
+      case "--clients":
+        config.sse.clients = list(value).map(Number);
+        break;
+      case "--redis-clients":
+        config.redis.clients = list(value).map(Number);
+        break;
+      case "--cpu-prof":
+        options.profileSystems = list(value);
+        break;
+      case "--prof-dir":
+        options.profileDir = value;
+        break;
+      case "--out":
+        options.outDir = value;
+        break;
+      default:
+        process.stderr.write(`unknown option ${arg}\n\n${HELP}`);
+        process.exit(2);
+    }
+  }
+  return { config, ...options };
+}
+
+const args = parseArgs(process.argv.slice(2));
+const { result, markdown } = await runBench({
+  config: args.config,
+  sections: args.sections,
+  extraSections: EXTRA_SECTIONS,
+  profileSystems: args.profileSystems,
+  profileDir: args.profileDir,
+  outDir: args.outDir,
+});
+process.stdout.write(`\n${markdown}`);
+process.stderr.write(`\nbench: ${result.durationSec} s; wrote ${args.outDir}/latest.json and latest.md\n`);

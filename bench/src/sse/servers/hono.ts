@@ -1,0 +1,33 @@
+/** Hono 4 `streamSSE` on @hono/node-server: one stream per client kept in a Set; `writeSSE` per event per client. */
+import { serve } from "@hono/node-server";
+import { Hono } from "hono";
+import { streamSSE, type SSEStreamingApi } from "hono/streaming";
+import { EVENT_NAME, HOST, serveSse } from "./serve.js";
+
+const app = new Hono();
+const streams = new Set<SSEStreamingApi>();
+const ignore = () => {};
+
+app.get("/sse", (c) =>
+  streamSSE(c, async (stream) => {
+    streams.add(stream);
+    // Nothing reaches the client before the first write: open with a comment.
+    await stream.write(": ok\n\n");
+    await new Promise<void>((resolve) =>
+      stream.onAbort(() => {
+        streams.delete(stream);
+        resolve();
+      }),
+    );
+  }),
+);
+
+await serveSse({
+  listen: () => new Promise((resolve) => serve({ fetch: app.fetch, port: 0, hostname: HOST }, (info) => resolve(info.port))),
+  clients: () => streams.size,
+  publish: (events) => {
+    for (const event of events) {
+      for (const stream of streams) stream.writeSSE({ event: EVENT_NAME, data: event.data }).catch(ignore);
+    }
+  },
+});
