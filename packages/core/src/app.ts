@@ -4,7 +4,7 @@
  * every result to respond.ts, and owns the server's lifecycle.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse, Http2Session } from "node:http2";
+import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Blueprint } from "./blueprint.js";
 import { CelloError, HttpError } from "./errors.js";
 import { exploreRoutes } from "./explorer.js";
@@ -13,7 +13,7 @@ import { consoleLogger, type Logger } from "./logger.js";
 import { cors, type CorsOptions } from "./plugins/cors.js";
 import { logging, type LoggingOptions } from "./plugins/logging.js";
 import { Request } from "./request.js";
-import { createNodeServer, listenOn, resolveRunAddress, type ListenOptions, type NodeServer, type ServerAddress } from "./server.js";
+import { Connections, createNodeServer, listenOn, resolveRunAddress, type ListenOptions, type NodeServer, type ServerAddress } from "./server.js";
 import { Response } from "./response.js";
 import { errorToResponse, sseHeaders, stripConnectionHeaders, toResponse, writeBytes } from "./respond.js";
 import { createRouter, joinPaths, type HttpMethod, type Router } from "./router.js";
@@ -86,7 +86,7 @@ export class App extends RouteCollector {
   #server: NodeServer | undefined;
   #http2 = false;
   #closing: Promise<void> | undefined;
-  readonly #sessions = new Set<Http2Session>();
+  readonly #connections = new Connections();
   readonly #registered: Array<{ method: HttpMethod; path: string }> = [];
   readonly #channels = new Map<string, Channel>();
   /** The broker behind this app's channels. */
@@ -384,7 +384,7 @@ export class App extends RouteCollector {
     const host = options.host ?? "127.0.0.1";
     const port = options.port ?? 8000;
     this.#http2 = options.http2 === true;
-    const server = createNodeServer(options, this.handler, this.#sessions);
+    const server = createNodeServer(options, this.handler, this.#connections);
     this.#server = server;
     return listenOn(server, host, port, options.tls !== undefined);
   }
@@ -438,15 +438,15 @@ export class App extends RouteCollector {
     const serverClosed = server
       ? new Promise<void>((resolve) => server.close(() => resolve()))
       : Promise.resolve();
-    if (server && "closeIdleConnections" in server) server.closeIdleConnections();
+    if (server) this.#connections.closeIdle(server);
     await this.engine.shutdown({ ...options, graceMs });
     if (server) {
       const remaining = Math.max(0, graceMs - (Date.now() - started));
       // Any keep-alive connection that goes idle while we close (an ended stream, or a page's
       // other connection finishing a request) would otherwise be reused by a reconnecting
       // client and served by this closing server: close each as it goes idle.
-      const sweep = setInterval(() => "closeIdleConnections" in server && server.closeIdleConnections(), 20);
-      if ("closeIdleConnections" in server) server.closeIdleConnections();
+      const sweep = setInterval(() => this.#connections.closeIdle(server), 20);
+      this.#connections.closeIdle(server);
       let timer: NodeJS.Timeout | undefined;
       const timedOut = await Promise.race([
         serverClosed.then(() => false),
@@ -455,8 +455,7 @@ export class App extends RouteCollector {
       clearTimeout(timer);
       clearInterval(sweep);
       if (timedOut) {
-        if ("closeAllConnections" in server) server.closeAllConnections();
-        for (const session of this.#sessions) session.destroy();
+        this.#connections.closeAll(server);
         await serverClosed;
       }
     }

@@ -12,7 +12,7 @@ import {
   type Http2ServerResponse,
   type Http2Session,
 } from "node:http2";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { CelloError } from "./errors.js";
 
 /** Options of `app.listen()`. */
@@ -40,19 +40,54 @@ export type NodeServer = HttpServer | Http2Server | Http2SecureServer;
 
 type Listener = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void;
 
-/** Build the server for `options`; HTTP/2 sessions are tracked in `sessions` so close() can end them. */
-export function createNodeServer(options: ListenOptions, listener: Listener, sessions: Set<Http2Session>): NodeServer {
-  if (options.http2) {
-    const server = options.tls ? createSecureServer({ ...options.tls, allowHTTP1: true }, listener) : createH2cServer({}, listener);
-    server.on("session", (session: Http2Session) => {
-      sessions.add(session);
-      session.once("close", () => sessions.delete(session));
+/**
+ * The connections of one server, so that closing it does not wait on any that
+ * will never finish by themselves: HTTP/2 sessions, and sockets that connected
+ * but never sent a byte (a browser's or a pool's pre-opened spare connection).
+ * Node's `closeIdleConnections()` spares the latter: until its first request a
+ * connection counts as awaiting headers, not as idle.
+ */
+export class Connections {
+  readonly sessions = new Set<Http2Session>();
+  readonly #sockets = new Set<Socket>();
+
+  /** Start tracking `server`'s connections. */
+  track(server: NodeServer): void {
+    server.on("connection", (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.once("close", () => this.#sockets.delete(socket));
     });
-    return server;
+    server.on("session", (session: Http2Session) => {
+      this.sessions.add(session);
+      session.once("close", () => this.sessions.delete(session));
+    });
   }
-  const server = createHttpServer({}, listener);
-  // SSE responses are long-lived: keep Node's per-request timeout off them.
-  server.requestTimeout = 0;
+
+  /** Close every connection with nothing in flight: idle keep-alive ones, and unused ones. */
+  closeIdle(server: NodeServer): void {
+    if ("closeIdleConnections" in server) server.closeIdleConnections();
+    for (const socket of this.#sockets) if (socket.bytesRead === 0) socket.destroy();
+  }
+
+  /** Cut every connection, busy or not (the grace period is over). */
+  closeAll(server: NodeServer): void {
+    if ("closeAllConnections" in server) server.closeAllConnections();
+    for (const session of this.sessions) session.destroy();
+    for (const socket of this.#sockets) socket.destroy();
+  }
+}
+
+/** Build the server for `options`, its connections tracked in `connections` so close() can end them. */
+export function createNodeServer(options: ListenOptions, listener: Listener, connections: Connections): NodeServer {
+  let server: NodeServer;
+  if (options.http2) {
+    server = options.tls ? createSecureServer({ ...options.tls, allowHTTP1: true }, listener) : createH2cServer({}, listener);
+  } else {
+    server = createHttpServer({}, listener);
+    // SSE responses are long-lived: keep Node's per-request timeout off them.
+    server.requestTimeout = 0;
+  }
+  connections.track(server);
   return server;
 }
 

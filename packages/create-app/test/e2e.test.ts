@@ -40,7 +40,10 @@ const cases: Case[] = [
 ];
 
 /** Start `npm start` in its own process group, so the whole tree (npm, sh, tsx, node) can be stopped. */
-function start(appDir: string, testCase: Case): { child: ChildProcess; output: () => string; url: Promise<string> } {
+function start(
+  appDir: string,
+  testCase: Case,
+): { child: ChildProcess; closed: Promise<void>; output: () => string; url: Promise<string> } {
   const child = spawn(NPM, ["start", ...testCase.port.args], {
     cwd: appDir,
     env: cleanEnv(testCase.port.env),
@@ -48,6 +51,7 @@ function start(appDir: string, testCase: Case): { child: ChildProcess; output: (
     detached: true,
   });
   let output = "";
+  const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
   const url = new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no "running on" line within 60 s:\n${output}`)), 60_000);
     const onData = (chunk: string) => {
@@ -65,14 +69,20 @@ function start(appDir: string, testCase: Case): { child: ChildProcess; output: (
       reject(new Error(`npm start exited (${code}) before listening:\n${output}`));
     });
   });
-  return { child, output: () => output, url };
+  return { child, closed, output: () => output, url };
 }
 
-/** Stop the process group we started, and wait for npm to exit. */
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  process.kill(-child.pid!, "SIGTERM");
+/**
+ * Stop the process group we started, and wait until every process in it has let go
+ * of the output pipes (`close`, not npm's own `exit`): the app's last lines are
+ * written by a grandchild that may outlive npm by a few milliseconds.
+ */
+async function stop(child: ChildProcess, closed: Promise<void>): Promise<void> {
+  try {
+    process.kill(-child.pid!, "SIGTERM");
+  } catch {
+    // the whole group is gone already
+  }
   const timer = setTimeout(() => {
     try {
       process.kill(-child.pid!, "SIGKILL");
@@ -80,7 +90,7 @@ async function stop(child: ChildProcess): Promise<void> {
       // already gone
     }
   }, 10_000);
-  await exited;
+  await closed;
   clearTimeout(timer);
 }
 
@@ -149,7 +159,7 @@ describe.each(cases)("a generated $template app", (testCase) => {
       expect(sse.contentType).toMatch(/^text\/event-stream/);
       expect(sse.block).toMatch(new RegExp(`^event: ${testCase.event}\ndata: \\{.*\\}$`));
     } finally {
-      await stop(server.child);
+      await stop(server.child, server.closed);
     }
     // SIGTERM reached the app itself: it closed gracefully rather than being cut off.
     expect(server.output()).toContain("SIGTERM: closing gracefully");

@@ -89,6 +89,25 @@ describe("graceful shutdown", () => {
     expect(closedAt - closeCalledAt).toBeLessThan(1000);
   });
 
+  it("does not wait on a connection that was opened but never used (a browser's or a pool's spare)", async () => {
+    const app = new App();
+    app.get("/x", () => "x");
+    const { port, url } = await app.listen({ port: 0 });
+    // A keep-alive connection that served a request, and a spare one that never sent a byte.
+    const served = await fetch(url + "/x");
+    expect(await served.text()).toBe("x");
+    const spare = connect({ host: "127.0.0.1", port });
+    const spareClosed = new Promise<void>((resolve) => spare.on("close", () => resolve()));
+    spare.on("error", () => {});
+    await new Promise((resolve) => spare.once("connect", resolve));
+    await sleep(20); // accepted by the server
+    const started = performance.now();
+    await app.close({ graceMs: 5000 });
+    // Closed at once, not after the grace period: the server itself ended the spare connection.
+    expect(performance.now() - started).toBeLessThan(1000);
+    await spareClosed;
+  });
+
   it("stops accepting new connections while closing", async () => {
     const app = new App();
     app.get("/s", () => new SseStream());
