@@ -95,10 +95,71 @@ describe("SSE responses", () => {
     const res = await client.sse("/burst");
     expect(res.events.length).toBe(100);
     expect(res.events[99]!.data).toBe("event 99");
-    // Node frames one chunked res.write() as 4 socket.write() calls (size, CRLF,
-    // data, CRLF) corked into one writev. So 100 frames in one write is 4 calls,
-    // plus 1 for the terminating chunk; one write per frame would be 400.
-    expect(writes).toBeLessThanOrEqual(5);
+    // The engine frames the 100 frames as one HTTP chunk and writes it to the socket
+    // once (res.write() would make that 4 corked calls); plus the terminating chunk.
+    expect(writes).toBeLessThanOrEqual(2);
+  });
+
+  it("put each flush on the wire as one HTTP/1.1 chunk, and end with the terminating chunk", async () => {
+    const app = new App();
+    app.get("/wire", () => {
+      const stream = new SseStream();
+      setTimeout(() => {
+        stream.addEvent("a", "é1"); // non-ASCII: the chunk size counts bytes, not characters
+        stream.addData("2");
+        setTimeout(() => stream.close(), 20);
+      }, 20);
+      return stream;
+    });
+    const client = await start(app);
+    const conn = await rawSse(portOf(client), "/wire");
+    await conn.until((t) => t.endsWith("0\r\n\r\n"));
+    const frames = "event: a\ndata: é1\n\ndata: 2\n\n";
+    const size = Buffer.byteLength(frames).toString(16);
+    expect(conn.text()).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\ntransfer-encoding: chunked\r\n\r\n/i);
+    expect(conn.body()).toBe(`6\r\n: ok\n\n\r\n${size}\r\n${frames}\r\n0\r\n\r\n`);
+    conn.socket.destroy();
+  });
+
+  it("leave a keep-alive connection clean for the next request once a stream ends", async () => {
+    const app = new App();
+    app.get("/short", () => {
+      const stream = new SseStream();
+      setTimeout(() => {
+        stream.addData("only");
+        stream.close();
+      }, 10);
+      return stream;
+    });
+    app.get("/json", () => ({ ok: true }));
+    const client = await start(app);
+    const conn = await rawSse(portOf(client), "/short");
+    await conn.until((t) => t.endsWith("0\r\n\r\n"));
+    conn.socket.write("GET /json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    await conn.until((t) => t.endsWith('{"ok":true}'));
+    expect(conn.text().split("HTTP/1.1 200 OK").length).toBe(3);
+    conn.socket.destroy();
+  });
+
+  it("stream unframed to an HTTP/1.0 client and close the connection at the end", async () => {
+    const app = new App();
+    app.get("/old", () => {
+      const stream = new SseStream();
+      setTimeout(() => {
+        stream.addData("x");
+        stream.close();
+      }, 10);
+      return stream;
+    });
+    const client = await start(app);
+    const { connect } = await import("node:net");
+    const socket = connect({ host: "127.0.0.1", port: portOf(client) });
+    let text = "";
+    socket.on("data", (chunk) => (text += chunk));
+    socket.write("GET /old HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    await new Promise((resolve) => socket.on("close", resolve));
+    expect(text).not.toMatch(/transfer-encoding/i);
+    expect(text.slice(text.indexOf("\r\n\r\n") + 4)).toBe(": ok\n\ndata: x\n\n");
   });
 });
 

@@ -5,6 +5,7 @@
  */
 import type { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
+import type { Socket } from "node:net";
 import type { Logger } from "../logger.js";
 import { SseEvent, formatSseComment, formatSseRetry } from "./event.js";
 import { HeartbeatSweeper } from "./heartbeat.js";
@@ -91,13 +92,50 @@ export type ResolvedSseOptions = Required<Omit<SseOptions, "retry">> & { retry: 
 /** The frames one flush pass has already joined, so identical queues share one encoded chunk. */
 interface FlushCache {
   frames: string[] | undefined;
-  chunk: string | Buffer;
+  chunk: string;
+  /** `chunk` encoded once, for every further client that queued the same frames. */
+  bytes: Buffer | undefined;
+  /** `chunk` encoded once as an HTTP/1.1 chunk, for clients written to directly. */
+  framed: Buffer | undefined;
   /** One clock reading for the whole pass (it stamps every client's last write). */
   now: number;
 }
 
 const kConnection = Symbol("cello.sse.connection");
 type TaggedResponse = ServerResponse & { [kConnection]?: SseConnection };
+type TaggedSocket = Socket & { [kConnection]?: SseConnection; _httpMessage?: unknown };
+
+/** The parts of node:http's OutgoingMessage that say whether writing to its socket directly is safe. */
+interface OutgoingState {
+  socket: TaggedSocket | null;
+  chunkedEncoding?: unknown;
+  _hasBody?: unknown;
+  _headerSent?: unknown;
+  outputData?: unknown;
+}
+
+/**
+ * The socket of an HTTP/1.1 response whose head has gone out and whose body is
+ * chunked, with nothing of its own still queued: SSE frames can then be framed
+ * as chunks here and written straight to the socket, skipping the four
+ * writes and the per-response cork that `res.write()` costs on every flush
+ * (the per-client cost that dominates fan-out). Anything else (HTTP/2, a
+ * response queued behind a pipelined one, a Node that changed these fields)
+ * keeps writing through `res.write()`.
+ */
+function directSocket(res: TaggedResponse): TaggedSocket | undefined {
+  const state = res as unknown as OutgoingState;
+  const socket = state.socket;
+  if (socket === null || socket === undefined || socket._httpMessage !== res) return undefined;
+  if (state.chunkedEncoding !== true || state._hasBody !== true || state._headerSent !== true) return undefined;
+  if (!Array.isArray(state.outputData) || state.outputData.length !== 0) return undefined;
+  return socket;
+}
+
+/** `payload` as one HTTP/1.1 chunk: size in hex, CRLF, the bytes, CRLF. */
+function asHttpChunk(payload: string): string {
+  return `${Buffer.byteLength(payload).toString(16)}\r\n${payload}\r\n`;
+}
 
 /**
  * One open SSE response. Frames are queued and written once per event-loop
@@ -117,6 +155,8 @@ export class SseConnection implements SseSink {
   readonly #engine: SseEngine;
   // Typed as the HTTP/1 response: node:http2's compatibility response has the same write/end/drain surface.
   readonly #res: TaggedResponse;
+  /** Set once the head is out, when frames can go straight to the socket (see directSocket). */
+  #socket: TaggedSocket | undefined;
   #pending: string[] | undefined;
   #pendingBytes = 0;
   // What the socket held after our last write. Reading res.writableLength walks
@@ -155,7 +195,7 @@ export class SseConnection implements SseSink {
     if (connection && !connection.closed) connection.#close("client");
   }
 
-  static #onDrain(this: TaggedResponse): void {
+  static #onDrain(this: TaggedResponse | TaggedSocket): void {
     const connection = this[kConnection];
     if (connection) connection.#drained();
   }
@@ -201,23 +241,25 @@ export class SseConnection implements SseSink {
   flush(cache?: FlushCache): void {
     const frames = this.#pending;
     if (this.closed || this.#waitingDrain || frames === undefined) return;
-    let chunk: string | Buffer;
+    const direct = this.#socket !== undefined;
+    let out: string | Buffer;
     if (cache !== undefined && cache.frames !== undefined && sameFrames(cache.frames, frames)) {
       // Fan-out: the same frames as the previous client. Encode once, then reuse the bytes.
-      if (typeof cache.chunk === "string") cache.chunk = Buffer.from(cache.chunk);
-      chunk = cache.chunk;
+      out = direct ? (cache.framed ??= Buffer.from(asHttpChunk(cache.chunk))) : (cache.bytes ??= Buffer.from(cache.chunk));
     } else {
-      chunk = frames.length === 1 ? frames[0]! : frames.join("");
+      const chunk = frames.length === 1 ? frames[0]! : frames.join("");
       if (cache !== undefined) {
         cache.frames = frames;
         cache.chunk = chunk;
+        cache.bytes = cache.framed = undefined;
       }
+      out = direct ? asHttpChunk(chunk) : chunk;
     }
     this.eventsSent += this.#pendingEvents;
     this.#pending = undefined;
     this.#pendingBytes = 0;
     this.#pendingEvents = 0;
-    this.#write(chunk, cache?.now);
+    this.#writeOut(out, cache?.now ?? Date.now());
   }
 
   /** Resolves when the socket can take more (pull producers wait here). */
@@ -258,6 +300,11 @@ export class SseConnection implements SseSink {
     if (this.options.retry !== undefined) first += formatSseRetry(this.options.retry);
     // Head and first comment in one write: EventSource fires `open` and proxies pass the stream at once.
     this.#write(first);
+    const socket = directSocket(res as TaggedResponse);
+    if (socket !== undefined) {
+      socket[kConnection] = this;
+      this.#socket = socket;
+    }
     if (this.options.heartbeatMs > 0) this.#engine.heartbeats.add(this, this.options.heartbeatMs);
     if (attachable) {
       this.#attached = attachable;
@@ -271,7 +318,7 @@ export class SseConnection implements SseSink {
   shutdown(finalFrame: string): void {
     if (this.closed) return;
     (this.#pending ??= []).push(finalFrame);
-    this.#pendingBytes += finalFrame.length;
+    this.#pendingBytes += Buffer.byteLength(finalFrame);
     this.#waitingDrain = false;
     this.flush();
     this.#finish("shutdown");
@@ -316,13 +363,21 @@ export class SseConnection implements SseSink {
     return false;
   }
 
-  #write(chunk: string | Buffer, now = Date.now()): void {
+  /** Write SSE bytes now (as an HTTP chunk when writing to the socket directly). */
+  #write(payload: string, now = Date.now()): void {
+    this.#writeOut(this.#socket !== undefined ? asHttpChunk(payload) : payload, now);
+  }
+
+  /** Write bytes already in their wire form: chunk-framed when direct, SSE bytes for `res.write()`. */
+  #writeOut(data: string | Buffer, now: number): void {
     this.#lastWriteAt = now;
-    const accepted = this.#res.write(chunk);
+    const socket = this.#socket;
+    // A destroyed socket swallows the write; the close handler reports the disconnect.
+    const accepted = socket !== undefined ? socket.write(data) : this.#res.write(data);
     this.#socketBytes = this.#res.writableLength ?? 0;
     if (!accepted) {
       this.#waitingDrain = true;
-      this.#res.once("drain", SseConnection.#onDrain);
+      (socket ?? this.#res).once("drain", SseConnection.#onDrain);
       if (this.options.writeTimeoutMs > 0 && !this.#writeTimer) {
         this.#writeTimer = setTimeout(() => this.destroy("write-timeout"), this.options.writeTimeoutMs);
       }
@@ -357,6 +412,13 @@ export class SseConnection implements SseSink {
     if (this.#writeTimer) clearTimeout(this.#writeTimer);
     this.#writeTimer = undefined;
     this.#res.removeListener("drain", SseConnection.#onDrain);
+    const socket = this.#socket;
+    if (socket !== undefined) {
+      // The socket may serve further requests (keep-alive): leave nothing of ours on it.
+      socket.removeListener("drain", SseConnection.#onDrain);
+      socket[kConnection] = undefined;
+      this.#socket = undefined;
+    }
     this.#pending = undefined;
     this.#pendingBytes = 0;
     const drainWaiters = this.#drainWaiters;
@@ -405,7 +467,7 @@ export class SseEngine {
     this.#flushScheduled = false;
     const dirty = this.#dirty;
     this.#dirty = [];
-    const cache: FlushCache = { frames: undefined, chunk: "", now: Date.now() };
+    const cache: FlushCache = { frames: undefined, chunk: "", bytes: undefined, framed: undefined, now: Date.now() };
     for (const connection of dirty) connection.flush(cache);
   };
 
