@@ -118,6 +118,7 @@ function sseSection(result: BenchResult): string {
     `the clients, in a separate process, count every event frame; 1 in ${sse.latencyEvery} also measures publish-to-receive latency (wall clock, both processes).`,
     `"delivered" is events received over events published x clients (anything under 100% is a FAIL); delivered/s runs from the first publish to the last frame;`,
     `"x ceiling" compares delivered/s with the coalesced node:http server on the same load; "per CPU-s" is delivered/s divided by the server's CPU share, which separates systems that all keep up.`,
+    `"send p99 ms" is the server's own share of the latency: per tick, the time from the publish until the server's event loop had come round twice (so a flush deferred with setImmediate is included), p99 over the ticks; it is at least the time one tick takes to reach every client's socket.`,
     `Clients CPU near 100% would mean the load process, not the server, was the limit.`,
     "",
     interferenceLine(sse.rows.map((r) => r.otherLoad), "load"),
@@ -135,6 +136,7 @@ function sseSection(result: BenchResult): string {
         r.status === "skipped" ? "-" : ms(r.latency.p50),
         r.status === "skipped" ? "-" : ms(r.latency.p99),
         r.status === "skipped" ? "-" : ms(r.latency.max),
+        r.status === "skipped" ? "-" : ms(r.sendP99Ms),
         r.status === "skipped" ? "-" : `${r.serverCpuPct}%`,
         r.status === "skipped" ? "-" : `${r.loadCpuPct}%`,
         r.status === "ok" ? thousands(r.deliveriesPerCpuSec) : "-",
@@ -144,7 +146,7 @@ function sseSection(result: BenchResult): string {
       "",
       `### ${thousands(clients)} clients`,
       "",
-      table(["Load", "System", "delivered/s", "x ceiling", "delivered", "p50 ms", "p99 ms", "max ms", "server CPU", "clients CPU", "per CPU-s", "x ceiling"], rows),
+      table(["Load", "System", "delivered/s", "x ceiling", "delivered", "p50 ms", "p99 ms", "max ms", "send p99 ms", "server CPU", "clients CPU", "per CPU-s", "x ceiling"], rows),
     );
     const notes = sse.rows.filter((r) => r.clients === clients && r.note && r.status !== "skipped").map((r) => `- ${r.label}, ${r.rate}/s x ${bytes(r.size)}: ${r.note}`);
     // Skipped ticks: the server could not keep the offered rate, so it published less (one line per system).

@@ -19,7 +19,8 @@ const HELP = `Usage: pnpm bench [--quick] [options]
   --redis-clients=1000  Redis-section client counts (split across two instances; REDIS_URL, else
                         redis://127.0.0.1:6379)
   --cpu-prof=a,b        run these systems' servers with --cpu-prof (files in --prof-dir, default
-                        bench/profiles); "redis" profiles the Redis section's instances
+                        bench/profiles); "redis" profiles the Redis section's instances,
+                        "sse-load" the SSE section's load generator
   --out=DIR             where latest.json and latest.md go (default bench/results)
 `;
 

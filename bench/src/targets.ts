@@ -104,7 +104,9 @@ export function checkTargets(result: BenchResult): TargetCheck[] {
     for (const row of cello.filter((r) => r.clients === 1000 && r.rate === 1000)) {
       // The ceiling's p99 on the same load says whether the machine can meet the target at all.
       const ceiling = sse.rows.find((r) => r.system === SSE_CEILING && r.clients === 1000 && r.rate === 1000 && r.size === row.size && r.status === "ok");
-      const reference = ceiling ? ` (node:http ceiling: ${fmt(ceiling.latency.p99)} ms)` : "";
+      const reference = ceiling
+        ? ` (node:http ceiling: ${fmt(ceiling.latency.p99)} ms; send p99 ${fmt(row.sendP99Ms)} ms vs the ceiling's ${fmt(ceiling.sendP99Ms)} ms; clients CPU ${row.loadCpuPct}%)`
+        : "";
       checks.push({
         target: `SSE p99 publish-to-receive <= 10 ms, N=1000, 1000 events/s, ${row.size} B`,
         measured: row.status === "ok" ? `${fmt(row.latency.p99)} ms${reference}` : `${row.status}${row.note ? `: ${row.note}` : ""}`,

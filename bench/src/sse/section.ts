@@ -67,6 +67,8 @@ export interface LoadRow {
 
 /** One load on one system at one client count. */
 export interface SseRow extends LoadRow {
+  /** p99 over ticks of the server's own send time (see PublishReport.sendMs); 0 where not measured. */
+  sendP99Ms: number;
   system: string;
   /** deliveredPerSec over the ceiling's on the same load (null without the ceiling). */
   ratioToCeiling: number | null;
@@ -192,6 +194,7 @@ function emptyRow(system: string, clients: number, load: SseLoad, status: SseRow
     deliveredPerSec: 0,
     ratioToCeiling: null,
     latency: { count: 0, p50: 0, p99: 0, max: 0 },
+    sendP99Ms: 0,
     serverCpuPct: 0,
     deliveriesPerCpuSec: 0,
     efficiencyToCeiling: null,
@@ -216,7 +219,13 @@ async function runOne(system: string, clients: number, config: BenchConfig["sse"
       fdLimit: context.fdLimit,
       nodeFlags: context.profileSystems.has(system) ? context.cpuProfFlags(`sse-${system}-${clients}`) : [],
     });
-    load = await Worker.start(fileURLToPath(new URL("./clients.ts", import.meta.url)), { label: "sse load", core: context.loadCore, fdLimit: context.fdLimit });
+    load = await Worker.start(fileURLToPath(new URL("./clients.ts", import.meta.url)), {
+      label: "sse load",
+      core: context.loadCore,
+      fdLimit: context.fdLimit,
+      // `--cpu-prof=sse-load` profiles the load generator, to see what limits it.
+      nodeFlags: context.profileSystems.has("sse-load") ? context.cpuProfFlags(`sse-load-${system}-${clients}`) : [],
+    });
     const port = server.info.port as number;
     const before = await server.request<MemoryReading>("memory");
     const connected = await load.request<ConnectResult>(
@@ -282,6 +291,7 @@ async function runOne(system: string, clients: number, config: BenchConfig["sse"
         deliveredPerSec,
         ratioToCeiling: null,
         latency: collected.latency,
+        sendP99Ms: report.sendMs.p99,
         serverCpuPct,
         deliveriesPerCpuSec: serverCpuPct > 0 ? Math.round(deliveredPerSec / (serverCpuPct / 100)) : 0,
         efficiencyToCeiling: null,

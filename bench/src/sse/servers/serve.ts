@@ -6,6 +6,7 @@
  */
 import { writeHeapSnapshot } from "node:v8";
 import { announceReady, serveIpc, wallNow, type IpcHandlers } from "../../ipc.js";
+import { summarize } from "../frames.js";
 
 /** Host every server binds: loopback only. */
 export const HOST = "127.0.0.1";
@@ -49,6 +50,13 @@ export interface PublishReport {
   endedAt: number;
   /** process.cpuUsage() total (user + system) at the start, in µs. */
   cpuStartUs: number;
+  /**
+   * Per tick, ms from the publish until the server's event loop had come round
+   * twice (so a flush it deferred with setImmediate, as Cello.ts does, is
+   * included): the server's own share of the latency, at least the time it
+   * takes to hand one tick to every client's socket.
+   */
+  sendMs: { count: number; p50: number; p99: number; max: number };
 }
 
 /** Memory after garbage collection. */
@@ -79,6 +87,7 @@ function publish(server: SseServer, request: PublishRequest): Promise<PublishRep
   let published = 0;
   let skippedTicks = 0;
   let seq = 0;
+  const sendTimes: number[] = [];
   return new Promise((resolve) => {
     const tick = () => {
       const now = wallNow();
@@ -94,10 +103,17 @@ function publish(server: SseServer, request: PublishRequest): Promise<PublishRep
       server.publish(events);
       published += events.length;
       slot++;
-      if (slot >= ticks) {
-        resolve({ events: published, ticks, skippedTicks, startedAt, endedAt: wallNow(), cpuStartUs: cpu.user + cpu.system });
-        return;
-      }
+      const last = slot >= ticks;
+      setImmediate(() =>
+        setImmediate(() => {
+          sendTimes.push(wallNow() - now);
+          if (last) {
+            const report = { events: published, ticks, skippedTicks, startedAt, endedAt: wallNow(), cpuStartUs: cpu.user + cpu.system };
+            resolve({ ...report, sendMs: summarize(sendTimes) });
+          }
+        }),
+      );
+      if (last) return;
       setTimeout(tick, Math.max(0, startedAt + slot * intervalMs - wallNow()));
     };
     tick();
