@@ -87,6 +87,13 @@ describe("renderMarkdown", () => {
     expect(markdown).toContain("- cello, 1000/s x 128 B: 3 clients short");
   });
 
+  it("lists the loads where the load generator was saturated, and shows the send time", () => {
+    const markdown = renderMarkdown(result([sseRow("raw-coalesced", 1), sseRow("cello", 1, { loadCpuPct: 98.5, sendP99Ms: 12.25 })], []));
+    expect(markdown).toContain("- cello: load generator saturated (clients CPU >= 95%) at 1000/s x 128 B");
+    expect(markdown).not.toContain("- raw-coalesced: load generator saturated");
+    expect(markdown).toMatch(/\| cello \|[^\n]*\| 9\.0 \| 12\.3 \| 50% \| 98\.5% \|/);
+  });
+
   it("warns when other processes took a large share of the machine", () => {
     const markdown = renderMarkdown(result([], [], [httpRow("node-http", "json", 60_000, 60_000)]));
     expect(markdown).toContain("**Shared machine**");

@@ -61,6 +61,8 @@ function machineSection(result: BenchResult): string {
 
 const NOISY = 0.1;
 const percent = (share: number) => `${Math.round(share * 100)}%`;
+/** Clients CPU (% of one core) from which a load counts as bound by the load generator. */
+const LOAD_SATURATED_PCT = 95;
 
 /**
  * One line on how much of the machine other processes used during the measured windows (empty without /proc).
@@ -119,7 +121,7 @@ function sseSection(result: BenchResult): string {
     `"delivered" is events received over events published x clients (anything under 100% is a FAIL); delivered/s runs from the first publish to the last frame;`,
     `"x ceiling" compares delivered/s with the coalesced node:http server on the same load; "per CPU-s" is delivered/s divided by the server's CPU share, which separates systems that all keep up.`,
     `"send p99 ms" is the server's own share of the latency: per tick, the time from the publish until the server's event loop had come round twice (so a flush deferred with setImmediate is included), p99 over the ticks; it is at least the time one tick takes to reach every client's socket.`,
-    `Clients CPU near 100% would mean the load process, not the server, was the limit.`,
+    `Clients CPU near 100% means the load process, not the server, was the limit: its latency and delivered/s then measure the load process (such loads are listed under each table).`,
     "",
     interferenceLine(sse.rows.map((r) => r.otherLoad), "load"),
   ];
@@ -155,7 +157,15 @@ function sseSection(result: BenchResult): string {
       const loads = sse.rows.filter((r) => r.clients === clients && r.label === label && r.skippedTicks > 0).map((r) => `${r.rate}/s x ${bytes(r.size)}: ${r.skippedTicks}`);
       skipped.push(`- ${label}: ticks skipped (saturated, published below the offered rate) at ${loads.join("; ")}`);
     }
-    if (notes.length + skipped.length > 0) parts.push("", ...notes, ...skipped);
+    // Loads where the load process used its whole core: latency (and delivered/s) there measure it, not the server.
+    const saturated: string[] = [];
+    for (const label of [...new Set(sse.rows.filter((r) => r.clients === clients).map((r) => r.label))]) {
+      const loads = sse.rows
+        .filter((r) => r.clients === clients && r.label === label && r.status !== "skipped" && r.loadCpuPct >= LOAD_SATURATED_PCT)
+        .map((r) => `${r.rate}/s x ${bytes(r.size)}`);
+      if (loads.length > 0) saturated.push(`- ${label}: load generator saturated (clients CPU >= ${LOAD_SATURATED_PCT}%) at ${loads.join("; ")}`);
+    }
+    if (notes.length + skipped.length + saturated.length > 0) parts.push("", ...notes, ...skipped, ...saturated);
   }
   return parts.join("\n");
 }
