@@ -43,19 +43,34 @@ type Listener = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse 
 /**
  * The connections of one server, so that closing it does not wait on any that
  * will never finish by themselves: HTTP/2 sessions, and sockets that connected
- * but never sent a byte (a browser's or a pool's pre-opened spare connection).
+ * but never sent a request (a browser's or a pool's pre-opened spare connection).
  * Node's `closeIdleConnections()` spares the latter: until its first request a
  * connection counts as awaiting headers, not as idle.
+ *
+ * A socket is tracked only until its first HTTP/1 request, so an open stream or
+ * a keep-alive connection costs nothing here.
  */
 export class Connections {
   readonly sessions = new Set<Http2Session>();
-  readonly #sockets = new Set<Socket>();
+  /** Sockets that have not sent an HTTP/1 request (HTTP/2 ones stay until pruned). */
+  readonly #fresh = new Set<Socket>();
+  // No listener on each socket (an extra "close" listener grows the socket's listener
+  // array for good, ~150 B per connection): sockets that closed are pruned in sweeps
+  // instead, whenever the set has doubled since the last one.
+  #sweepAt = 64;
 
   /** Start tracking `server`'s connections. */
   track(server: NodeServer): void {
     server.on("connection", (socket: Socket) => {
-      this.#sockets.add(socket);
-      socket.once("close", () => this.#sockets.delete(socket));
+      const fresh = this.#fresh;
+      fresh.add(socket);
+      if (fresh.size > this.#sweepAt) {
+        for (const tracked of fresh) if (tracked.destroyed) fresh.delete(tracked);
+        this.#sweepAt = Math.max(64, fresh.size * 2);
+      }
+    });
+    server.on("request", (req: IncomingMessage | Http2ServerRequest) => {
+      this.#fresh.delete(req.socket as Socket);
     });
     server.on("session", (session: Http2Session) => {
       this.sessions.add(session);
@@ -66,14 +81,14 @@ export class Connections {
   /** Close every connection with nothing in flight: idle keep-alive ones, and unused ones. */
   closeIdle(server: NodeServer): void {
     if ("closeIdleConnections" in server) server.closeIdleConnections();
-    for (const socket of this.#sockets) if (socket.bytesRead === 0) socket.destroy();
+    for (const socket of this.#fresh) if (socket.bytesRead === 0) socket.destroy();
   }
 
   /** Cut every connection, busy or not (the grace period is over). */
   closeAll(server: NodeServer): void {
     if ("closeAllConnections" in server) server.closeAllConnections();
     for (const session of this.sessions) session.destroy();
-    for (const socket of this.#sockets) socket.destroy();
+    for (const socket of this.#fresh) socket.destroy();
   }
 }
 

@@ -103,7 +103,7 @@ interface FlushCache {
 
 const kConnection = Symbol("cello.sse.connection");
 type TaggedResponse = ServerResponse & { [kConnection]?: SseConnection };
-type TaggedSocket = Socket & { [kConnection]?: SseConnection; _httpMessage?: unknown };
+type TaggedSocket = Socket & { _httpMessage?: TaggedResponse | null };
 
 /** The parts of node:http's OutgoingMessage that say whether writing to its socket directly is safe. */
 interface OutgoingState {
@@ -195,8 +195,14 @@ export class SseConnection implements SseSink {
     if (connection && !connection.closed) connection.#close("client");
   }
 
-  static #onDrain(this: TaggedResponse | TaggedSocket): void {
+  static #onDrain(this: TaggedResponse): void {
     const connection = this[kConnection];
+    if (connection) connection.#drained();
+  }
+
+  // The socket's response is ours while the stream is open: no tag on the socket itself.
+  static #onSocketDrain(this: TaggedSocket): void {
+    const connection = this._httpMessage?.[kConnection];
     if (connection) connection.#drained();
   }
 
@@ -300,11 +306,7 @@ export class SseConnection implements SseSink {
     if (this.options.retry !== undefined) first += formatSseRetry(this.options.retry);
     // Head and first comment in one write: EventSource fires `open` and proxies pass the stream at once.
     this.#write(first);
-    const socket = directSocket(res as TaggedResponse);
-    if (socket !== undefined) {
-      socket[kConnection] = this;
-      this.#socket = socket;
-    }
+    this.#socket = directSocket(res as TaggedResponse);
     if (this.options.heartbeatMs > 0) this.#engine.heartbeats.add(this, this.options.heartbeatMs);
     if (attachable) {
       this.#attached = attachable;
@@ -377,7 +379,8 @@ export class SseConnection implements SseSink {
     this.#socketBytes = this.#res.writableLength ?? 0;
     if (!accepted) {
       this.#waitingDrain = true;
-      (socket ?? this.#res).once("drain", SseConnection.#onDrain);
+      if (socket !== undefined) socket.once("drain", SseConnection.#onSocketDrain);
+      else this.#res.once("drain", SseConnection.#onDrain);
       if (this.options.writeTimeoutMs > 0 && !this.#writeTimer) {
         this.#writeTimer = setTimeout(() => this.destroy("write-timeout"), this.options.writeTimeoutMs);
       }
@@ -415,8 +418,7 @@ export class SseConnection implements SseSink {
     const socket = this.#socket;
     if (socket !== undefined) {
       // The socket may serve further requests (keep-alive): leave nothing of ours on it.
-      socket.removeListener("drain", SseConnection.#onDrain);
-      socket[kConnection] = undefined;
+      socket.removeListener("drain", SseConnection.#onSocketDrain);
       this.#socket = undefined;
     }
     this.#pending = undefined;
