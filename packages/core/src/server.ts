@@ -69,13 +69,15 @@ export class Connections {
         this.#sweepAt = Math.max(64, fresh.size * 2);
       }
     });
-    server.on("request", (req: IncomingMessage | Http2ServerRequest) => {
-      this.#fresh.delete(req.socket as Socket);
-    });
     server.on("session", (session: Http2Session) => {
       this.sessions.add(session);
       session.once("close", () => this.sessions.delete(session));
     });
+  }
+
+  /** A request arrived on `socket`: it is no longer a spare connection. */
+  sawRequest(socket: unknown): void {
+    this.#fresh.delete(socket as Socket);
   }
 
   /** Close every connection with nothing in flight: idle keep-alive ones, and unused ones. */
@@ -98,7 +100,12 @@ export function createNodeServer(options: ListenOptions, listener: Listener, con
   if (options.http2) {
     server = options.tls ? createSecureServer({ ...options.tls, allowHTTP1: true }, listener) : createH2cServer({}, listener);
   } else {
-    server = createHttpServer({}, listener);
+    // One listener that marks the socket as used, rather than a second "request" listener
+    // (an emit with two listeners copies the listener array on every request).
+    server = createHttpServer({}, (req, res) => {
+      connections.sawRequest(req.socket);
+      listener(req, res);
+    });
     // SSE responses are long-lived: keep Node's per-request timeout off them.
     server.requestTimeout = 0;
   }
