@@ -61,6 +61,13 @@ function machineSection(result: BenchResult): string {
 
 const NOISY = 0.1;
 const percent = (share: number) => `${Math.round(share * 100)}%`;
+/** One note line per system with loads matching `when`: `- <label>: <what> at <load>; <load>`. */
+function linePerSystem(rows: SseRow[], when: (row: SseRow) => boolean, load: (row: SseRow) => string, what: string): string[] {
+  const bySystem = new Map<string, string[]>();
+  for (const row of rows) if (when(row)) (bySystem.get(row.label) ?? bySystem.set(row.label, []).get(row.label)!).push(load(row));
+  return [...bySystem].map(([label, loads]) => `- ${label}: ${what} at ${loads.join("; ")}`);
+}
+
 /** Clients CPU (% of one core) from which a load counts as bound by the load generator. */
 const LOAD_SATURATED_PCT = 95;
 
@@ -152,19 +159,15 @@ function sseSection(result: BenchResult): string {
     );
     const notes = sse.rows.filter((r) => r.clients === clients && r.note && r.status !== "skipped").map((r) => `- ${r.label}, ${r.rate}/s x ${bytes(r.size)}: ${r.note}`);
     // Skipped ticks: the server could not keep the offered rate, so it published less (one line per system).
-    const skipped: string[] = [];
-    for (const label of [...new Set(sse.rows.filter((r) => r.clients === clients && r.skippedTicks > 0).map((r) => r.label))]) {
-      const loads = sse.rows.filter((r) => r.clients === clients && r.label === label && r.skippedTicks > 0).map((r) => `${r.rate}/s x ${bytes(r.size)}: ${r.skippedTicks}`);
-      skipped.push(`- ${label}: ticks skipped (saturated, published below the offered rate) at ${loads.join("; ")}`);
-    }
+    const atN = sse.rows.filter((r) => r.clients === clients);
+    const skipped = linePerSystem(atN, (r) => r.skippedTicks > 0, (r) => `${r.rate}/s x ${bytes(r.size)}: ${r.skippedTicks}`, "ticks skipped (saturated, published below the offered rate)");
     // Loads where the load process used its whole core: latency (and delivered/s) there measure it, not the server.
-    const saturated: string[] = [];
-    for (const label of [...new Set(sse.rows.filter((r) => r.clients === clients).map((r) => r.label))]) {
-      const loads = sse.rows
-        .filter((r) => r.clients === clients && r.label === label && r.status !== "skipped" && r.loadCpuPct >= LOAD_SATURATED_PCT)
-        .map((r) => `${r.rate}/s x ${bytes(r.size)}`);
-      if (loads.length > 0) saturated.push(`- ${label}: load generator saturated (clients CPU >= ${LOAD_SATURATED_PCT}%) at ${loads.join("; ")}`);
-    }
+    const saturated = linePerSystem(
+      atN,
+      (r) => r.status !== "skipped" && r.loadCpuPct >= LOAD_SATURATED_PCT,
+      (r) => `${r.rate}/s x ${bytes(r.size)}`,
+      `load generator saturated (clients CPU >= ${LOAD_SATURATED_PCT}%)`,
+    );
     if (notes.length + skipped.length + saturated.length > 0) parts.push("", ...notes, ...skipped, ...saturated);
   }
   return parts.join("\n");
