@@ -51,7 +51,7 @@ type Listener = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse 
  * a keep-alive connection costs nothing here.
  */
 export class Connections {
-  readonly sessions = new Set<Http2Session>();
+  readonly #sessions = new Set<Http2Session>();
   /** Sockets that have not sent an HTTP/1 request (HTTP/2 ones stay until pruned). */
   readonly #fresh = new Set<Socket>();
   // No listener on each socket (an extra "close" listener grows the socket's listener
@@ -70,14 +70,14 @@ export class Connections {
       }
     });
     server.on("session", (session: Http2Session) => {
-      this.sessions.add(session);
-      session.once("close", () => this.sessions.delete(session));
+      this.#sessions.add(session);
+      session.once("close", () => this.#sessions.delete(session));
     });
   }
 
   /** A request arrived on `socket`: it is no longer a spare connection. */
-  sawRequest(socket: unknown): void {
-    this.#fresh.delete(socket as Socket);
+  sawRequest(socket: Socket): void {
+    this.#fresh.delete(socket);
   }
 
   /** Close every connection with nothing in flight: idle keep-alive ones, and unused ones. */
@@ -89,7 +89,7 @@ export class Connections {
   /** Cut every connection, busy or not (the grace period is over). */
   closeAll(server: NodeServer): void {
     if ("closeAllConnections" in server) server.closeAllConnections();
-    for (const session of this.sessions) session.destroy();
+    for (const session of this.#sessions) session.destroy();
     for (const socket of this.#fresh) socket.destroy();
   }
 }
