@@ -19,7 +19,7 @@ import { runBench } from "./harness.js";
 import { HTTP_ROUTES, HTTP_SYSTEMS } from "./http/section.js";
 import { RedisAdmin, redisUrl } from "./redis/admin.js";
 import { REDIS_SECTION, REDIS_SETUP_LABELS, type RedisRow } from "./redis/section.js";
-import { SSE_SYSTEMS } from "./sse/section.js";
+import { SSE_SYSTEMS, type LoadRow } from "./sse/section.js";
 import { BENCH_DIR } from "./worker.js";
 
 const ci = process.env.CI === "true" || process.env.CI === "1";
@@ -30,6 +30,18 @@ try {
   redisProblem = err instanceof Error ? err.message : String(err);
 }
 if (redisProblem !== undefined && !ci) console.log(`bench Redis smoke test skipped: Redis at ${redisUrl()} does not answer (${redisProblem}); start redis-server or set REDIS_URL`);
+
+/** What every load row of either section must show: every event reached every client, with latency samples. */
+function expectEveryEventDelivered(row: LoadRow, where: string): void {
+  expect(row.status, `${where}: ${row.note}`).toBe("ok");
+  expect(row.publishedEvents, where).toBeGreaterThan(0);
+  expect(row.expectedDeliveries, where).toBe(row.publishedEvents * row.clients);
+  expect(row.delivered, where).toBe(row.expectedDeliveries);
+  expect(row.deliveredRatio, where).toBe(1);
+  expect(row.clientsShort, where).toBe(0);
+  expect(row.closedEarly, where).toBe(0);
+  expect(row.latency.count, where).toBeGreaterThan(0);
+}
 
 describe("bench harness (smoke profile)", () => {
   it("writes well-formed results in which every system delivered everything", async () => {
@@ -57,14 +69,7 @@ describe("bench harness (smoke profile)", () => {
     expect(json.sse.rows).toHaveLength(SMOKE.sse.systems.length * SMOKE.sse.clients.length * SMOKE.sse.loads.length);
     for (const row of json.sse.rows) {
       const where = `${row.system} ${row.rate}/s ${row.size} B`;
-      expect(row.status, `${where}: ${row.note}`).toBe("ok");
-      expect(row.publishedEvents, where).toBeGreaterThan(0);
-      expect(row.expectedDeliveries, where).toBe(row.publishedEvents * row.clients);
-      expect(row.delivered, where).toBe(row.expectedDeliveries);
-      expect(row.deliveredRatio, where).toBe(1);
-      expect(row.clientsShort, where).toBe(0);
-      expect(row.closedEarly, where).toBe(0);
-      expect(row.latency.count, where).toBeGreaterThan(0);
+      expectEveryEventDelivered(row, where);
     }
     expect(json.sse.memory.map((m: { system: string }) => m.system)).toEqual(SMOKE.sse.systems);
 
@@ -106,15 +111,8 @@ describe.skipIf(redisProblem !== undefined && !ci)("bench harness, Redis section
     expect(rows.map((r) => r.setup).sort()).toEqual(SMOKE.redis.clients.flatMap(() => SMOKE.redis.loads.flatMap(() => ["memory", "redis"])));
     for (const row of rows) {
       const where = `${row.setup} ${row.rate}/s ${row.size} B`;
-      expect(row.status, `${where}: ${row.note}`).toBe("ok");
+      expectEveryEventDelivered(row, where);
       expect(row.publishErrors, where).toBe(0);
-      expect(row.publishedEvents, where).toBeGreaterThan(0);
-      expect(row.expectedDeliveries, where).toBe(row.publishedEvents * row.clients);
-      expect(row.delivered, where).toBe(row.expectedDeliveries);
-      expect(row.deliveredRatio, where).toBe(1);
-      expect(row.clientsShort, where).toBe(0);
-      expect(row.closedEarly, where).toBe(0);
-      expect(row.latency.count, where).toBeGreaterThan(0);
       expect(row.instanceCpuPct, where).toHaveLength(row.setup === "redis" ? 2 : 1);
       expect(row.redisCpuPct === null, where).toBe(row.setup === "memory");
     }
