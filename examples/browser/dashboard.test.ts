@@ -1,26 +1,14 @@
-import type { App } from "@cellojs/core";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { createDashboardApp } from "../dashboard.js";
-import { describeBrowser, launchBrowser, screenshot, type TestBrowser } from "./support.js";
+import { browserAndApp, describeBrowser, screenshot } from "./support.js";
 
 describeBrowser("the dashboard page in Chromium", () => {
-  let app: App;
-  let browser: TestBrowser;
-  let url: string;
-  beforeAll(async () => {
-    app = createDashboardApp({ intervalMs: 100 });
-    ({ url } = await app.listen({ port: 0 }));
-    browser = await launchBrowser();
-  }, 60_000);
-  afterAll(async () => {
-    await browser?.close();
-    await app.close({ graceMs: 1000 });
-  });
+  const env = browserAndApp(() => createDashboardApp({ intervalMs: 100 }));
 
   it("draws new points on the canvas as samples arrive, and counts them", async () => {
-    const { page, errors } = await browser.newPage();
+    const { page, errors } = await env.browser.newPage();
     await page.setViewportSize({ width: 1000, height: 800 });
-    await page.goto(url);
+    await page.goto(env.url);
     const pointsReceived = () => page.$eval("#points", (el) => Number(el.getAttribute("data-count")));
     // The pixels of both charts, as PNG data URLs: equal strings mean identical pixels.
     const pixels = () => page.$$eval("canvas", (canvases) => canvases.map((c) => (c as HTMLCanvasElement).toDataURL()));

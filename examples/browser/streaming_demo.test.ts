@@ -1,22 +1,13 @@
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { app } from "../streaming_demo.js";
-import { describeBrowser, launchBrowser, screenshot, type TestBrowser } from "./support.js";
+import { browserAndApp, describeBrowser, screenshot } from "./support.js";
 
 describeBrowser("the streaming demo's /demo page in Chromium", () => {
-  let browser: TestBrowser;
-  let url: string;
-  beforeAll(async () => {
-    ({ url } = await app.listen({ port: 0 }));
-    browser = await launchBrowser();
-  }, 60_000);
-  afterAll(async () => {
-    await browser?.close();
-    await app.close({ graceMs: 1000 });
-  });
+  const env = browserAndApp(() => app);
 
   it("shows every endpoint's events, in order, and each panel ends as ended", async () => {
-    const { page, errors } = await browser.newPage();
-    await page.goto(`${url}/demo`);
+    const { page, errors } = await env.browser.newPage();
+    await page.goto(`${env.url}/demo`);
     // Every stream is finite: the page closes each EventSource when the server ends it.
     await page.waitForFunction(() => document.querySelectorAll('section[data-endpoint][data-ended="true"]').length === 3, undefined, { timeout: 10_000 });
     const panels = await page.$$eval("section[data-endpoint]", (sections) =>

@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
-import { describe } from "vitest";
+import type { App } from "@cellojs/core";
+import { afterAll, beforeAll, describe } from "vitest";
 
 /** The repository root. */
 export const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
@@ -94,6 +95,41 @@ export async function launchBrowser(): Promise<TestBrowser> {
     async close() {
       await context.close();
       rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** An app listening on a free port and a browser, for the tests of one `describeBrowser` block. */
+export interface BrowserAndApp {
+  readonly url: string;
+  readonly browser: TestBrowser;
+}
+
+/**
+ * Inside a `describeBrowser` block: before its tests, start `app()` on a free
+ * port and launch Chromium; after them, close both.
+ * @example const env = browserAndApp(() => createDashboardApp()); // then env.url, env.browser
+ */
+export function browserAndApp(app: () => App): BrowserAndApp {
+  let started: App | undefined;
+  let url = "";
+  let browser: TestBrowser | undefined;
+  beforeAll(async () => {
+    started = app();
+    ({ url } = await started.listen({ port: 0 }));
+    browser = await launchBrowser();
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await started?.close({ graceMs: 1000 });
+  });
+  return {
+    get url() {
+      return url;
+    },
+    get browser() {
+      if (!browser) throw new Error("the browser is not running (used outside a test?)");
+      return browser;
     },
   };
 }
