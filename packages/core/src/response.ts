@@ -5,7 +5,12 @@
 import { CelloError, assertHeaderSafe } from "./errors.js";
 import type { SseOptions, SseSource } from "./sse/engine.js";
 
-/** Options common to the Response constructors. */
+/**
+ * Options common to the Response constructors. Wherever a constructor takes an
+ * `init`, a bare status number works too (`Response.json(data, 401)`, as Hono's
+ * `c.json(data, 401)`); anything else that is not `{ status?, headers? }` throws
+ * `CELLO_INVALID_OPTION`, so a misspelt key is never silently ignored.
+ */
 export interface ResponseInit {
   /** HTTP status. Default 200 (201 for `created`, 204 for `noContent`). */
   status?: number;
@@ -35,13 +40,22 @@ export class Response {
   /** The body. */
   readonly body: ResponseBody;
 
-  constructor(body: ResponseBody, init: ResponseInit = {}) {
+  /**
+   * @param body - What to send (the static constructors build it for you).
+   * @param init - A status number, or `{ status?, headers? }`. Default: status 200, no extra headers.
+   */
+  constructor(body: ResponseBody, init: ResponseInit | number = {}) {
     this.body = body;
-    this.status = init.status ?? 200;
-    if (!Number.isInteger(this.status) || this.status < 100 || this.status > 599) {
-      throw new CelloError("CELLO_INVALID_OPTION", `status must be an integer from 100 to 599, got ${this.status}`);
+    if (typeof init === "number") {
+      this.status = init;
+    } else {
+      assertInitShape(init);
+      this.status = init.status ?? 200;
     }
-    if (init.headers) for (const name of Object.keys(init.headers)) this.setHeader(name, init.headers[name]!);
+    if (typeof this.status !== "number" || !Number.isInteger(this.status) || this.status < 100 || this.status > 599) {
+      throw new CelloError("CELLO_INVALID_OPTION", `status must be an integer from 100 to 599, got ${describeValue(this.status)}`);
+    }
+    if (typeof init === "object" && init.headers) for (const name of Object.keys(init.headers)) this.setHeader(name, init.headers[name]!);
   }
 
   /**
@@ -79,29 +93,32 @@ export class Response {
 
   /**
    * JSON body, `Content-Type: application/json`.
-   * @example Response.json({ ok: true }, { status: 202 })
+   * @param data - Serialised with `JSON.stringify` (`undefined` becomes `null`).
+   * @param init - A status number or `{ status?, headers? }`. Default: 200.
+   * @example
+   * Response.json({ error: "sign in first" }, 401)
+   * Response.json({ ok: true }, { status: 202, headers: { "Retry-After": "5" } })
    */
-  static json(data: unknown, init: ResponseInit = {}): Response {
-    const response = new Response({ kind: "bytes", bytes: JSON.stringify(data) ?? "null" }, init);
-    if (init.headers === undefined) response.headers["Content-Type"] = "application/json"; // constant: no need to re-validate
-    else if (response.getHeader("content-type") === undefined) response.setHeader("Content-Type", "application/json");
-    return response;
+  static json(data: unknown, init: ResponseInit | number = {}): Response {
+    return withContentType(new Response({ kind: "bytes", bytes: JSON.stringify(data) ?? "null" }, init), init, "application/json");
   }
 
-  /** Plain text body, `Content-Type: text/plain; charset=utf-8`. */
-  static text(text: string, init: ResponseInit = {}): Response {
-    const response = new Response({ kind: "bytes", bytes: text }, init);
-    if (init.headers === undefined) response.headers["Content-Type"] = "text/plain; charset=utf-8"; // constant: no need to re-validate
-    else if (response.getHeader("content-type") === undefined) response.setHeader("Content-Type", "text/plain; charset=utf-8");
-    return response;
+  /**
+   * Plain text body, `Content-Type: text/plain; charset=utf-8`.
+   * @param init - A status number or `{ status?, headers? }`. Default: 200.
+   * @example Response.text("not here", 404)
+   */
+  static text(text: string, init: ResponseInit | number = {}): Response {
+    return withContentType(new Response({ kind: "bytes", bytes: text }, init), init, "text/plain; charset=utf-8");
   }
 
-  /** HTML body, `Content-Type: text/html; charset=utf-8`. */
-  static html(html: string, init: ResponseInit = {}): Response {
-    const response = new Response({ kind: "bytes", bytes: html }, init);
-    if (init.headers === undefined) response.headers["Content-Type"] = "text/html; charset=utf-8"; // constant: no need to re-validate
-    else if (response.getHeader("content-type") === undefined) response.setHeader("Content-Type", "text/html; charset=utf-8");
-    return response;
+  /**
+   * HTML body, `Content-Type: text/html; charset=utf-8`.
+   * @param init - A status number or `{ status?, headers? }`. Default: 200.
+   * @example Response.html("<h1>Gone</h1>", 410)
+   */
+  static html(html: string, init: ResponseInit | number = {}): Response {
+    return withContentType(new Response({ kind: "bytes", bytes: html }, init), init, "text/html; charset=utf-8");
   }
 
   /**
@@ -125,8 +142,8 @@ export class Response {
     return response;
   }
 
-  /** Raw bytes with the given content type (default `application/octet-stream`). */
-  static binary(bytes: Uint8Array, contentType = "application/octet-stream", init: ResponseInit = {}): Response {
+  /** Raw bytes with the given content type (default `application/octet-stream`); `init` as for {@link Response.json}. */
+  static binary(bytes: Uint8Array, contentType = "application/octet-stream", init: ResponseInit | number = {}): Response {
     const response = new Response({ kind: "bytes", bytes }, init);
     response.setHeader("Content-Type", contentType);
     return response;
@@ -143,4 +160,49 @@ export class Response {
     const { status, headers, ...sseOptions } = options;
     return new Response({ kind: "sse", source, options: sseOptions }, { status, headers });
   }
+}
+
+/** Set `contentType` unless the caller's headers already carry one. */
+function withContentType(response: Response, init: ResponseInit | number, contentType: string): Response {
+  // No caller headers: the constant needs no re-validation.
+  if (typeof init === "number" || init.headers === undefined) response.headers["Content-Type"] = contentType;
+  else if (response.getHeader("content-type") === undefined) response.setHeader("Content-Type", contentType);
+  return response;
+}
+
+/**
+ * Refuse an init that is not `{ status?, headers? }`: `{ code: 401 }` or
+ * `{ statusCode: 401 }` would otherwise send a silent 200.
+ */
+function assertInitShape(init: unknown): asserts init is ResponseInit {
+  if (typeof init !== "object" || init === null || Array.isArray(init)) {
+    throw new CelloError("CELLO_INVALID_OPTION", `a response init must be a status number or { status?, headers? }, got ${describeValue(init)}`);
+  }
+  for (const key in init) {
+    if (key !== "status" && key !== "headers") {
+      throw new CelloError(
+        "CELLO_INVALID_OPTION",
+        `unknown response option ${JSON.stringify(key)}: pass a status number (Response.json(data, 401)) or { status?, headers? }`,
+      );
+    }
+  }
+  const headers = (init as ResponseInit).headers;
+  if (headers !== undefined && !isPlainObject(headers)) {
+    // A fetch `Headers` or a Map has no own enumerable entries: it would silently send no header.
+    throw new CelloError("CELLO_INVALID_OPTION", `response headers must be a plain object of name: value, got ${describeValue(headers)}`);
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** A value as an error message shows it: strings quoted, so `"401"` is not mistaken for 401. */
+function describeValue(value: unknown): string {
+  if (typeof value === "string") return JSON.stringify(value);
+  if (Array.isArray(value)) return "an array";
+  if (value === null || typeof value !== "object") return String(value);
+  return isPlainObject(value) ? "an object" : `a ${value.constructor?.name ?? "non-plain object"}`;
 }
