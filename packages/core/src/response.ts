@@ -2,6 +2,7 @@
  * Response: what a handler may build explicitly. Cello's `Response.json`,
  * `Response.sse` and friends; the bytes are written by respond.ts.
  */
+import { describeValue, isPlainObject } from "./describe.js";
 import { CelloError, assertHeaderSafe } from "./errors.js";
 import type { SseOptions, SseSource } from "./sse/engine.js";
 
@@ -191,18 +192,4 @@ function assertInitShape(init: unknown): asserts init is ResponseInit {
     // A fetch `Headers` or a Map has no own enumerable entries: it would silently send no header.
     throw new CelloError("CELLO_INVALID_OPTION", `response headers must be a plain object of name: value, got ${describeValue(headers)}`);
   }
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== "object" || value === null) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
-/** A value as an error message shows it: strings quoted, so `"401"` is not mistaken for 401. */
-function describeValue(value: unknown): string {
-  if (typeof value === "string") return JSON.stringify(value);
-  if (Array.isArray(value)) return "an array";
-  if (value === null || typeof value !== "object") return String(value);
-  return isPlainObject(value) ? "an object" : `a ${value.constructor?.name ?? "non-plain object"}`;
 }

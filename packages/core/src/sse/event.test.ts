@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { App } from "../app.js";
 import { CelloError } from "../errors.js";
+import { recordingLogger, startWithCleanup } from "../testing.js";
 import { SseEvent, formatSseComment, formatSseFrame } from "./event.js";
+import { SseStream } from "./stream.js";
 
 describe("SseEvent", () => {
   it("frames Cello's example byte for byte: id, event, retry, data, blank line", () => {
@@ -53,5 +56,98 @@ describe("SseEvent", () => {
     const event = new SseEvent("d", { event: "e", id: "7" });
     expect([event.data, event.event, event.id, event.retry, event.isComment]).toEqual(["d", "e", "7", undefined, false]);
     expect(formatSseFrame("d", { event: "e", id: "7" })).toBe(event.toSseString());
+  });
+});
+
+describe("SseEvent arguments", () => {
+  function codeAndMessage(fn: () => unknown): [string, string] {
+    try {
+      fn();
+    } catch (err) {
+      expect(err).toBeInstanceOf(CelloError);
+      return [(err as CelloError).code, (err as CelloError).message];
+    }
+    throw new Error("nothing was thrown");
+  }
+
+  it("accepts a number id and writes it in decimal (Cello's examples write id=str(i))", () => {
+    const event = new SseEvent("x", { id: 7 });
+    expect([event.id, event.toSseString()]).toEqual(["7", "id: 7\ndata: x\n\n"]);
+    expect(new SseEvent("x", { id: 0 }).toSseString()).toBe("id: 0\ndata: x\n\n");
+    expect(formatSseFrame("x", { id: 42, event: "tick" })).toBe("id: 42\nevent: tick\ndata: x\n\n");
+  });
+
+  it.each([
+    ["an object as data", () => new SseEvent({ value: 1 } as never), "Invalid SSE field: data must be a string, got an object: pass JSON.stringify(value)"],
+    ["an array as data", () => SseEvent.data([1, 2] as never), "Invalid SSE field: data must be a string, got an array: pass JSON.stringify(value)"],
+    ["undefined as data", () => new SseEvent(undefined as never), "Invalid SSE field: data must be a string, got undefined"],
+    ["an object as a comment", () => SseEvent.comment({} as never), "Invalid SSE field: comment must be a string, got an object: pass JSON.stringify(value)"],
+    ["a non-integer retry", () => new SseEvent("x", { retry: 1.5 }), "Invalid SSE field: retry must be a non-negative integer (milliseconds), got 1.5"],
+    ["a string retry", () => new SseEvent("x", { retry: "5000" as never }), 'Invalid SSE field: retry must be a non-negative integer (milliseconds), got "5000"'],
+    ["NaN as id", () => new SseEvent("x", { id: Number.NaN }), "Invalid SSE field: id must be a string or a finite number, got NaN"],
+    ["an object as id", () => new SseEvent("x", { id: {} as never }), "Invalid SSE field: id must be a string or a finite number, got an object"],
+    ["a number as event", () => new SseEvent("x", { event: 5 as never }), "Invalid SSE field: event must be a string, got 5"],
+    ["a string as options", () => new SseEvent("x", "update" as never), 'Invalid SSE field: options must be { event?, id?, retry? }, got "update" (for the event type, pass { event: "update" })'],
+    ["null as options", () => new SseEvent("x", null as never), "Invalid SSE field: options must be { event?, id?, retry? }, got null"],
+    ["an unknown option", () => new SseEvent("x", { name: "update" } as never), 'Invalid SSE field: unknown option "name" (expected event, id or retry)'],
+    ["a bad field through formatSseFrame", () => formatSseFrame("x", { id: true as never }), "Invalid SSE field: id must be a string or a finite number, got true"],
+  ])("refuses %s with CELLO_INVALID_SSE_FIELD and says what to do", (_what, build, message) => {
+    expect(codeAndMessage(build)).toEqual(["CELLO_INVALID_SSE_FIELD", message]);
+  });
+
+  it("refuses the same through SseStream's add methods", () => {
+    const stream = new SseStream();
+    expect(codeAndMessage(() => stream.addEvent("count", { value: 1 } as never))).toEqual([
+      "CELLO_INVALID_SSE_FIELD",
+      "Invalid SSE field: data must be a string, got an object: pass JSON.stringify(value)",
+    ]);
+    expect(codeAndMessage(() => stream.addEvent(3 as never, "x"))).toEqual(["CELLO_INVALID_SSE_FIELD", "Invalid SSE field: event must be a string, got 3"]);
+    expect(codeAndMessage(() => stream.add("hello" as never))).toEqual([
+      "CELLO_INVALID_SSE_FIELD",
+      'Invalid SSE field: stream.add() takes an SseEvent, got "hello": use stream.addData(text), stream.addEvent(name, text) or stream.add(new SseEvent(text, { event, id }))',
+    ]);
+    expect(stream.len()).toBe(0);
+  });
+});
+
+describe("SseEvent arguments over a real socket", () => {
+  const start = startWithCleanup();
+
+  it("a number id reaches the client as its Last-Event-ID, from SseStream and from a generator", async () => {
+    const app = new App();
+    app.get("/pushed", () => {
+      const stream = new SseStream();
+      for (let i = 1; i <= 2; i++) stream.add(new SseEvent(`n${i}`, { event: "count", id: i }));
+      stream.close();
+      return stream;
+    });
+    app.get("/pulled", async function* () {
+      for (let i = 1; i <= 2; i++) yield new SseEvent(`n${i}`, { id: i });
+    });
+    const client = await start(app);
+    const pushed = await client.sse("/pushed");
+    expect(pushed.raw).toBe(": ok\n\nid: 1\nevent: count\ndata: n1\n\nid: 2\nevent: count\ndata: n2\n\n");
+    const pulled = await client.sse("/pulled");
+    expect(pulled.events.map((e) => [e.id, e.data])).toEqual([
+      ["1", "n1"],
+      ["2", "n2"],
+    ]);
+  });
+
+  it("an object passed as data is a 500 with the message in the log, not [object Object] on the wire", async () => {
+    const logger = recordingLogger();
+    const app = new App({ logger });
+    app.get("/counter", () => {
+      const stream = new SseStream();
+      stream.addEvent("count", { value: 1 } as never); // ported from Cello without json.dumps
+      return stream;
+    });
+    const client = await start(app);
+    const res = await client.get("/counter");
+    expect([res.status, res.json]).toEqual([500, { error: "Internal Server Error", status: 500 }]);
+    expect(res.text).not.toContain("[object Object]");
+    expect(logger.errors.map(([message, err]) => [message, (err as Error).message])).toEqual([
+      ["Unhandled error in GET /counter", "Invalid SSE field: data must be a string, got an object: pass JSON.stringify(value)"],
+    ]);
   });
 });

@@ -3,14 +3,18 @@
  * channels) turns its events into bytes here, so the wire format and the
  * injection checks live in one place.
  */
+import { describeValue, isPlainObject } from "../describe.js";
 import { CelloError } from "../errors.js";
 
-/** Options of an {@link SseEvent}. */
+/** Options of an {@link SseEvent}. Any other key throws `CELLO_INVALID_SSE_FIELD`. */
 export interface SseEventOptions {
-  /** The `event:` field (the event type the browser dispatches). No CR or LF. */
+  /** The `event:` field (the event type the browser dispatches). A string without CR or LF. */
   event?: string;
-  /** The `id:` field (becomes the browser's Last-Event-ID). No CR, LF or NUL. */
-  id?: string;
+  /**
+   * The `id:` field (becomes the browser's Last-Event-ID). A string without CR, LF or NUL,
+   * or a finite number, written in decimal (`id: 7` sends `id: 7`).
+   */
+  id?: string | number;
   /** The `retry:` field: the client's reconnection delay in milliseconds (a non-negative integer). */
   retry?: number;
 }
@@ -21,20 +25,79 @@ export interface SseEventOptions {
 const LINE_BREAK = /\r\n|\r|\n/;
 const HAS_LINE_BREAK = /[\r\n]/;
 
+function invalid(detail: string): CelloError {
+  return new CelloError("CELLO_INVALID_SSE_FIELD", detail);
+}
+
 function assertField(name: string, value: string): void {
-  if (HAS_LINE_BREAK.test(value)) {
-    throw new CelloError("CELLO_INVALID_SSE_FIELD", `${name} must not contain CR or LF`);
-  }
+  if (HAS_LINE_BREAK.test(value)) throw invalid(`${name} must not contain CR or LF`);
   // The spec makes a client ignore an id containing NUL, so a server must not send one.
-  if (name === "id" && value.includes("\0")) {
-    throw new CelloError("CELLO_INVALID_SSE_FIELD", "id must not contain NUL");
+  if (name === "id" && value.includes("\0")) throw invalid("id must not contain NUL");
+}
+
+function assertRetry(retry: unknown): asserts retry is number {
+  if (typeof retry !== "number" || !Number.isInteger(retry) || retry < 0) {
+    throw invalid(`retry must be a non-negative integer (milliseconds), got ${describeValue(retry)}`);
   }
 }
 
-function assertRetry(retry: number): void {
-  if (!Number.isInteger(retry) || retry < 0) {
-    throw new CelloError("CELLO_INVALID_SSE_FIELD", `retry must be a non-negative integer, got ${retry}`);
+/**
+ * The payload as text. A finite number is written in decimal; anything else
+ * that is not a string (an object, undefined) would go out as `[object Object]`
+ * or `undefined`, so it is refused with a hint.
+ */
+function textOf(name: "data" | "comment", value: unknown): string {
+  if (typeof value === "string") return value;
+  if (typeof value === "number" && Number.isFinite(value)) return String(value);
+  const hint = typeof value === "object" && value !== null ? ": pass JSON.stringify(value)" : "";
+  throw invalid(`${name} must be a string, got ${describeValue(value)}${hint}`);
+}
+
+/** Checked fields, `id` as the string that goes on the wire. */
+interface Fields {
+  event: string | undefined;
+  id: string | undefined;
+  retry: number | undefined;
+}
+
+const NO_FIELDS: Fields = Object.freeze({ event: undefined, id: undefined, retry: undefined });
+
+/** Check `options` (shape, types, injection) and return its fields, `id` stringified. */
+function checkFields(options: unknown): Fields {
+  if (options === undefined) return NO_FIELDS;
+  if (!isPlainObject(options)) {
+    const hint = typeof options === "string" ? ` (for the event type, pass { event: ${JSON.stringify(options)} })` : "";
+    throw invalid(`options must be { event?, id?, retry? }, got ${describeValue(options)}${hint}`);
   }
+  for (const key in options) {
+    if (key !== "event" && key !== "id" && key !== "retry") throw invalid(`unknown option ${JSON.stringify(key)} (expected event, id or retry)`);
+  }
+  const { event, id, retry } = options;
+  if (event !== undefined) {
+    if (typeof event !== "string") throw invalid(`event must be a string, got ${describeValue(event)}`);
+    assertField("event", event);
+  }
+  let idText: string | undefined;
+  if (id !== undefined) {
+    if (typeof id === "number" && Number.isFinite(id)) idText = String(id);
+    else if (typeof id === "string") idText = id;
+    else throw invalid(`id must be a string or a finite number, got ${describeValue(id)}`);
+    assertField("id", idText);
+  }
+  if (retry !== undefined) assertRetry(retry);
+  return { event, id: idText, retry: retry as number | undefined };
+}
+
+/** The frame for checked fields: id, event, retry, then one `data:` line per line. */
+function buildFrame(data: string, fields: Fields): string {
+  let frame = "";
+  if (fields.id !== undefined) frame += `id: ${fields.id}\n`;
+  if (fields.event !== undefined) frame += `event: ${fields.event}\n`;
+  if (fields.retry !== undefined) frame += `retry: ${fields.retry}\n`;
+  // Fast path: most payloads (JSON) are one line.
+  if (!HAS_LINE_BREAK.test(data)) return `${frame}data: ${data}\n\n`;
+  for (const line of data.split(LINE_BREAK)) frame += `data: ${line}\n`;
+  return `${frame}\n`;
 }
 
 /**
@@ -43,29 +106,15 @@ function assertRetry(retry: number): void {
  * Cello's `to_sse_string()` byte for byte.
  *
  * @param data - The payload; multi-line text becomes several `data:` lines.
- * @param options - `event`, `id` and `retry`; validated against injection.
+ * @param options - `event`, `id` and `retry`; validated against injection. Default: none.
+ * @throws CelloError `CELLO_INVALID_SSE_FIELD` for data that is not text, a CR or LF in `event` or `id`,
+ *   a NUL in `id`, a `retry` that is not a non-negative integer, or an unknown option.
  * @example
- * formatSseFrame("sensor data", { event: "update", id: "42", retry: 5000 });
+ * formatSseFrame("sensor data", { event: "update", id: 42, retry: 5000 });
  * // "id: 42\nevent: update\nretry: 5000\ndata: sensor data\n\n"
  */
-export function formatSseFrame(data: string, options: SseEventOptions = {}): string {
-  let frame = "";
-  if (options.id !== undefined) {
-    assertField("id", options.id);
-    frame += `id: ${options.id}\n`;
-  }
-  if (options.event !== undefined) {
-    assertField("event", options.event);
-    frame += `event: ${options.event}\n`;
-  }
-  if (options.retry !== undefined) {
-    assertRetry(options.retry);
-    frame += `retry: ${options.retry}\n`;
-  }
-  // Fast path: most payloads (JSON) are one line.
-  if (!HAS_LINE_BREAK.test(data)) return `${frame}data: ${data}\n\n`;
-  for (const line of data.split(LINE_BREAK)) frame += `data: ${line}\n`;
-  return `${frame}\n`;
+export function formatSseFrame(data: string, options?: SseEventOptions): string {
+  return buildFrame(textOf("data", data), checkFields(options));
 }
 
 /**
@@ -76,11 +125,11 @@ export function formatSseFrame(data: string, options: SseEventOptions = {}): str
  */
 export function formatSseComment(text: string): string {
   let frame = "";
-  for (const line of text.split(LINE_BREAK)) frame += line === "" ? ":\n" : `: ${line}\n`;
+  for (const line of textOf("comment", text).split(LINE_BREAK)) frame += line === "" ? ":\n" : `: ${line}\n`;
   return `${frame}\n`;
 }
 
-/** Frame a lone `retry:` hint. */
+/** Frame a lone `retry:` hint (a non-negative integer, else `CELLO_INVALID_SSE_FIELD`). */
 export function formatSseRetry(retry: number): string {
   assertRetry(retry);
   return `retry: ${retry}\n\n`;
@@ -100,6 +149,7 @@ const COMMENT: SseEventOptions = Object.freeze({});
 export class SseEvent {
   readonly data: string;
   readonly event: string | undefined;
+  /** The id as sent: a number given as `id` is kept here as its decimal string. */
   readonly id: string | undefined;
   readonly retry: number | undefined;
   /** True for a comment frame built with {@link SseEvent.comment}. */
@@ -108,17 +158,27 @@ export class SseEvent {
   #byteLength = -1;
 
   /**
-   * @param data - The payload (multi-line text is split into several `data:` lines).
-   * @param options - `event`, `id`, `retry`. CR or LF in `event` or `id` throws `CELLO_INVALID_SSE_FIELD`.
+   * @param data - The payload, a string (multi-line text is split into several `data:` lines).
+   * @param options - `event`, `id` (a string, or a number written in decimal), `retry`. Default: none.
+   * @throws CelloError `CELLO_INVALID_SSE_FIELD` for data that is not text (an object: pass `JSON.stringify(value)`),
+   *   a CR or LF in `event` or `id`, a NUL in `id`, a `retry` that is not a non-negative integer, or an unknown option.
    */
-  constructor(data: string, options: SseEventOptions = {}) {
-    this.data = String(data);
-    this.isComment = options === COMMENT;
-    this.event = options.event;
-    this.id = options.id;
-    this.retry = options.retry;
+  constructor(data: string, options?: SseEventOptions) {
     // Validate now: the error belongs to the line that built the event.
-    this.#frame = this.isComment ? formatSseComment(this.data) : formatSseFrame(this.data, options);
+    if (options === COMMENT) {
+      this.data = textOf("comment", data);
+      this.isComment = true;
+      this.event = this.id = this.retry = undefined;
+      this.#frame = formatSseComment(this.data);
+      return;
+    }
+    this.data = textOf("data", data);
+    this.isComment = false;
+    const fields = checkFields(options);
+    this.event = fields.event;
+    this.id = fields.id;
+    this.retry = fields.retry;
+    this.#frame = buildFrame(this.data, fields);
   }
 
   /** An event with only data (Cello's `SseEvent.data(text)`). */

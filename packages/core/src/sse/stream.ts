@@ -3,6 +3,7 @@
  * handler returns are sent at once; events added later (from a timer, a callback,
  * a channel) are sent as they are added, until `close()` or the client leaves.
  */
+import { describeValue } from "../describe.js";
 import { CelloError } from "../errors.js";
 import { SseEvent } from "./event.js";
 import { kAttach, kDetach, type AttachableSource, type SseSink } from "./source.js";
@@ -15,6 +16,13 @@ function sharedEvent(name: string | undefined, text: string): SseEvent {
   if (lastEvent !== undefined && lastEvent.event === name && lastEvent.data === text) return lastEvent;
   lastEvent = name === undefined ? SseEvent.data(text) : SseEvent.withEvent(name, text);
   return lastEvent;
+}
+
+function notAnEvent(value: unknown): CelloError {
+  return new CelloError(
+    "CELLO_INVALID_SSE_FIELD",
+    `stream.add() takes an SseEvent, got ${describeValue(value)}: use stream.addData(text), stream.addEvent(name, text) or stream.add(new SseEvent(text, { event, id }))`,
+  );
 }
 
 /**
@@ -42,9 +50,11 @@ export class SseStream implements AttachableSource {
 
   /**
    * Add an event. Returns false (and does nothing) once the stream is closed:
-   * writing to a stream whose client left never throws.
+   * writing to a stream whose client left never throws. Anything but an
+   * {@link SseEvent} throws `CELLO_INVALID_SSE_FIELD` (use `addData`/`addEvent` for text).
    */
   add(event: SseEvent): boolean {
+    if (!(event instanceof SseEvent)) throw notAnEvent(event);
     if (this.#closed || this.#ending) return false;
     this.#count++;
     const frame = event.toSseString();
@@ -53,12 +63,12 @@ export class SseStream implements AttachableSource {
     return true;
   }
 
-  /** Add a data-only event (Cello's `add_data`). */
+  /** Add a data-only event (Cello's `add_data`). `text` is a string; an object throws `CELLO_INVALID_SSE_FIELD` (pass `JSON.stringify(value)`). */
   addData(text: string): boolean {
     return this.add(sharedEvent(undefined, text));
   }
 
-  /** Add an event with a type (Cello's `add_event`). */
+  /** Add an event with a type (Cello's `add_event`). `name` and `text` are strings, checked as for {@link SseEvent}. */
   addEvent(name: string, text: string): boolean {
     return this.add(sharedEvent(name, text));
   }
