@@ -99,7 +99,11 @@ export class App extends RouteCollector {
     this.#sseDefaults = { ...SSE_DEFAULTS, ...definedOnly(options.sse) };
     this.broker = options.broker ?? memoryBroker();
     this.engine.onStreamClosed = (owner, info) => {
-      for (const hook of this.hooks.onStreamClose) this.#safely(() => hook(owner as Request, info));
+      // A stream closed inside its handler closes during connection.open(), before #send runs the
+      // onStreamOpen hooks: report every close a microtask later, so a hook always sees open before close.
+      queueMicrotask(() => {
+        for (const hook of this.hooks.onStreamClose) this.#safely(() => hook(owner as Request, info));
+      });
     };
   }
 

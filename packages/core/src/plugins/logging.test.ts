@@ -26,6 +26,12 @@ async function startLogged(format: "json" | "pretty", color = false) {
     return stream;
   });
   app.get("/forever", () => new SseStream());
+  app.get("/closed-in-handler", () => {
+    const stream = new SseStream();
+    stream.addData("1");
+    stream.close(); // a finite stream, as ported from Cello
+    return stream;
+  });
   const client = await TestClient.start(app);
   clients.push(client);
   return { client, lines, records };
@@ -60,6 +66,19 @@ describe("app.enableLogging()", () => {
     const closed = records[1] as Extract<LogRecord, { type: "stream-close" }>;
     expect([closed.eventsSent, closed.eventsDropped, closed.reason]).toEqual([2, 0, "end"]);
     expect(closed.durationMs).toBeGreaterThanOrEqual(15);
+  });
+
+  it("logs stream-open before stream-close for a stream closed inside its handler", async () => {
+    const { client, lines, records } = await startLogged("json");
+    const sse = await client.sse("/closed-in-handler");
+    expect(sse.raw).toBe(": ok\n\ndata: 1\n\n");
+    await until(() => records.length >= 2);
+    expect(records.map((r) => [r.type, r.path])).toEqual([
+      ["stream-open", "/closed-in-handler"],
+      ["stream-close", "/closed-in-handler"],
+    ]);
+    expect(records[1]).toMatchObject({ eventsSent: 1, reason: "end" });
+    expect(lines.map((line) => JSON.parse(line).type)).toEqual(["stream-open", "stream-close"]);
   });
 
   it("records a client that leaves as reason client", async () => {
