@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Blueprint } from "./blueprint.js";
+import { declaredControllers, readControllerPrefix, readRouteMetadata } from "./decorators.js";
 import { CelloError, HttpError } from "./errors.js";
 import { exploreRoutes } from "./explorer.js";
 import { HookRegistry, type HookName, type Hooks } from "./hooks.js";
@@ -20,6 +21,8 @@ import { createRouter, joinPaths, type HttpMethod, type Router } from "./router.
 import { RouteCollector, type RouteDefinition, type RouteOptions } from "./routes.js";
 import { SSE_DEFAULTS, SseEngine, type SseOptions, type SseShutdownOptions } from "./sse/engine.js";
 import { isAttachable, kDetach } from "./sse/source.js";
+import { SseStream } from "./sse/stream.js";
+import { UnclosedStreamCheck } from "./sse/unclosed-check.js";
 import { memoryBroker, type ChannelBroker } from "./channels/broker.js";
 import { Channel, subscribeResponse, type ChannelOptions } from "./channels/channel.js";
 import type { SubscribeOptions } from "./channels/subscription.js";
@@ -34,6 +37,14 @@ export interface AppOptions {
   logger?: Logger;
   /** The broker behind `app.channel()`: in-memory by default; `redisBroker()` from @cellojs/redis spans instances. */
   broker?: ChannelBroker;
+  /**
+   * Development hint: warn (once per route, through `logger.warn`) when an
+   * SseStream returned by a handler has had no new event for this many ms and
+   * has no `onClose()` callback: most likely a finite stream ported from Cello
+   * without `stream.close()`. Default 10000; 0 turns it off. Always off when
+   * `NODE_ENV=production`.
+   */
+  unclosedStreamWarningMs?: number;
 }
 
 /** Options of {@link App.close}. */
@@ -44,6 +55,17 @@ export type { ListenOptions, ServerAddress };
 export type Plugin = (app: App) => void;
 
 type LifecycleEvent = "startup" | "shutdown";
+/** Which of run()/listen() started the app, and where it listens once it does. */
+interface StartedBy {
+  by: "run" | "listen";
+  address?: ServerAddress;
+}
+
+// Classes an app instantiated (registered directly, through a blueprint, or with `@app.get`),
+// across every app of the process: a @controller class missing here at startup was never registered.
+const instantiatedClasses = new WeakSet<Function>();
+// A class is reported once per process, not once per app.
+const reportedControllers = new WeakSet<Function>();
 type RawResponse = ServerResponse | Http2ServerResponse;
 
 interface RouteContext {
@@ -89,6 +111,9 @@ export class App extends RouteCollector {
   readonly #connections = new Connections();
   readonly #registered: Array<{ method: HttpMethod; path: string }> = [];
   readonly #channels = new Map<string, Channel>();
+  readonly #unclosedStreams: UnclosedStreamCheck | undefined;
+  /** Set by the first run()/listen(): a second call says which came first. */
+  #started: StartedBy | undefined;
   /** The broker behind this app's channels. */
   readonly broker: ChannelBroker;
 
@@ -98,6 +123,8 @@ export class App extends RouteCollector {
     this.#bodyLimit = options.bodyLimit ?? 1024 * 1024;
     this.#sseDefaults = { ...SSE_DEFAULTS, ...definedOnly(options.sse) };
     this.broker = options.broker ?? memoryBroker();
+    const unclosedMs = options.unclosedStreamWarningMs ?? 10_000;
+    if (unclosedMs > 0 && process.env.NODE_ENV !== "production") this.#unclosedStreams = new UnclosedStreamCheck(unclosedMs, this.logger);
     this.engine.onStreamClosed = (owner, info) => {
       // A stream closed inside its handler closes during connection.open(), before #send runs the
       // onStreamOpen hooks: report every close a microtask later, so a hook always sees open before close.
@@ -162,10 +189,21 @@ export class App extends RouteCollector {
   /**
    * Register a controller class whose methods carry `@get`/`@post`/... (and
    * optionally `@controller(prefix)`). The class is instantiated once.
+   * A class with no such method is registered with a warning naming it (its routes would silently 404).
+   * @param options.prefix - A prefix in front of the controller's own. Default: none.
+   * @example app.register(Users, { prefix: "/v1" });
    */
   register(controllerClass: Function, options: { prefix?: string } = {}): this {
-    for (const definition of exploreRoutes(controllerClass, this.#instance(controllerClass))) {
+    const definitions = exploreRoutes(controllerClass, this.#instance(controllerClass));
+    for (const definition of definitions) {
       this.addRoute(options.prefix ? { ...definition, path: joinPaths(options.prefix, definition.path) } : definition);
+    }
+    // Routes written with `@app.get(...)` are registered by their app at startup, not here.
+    if (definitions.length === 0 && readRouteMetadata(controllerClass).length === 0) {
+      this.logger.warn(
+        `app.register(${className(controllerClass)}): no method of ${className(controllerClass)} carries a route decorator ` +
+          "(@get, @post, ... from @cellojs/core), so it adds no route.",
+      );
     }
     return this;
   }
@@ -219,6 +257,7 @@ export class App extends RouteCollector {
     for (const ctor of this.decoratedClasses) {
       for (const definition of exploreRoutes(ctor, this.#instance(ctor), this)) this.addRoute(definition);
     }
+    this.#warnUnregisteredControllers();
     this.#router.compile();
     for (const fn of this.#lifecycle.startup) await fn();
   }
@@ -233,8 +272,21 @@ export class App extends RouteCollector {
     if (!instance) {
       instance = new (ctor as new () => object)();
       this.#instances.set(ctor, instance);
+      instantiatedClasses.add(ctor);
     }
     return instance;
+  }
+
+  /** Warn about each `@controller` class that no app or blueprint registered: its routes are not served. */
+  #warnUnregisteredControllers(): void {
+    for (const ctor of declaredControllers) {
+      if (instantiatedClasses.has(ctor) || reportedControllers.has(ctor)) continue;
+      reportedControllers.add(ctor);
+      const name = className(ctor);
+      const routes = readRouteMetadata(ctor).flatMap((entry) => entry.methods.map((method) => `${method} ${joinPaths(readControllerPrefix(ctor), entry.path)}`));
+      const served = routes.length === 0 ? "" : `, so ${routes.length === 1 ? "its route" : `its ${routes.length} routes`} (${listSome(routes)}) ${routes.length === 1 ? "is" : "are"} not served`;
+      this.logger.warn(`@controller class ${name} was never passed to app.register()${served}. Add app.register(${name}) (or blueprint.register(${name})) before the app starts.`);
+    }
   }
 
   /**
@@ -352,6 +404,9 @@ export class App extends RouteCollector {
     const options = hasDefined(sseBody.options) ? { ...routeOptions, ...definedOnly(sseBody.options) } : routeOptions;
     const connection = this.engine.create(res, options);
     connection.open(response.status, response.headers, sseBody.source, this.logger, request);
+    if (this.#unclosedStreams !== undefined && sseBody.source instanceof SseStream) {
+      this.#unclosedStreams.watch(sseBody.source, context?.where ?? `${request.method} ${request.path}`);
+    }
     for (const hook of hooks.onStreamOpen) this.#safely(() => hook(request, response));
   }
 
@@ -383,14 +438,41 @@ export class App extends RouteCollector {
    * @example const { url } = await app.listen({ port: 0 });
    */
   async listen(options: ListenOptions = {}): Promise<ServerAddress> {
-    if (this.#server) throw new CelloError("CELLO_INVALID_OPTION", "the app is already listening");
-    await this.ready();
+    return this.#listen("listen", options);
+  }
+
+  async #listen(by: "run" | "listen", options: ListenOptions): Promise<ServerAddress> {
+    this.#assertNotStarted(by);
+    const started: StartedBy = { by };
+    this.#started = started;
     const host = options.host ?? "127.0.0.1";
     const port = options.port ?? 8000;
-    this.#http2 = options.http2 === true;
-    const server = createNodeServer(options, this.handler, this.#connections);
-    this.#server = server;
-    return listenOn(server, host, port, options.tls !== undefined);
+    try {
+      await this.ready();
+      this.#http2 = options.http2 === true;
+      const server = createNodeServer(options, this.handler, this.#connections);
+      this.#server = server;
+      started.address = await listenOn(server, host, port, options.tls !== undefined);
+      return started.address;
+    } catch (err) {
+      // Nothing listens: a later listen() (on another port) may try again.
+      this.#server = undefined;
+      this.#started = undefined;
+      if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
+        throw new CelloError("CELLO_PORT_IN_USE", `port ${port} on ${host} is taken by another process`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  /** One app listens once: a second run()/listen() says what is already running. */
+  #assertNotStarted(by: "run" | "listen"): void {
+    const started = this.#started;
+    if (this.#closing) throw new CelloError("CELLO_ALREADY_LISTENING", `app.${by}() after app.close(): an app listens once; create a new App to serve again`);
+    if (started === undefined) return;
+    const where = started.address ? `it already serves ${started.address.url}` : "it is already starting";
+    const twice = started.by === by ? `app.${by}() was called twice` : `app.${by}() was called after app.${started.by}()`;
+    throw new CelloError("CELLO_ALREADY_LISTENING", `${twice}: ${where}. Call it once per app; for a second server, create another App.`);
   }
 
   /** The underlying node server, once listening. */
@@ -403,6 +485,8 @@ export class App extends RouteCollector {
    * else `options`, else 127.0.0.1:8000; print the URL; close gracefully on SIGINT/SIGTERM.
    */
   async run(options: ListenOptions = {}): Promise<ServerAddress> {
+    // Before the signal handlers: a second run() must not install them twice.
+    this.#assertNotStarted("run");
     const { host, port } = resolveRunAddress(process.argv.slice(2), process.env, options);
     const onSignal = (signal: NodeJS.Signals) => {
       if (this.#closing) {
@@ -420,7 +504,20 @@ export class App extends RouteCollector {
     // Installed before the URL is printed: whoever reads the URL may signal at once.
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
-    const address = await this.listen({ ...options, host, port });
+    let address: ServerAddress;
+    try {
+      address = await this.#listen("run", { ...options, host, port });
+    } catch (err) {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      if (err instanceof CelloError && err.code === "CELLO_PORT_IN_USE") {
+        // The person at the terminal needs one line and the flag that fixes it, not a stack trace.
+        const other = port < 65535 ? port + 1 : 8000;
+        this.logger.error(`Port ${port} is already in use on ${host}: stop the other server, or start on another port with --port ${other} (or PORT=${other}).`);
+        process.exit(1);
+      }
+      throw err;
+    }
     this.logger.info(`Cello.ts running on ${address.url}`);
     return address;
   }
@@ -463,6 +560,7 @@ export class App extends RouteCollector {
         await serverClosed;
       }
     }
+    this.#unclosedStreams?.stop();
     for (const channel of this.#channels.values()) channel.stop();
     await this.broker.close();
     for (const fn of this.#lifecycle.shutdown) {
@@ -473,6 +571,15 @@ export class App extends RouteCollector {
       }
     }
   }
+}
+
+function className(ctor: Function): string {
+  return ctor.name || "(anonymous class)";
+}
+
+/** The first three items, then how many more. */
+function listSome(items: string[]): string {
+  return items.length <= 3 ? items.join(", ") : `${items.slice(0, 3).join(", ")} and ${items.length - 3} more`;
 }
 
 function hasDefined(options: object | undefined): boolean {

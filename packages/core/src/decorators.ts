@@ -44,6 +44,12 @@ export function readControllerPrefix(ctor: Function): string {
 }
 
 /**
+ * @internal Every class decorated with `@controller`, in declaration order: the
+ * app warns at startup about one that no app or blueprint registered.
+ */
+export const declaredControllers = new Set<Function>();
+
+/**
  * Mark a class as a controller whose routes live under `prefix`.
  * @example
  * @controller("/users")
@@ -53,6 +59,7 @@ export function readControllerPrefix(ctor: Function): string {
 export function controller(prefix = ""): (target: Function) => void {
   return (target) => {
     Reflect.defineMetadata(CONTROLLER_METADATA, prefix, target);
+    declaredControllers.add(target);
   };
 }
 

@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   CELLO_INVALID_OPTION: { status: 500, message: "Invalid option" },
   CELLO_STREAM_LOCKED: { status: 500, message: "SSE stream already attached" },
   CELLO_BROKER_UNAVAILABLE: { status: 503, message: "Broker unavailable" },
+  CELLO_PORT_IN_USE: { status: 500, message: "Port in use" },
+  CELLO_ALREADY_LISTENING: { status: 500, message: "App already listening" },
 } as const;
 
 /** A code from {@link ERROR_CODES}. */

@@ -27,8 +27,9 @@ export function startWithCleanup(): (app: App) => Promise<TestClient> {
   };
 }
 
-/** A logger that keeps what is logged as an error, for asserting on stacks and on silence. */
-export function recordingLogger(): Logger & { errors: Array<[string, unknown]> } {
+/** A logger that keeps what is logged as an error or a warning, for asserting on stacks, hints and on silence. */
+export function recordingLogger(): Logger & { errors: Array<[string, unknown]>; warnings: string[] } {
   const errors: Array<[string, unknown]> = [];
-  return { errors, info() {}, warn() {}, error: (message, err) => errors.push([message, err]) };
+  const warnings: string[] = [];
+  return { errors, warnings, info() {}, warn: (message) => void warnings.push(message), error: (message, err) => errors.push([message, err]) };
 }

@@ -25,6 +25,9 @@ function notAnEvent(value: unknown): CelloError {
   );
 }
 
+/** @internal Whether an SseStream has onClose callbacks waiting (read by sse/unclosed-check.ts). */
+export const kHasCloseCallbacks = Symbol("cello.sse.hasCloseCallbacks");
+
 /**
  * A live Server-Sent Events stream, returned from a handler.
  *
@@ -122,6 +125,11 @@ export class SseStream implements AttachableSource {
     if (this.#sink) this.#sink.end();
     // Without a sink (never returned from a handler) there is no socket to wait for.
     else this.#finish();
+  }
+
+  /** @internal True while someone waits for this stream to close (a live stream cleans up there). */
+  get [kHasCloseCallbacks](): boolean {
+    return this.#closeCallbacks.length > 0;
   }
 
   /** @internal Called by the engine when it starts sending this stream. */
