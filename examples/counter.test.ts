@@ -66,6 +66,8 @@ describe("examples/counter.ts", () => {
       const res = await fetch(`${demo.url}/counter?to=2&interval=10`);
       expect(res.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
       expect(await res.text()).toBe(": ok\n\n" + counts(2) + 'event: complete\ndata: {"message":"Counter finished","total":2}\n\n');
+      // --port 0 listens on a random port: the demo prints that address and no other.
+      expect(demo.printedOrigins()).toEqual([demo.url]);
     } finally {
       expect(await demo.stop()).toBe(0);
     }

@@ -98,6 +98,8 @@ describe("examples/dashboard.ts", () => {
     try {
       const text = await readStreamUntil(`${demo.url}/metrics`, (t) => /event: metrics\ndata: .*\n\n/.test(t));
       expect(text).toMatch(/id: \d+\nevent: metrics\ndata: \{"time":\d+,"cpuPercent":[\d.]+,"memory":\{"rss":\d+/);
+      // --port 0 listens on a random port: the demo prints that address and no other.
+      expect(demo.printedOrigins()).toEqual([demo.url]);
     } finally {
       expect(await demo.stop()).toBe(0);
     }

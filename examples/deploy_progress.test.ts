@@ -105,6 +105,8 @@ describe("examples/deploy_progress.ts", () => {
       const { deploy_id } = (await res.json()) as { deploy_id: string };
       const text = await readStreamUntil(`${demo.url}/deploy/${deploy_id}/progress`, (t) => t.includes("event: done"));
       expect(text).toContain('event: progress\ndata: {"percent":100,"step":"Deployed"}\n\n');
+      // --port 0 listens on a random port: the demo prints that address and no other.
+      expect(demo.printedOrigins()).toEqual([demo.url]);
     } finally {
       expect(await demo.stop()).toBe(0);
     }

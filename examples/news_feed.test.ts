@@ -125,6 +125,8 @@ describe("examples/news_feed.ts", () => {
     try {
       const text = await readStreamUntil(`${demo.url}/feed`, (t) => (t.match(/event: headline\ndata: .*\n\n/g) ?? []).length >= 2);
       expect(text).toMatch(/^: ok\n\nid: \d+\nevent: headline\ndata: \{"title":"[^"]+","category":"[a-z]+","published_at":"[^"]+"\}\n\n/);
+      // --port 0 listens on a random port: the demo prints that address and no other.
+      expect(demo.printedOrigins()).toEqual([demo.url]);
     } finally {
       expect(await demo.stop()).toBe(0);
     }

@@ -118,6 +118,8 @@ describe("examples/notifications.ts", () => {
       const res = await fetch(`${demo.url}/notify/alice`, { method: "POST", headers: { authorization: "Bearer bob-secret", "content-type": "application/json" }, body: '{"text":"hi"}' });
       expect(res.status).toBe(201);
       expect(await reading).toMatch(/^: ok\n\nid: 1\nevent: notification\ndata: \{"to":"alice","from":"bob","text":"hi","sent_at":"[^"]+"\}\n\n$/);
+      // --port 0 listens on a random port: the demo prints that address and no other.
+      expect(demo.printedOrigins()).toEqual([demo.url]);
     } finally {
       expect(await demo.stop()).toBe(0);
     }

@@ -88,6 +88,8 @@ describe("examples/stock_ticker.ts", () => {
     try {
       const text = await readStreamUntil(`${demo.url}/stocks`, (t) => (t.match(/event: tick\ndata: .*\n\n/g) ?? []).length >= 7);
       expect(text).toMatch(/^: ok\n\nid: \d+\nevent: tick\ndata: \{"symbol":"AAPL","price":[\d.]+,"change":-?[\d.]+,"time":\d+\}\n\n/);
+      // --port 0 listens on a random port: the demo prints that address and no other.
+      expect(demo.printedOrigins()).toEqual([demo.url]);
     } finally {
       expect(await demo.stop()).toBe(0);
     }

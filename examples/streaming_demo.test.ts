@@ -1,7 +1,7 @@
-import { execFile, spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
+import { execFile } from "node:child_process";
 import { TestClient } from "@cellojs/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startDemo, waitFor } from "./browser/support.js";
 import { app } from "./streaming_demo.js";
 
 let client: TestClient;
@@ -75,28 +75,19 @@ describe("examples/streaming_demo.ts", () => {
     expect(res.text).not.toMatch(/(src|href)=["']?(https?:)?\/\//);
   });
 
-  it("starts with tsx on the given port and curl -N prints the counter", async () => {
-    const dir = fileURLToPath(new URL(".", import.meta.url));
-    const child = spawn(process.execPath, ["--import", "tsx", "streaming_demo.ts", "--port", "0"], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
+  it("starts with tsx on the given port, prints that address for /demo, and curl -N prints the counter", async () => {
+    const demo = await startDemo("streaming_demo.ts");
     try {
-      const url = await new Promise<string>((resolve, reject) => {
-        let out = "";
-        const timer = setTimeout(() => reject(new Error(out)), 15_000);
-        child.stdout.on("data", (d) => {
-          out += d;
-          const match = /running on (http:\/\/\S+)/.exec(out);
-          if (match) {
-            clearTimeout(timer);
-            resolve(match[1]!);
-          }
-        });
-      });
+      await waitFor(() => demo.output().includes("/demo for the interactive SSE demo"), "the /demo line");
+      expect(demo.output()).toContain(`Open ${demo.url}/demo for the interactive SSE demo`);
+      // --port 0 listens on a random port: the demo prints that address and no other.
+      expect(demo.printedOrigins()).toEqual([demo.url]);
       const output = await new Promise<string>((resolve, reject) =>
-        execFile("curl", ["-sN", "--max-time", "5", `${url}/sse/counter`], (err, stdout) => (err ? reject(err) : resolve(stdout))),
+        execFile("curl", ["-sN", "--max-time", "5", `${demo.url}/sse/counter`], (err, stdout) => (err ? reject(err) : resolve(stdout))),
       );
       expect(output).toContain('event: count\ndata: {"value":5}\n\nevent: complete\ndata: {"message":"Counter finished"}\n\n');
     } finally {
-      child.kill("SIGTERM");
+      expect(await demo.stop()).toBe(0);
     }
   }, 30_000);
 });

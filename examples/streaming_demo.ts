@@ -77,8 +77,9 @@ class StreamingDemo {
 }
 
 if (isMain(import.meta.url)) {
-  console.log("Open http://127.0.0.1:8000/demo for the interactive SSE demo");
-  await app.run({ host: "127.0.0.1", port: 8000 });
+  // Printed after run(): --port, PORT and a busy default all change the address.
+  const { url } = await app.run({ host: "127.0.0.1", port: 8000 });
+  console.log(`Open ${url}/demo for the interactive SSE demo`);
 }
 
 export { StreamingDemo };

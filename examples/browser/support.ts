@@ -166,6 +166,8 @@ export interface DemoProcess {
   url: string;
   /** Everything the process printed so far. */
   output(): string;
+  /** Every distinct `http(s)://host:port` the process printed so far, in order: a demo must print only the one it listens on. */
+  printedOrigins(): string[];
   /** SIGTERM (the app closes gracefully) and wait for the exit code. */
   stop(): Promise<number | null>;
 }
@@ -212,6 +214,7 @@ export async function startDemo(file: string, env: Record<string, string> = {}):
   return {
     url,
     output: () => out,
+    printedOrigins: () => [...new Set(Array.from(out.matchAll(/https?:\/\/[^\s/"'`]+/g), (match) => match[0]))],
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
