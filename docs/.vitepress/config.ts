@@ -12,8 +12,12 @@ export default defineConfig({
   lastUpdated: false,
   // Dead links fail the build (VitePress's default): never set ignoreDeadLinks.
   srcExclude: ["README.md", "node_modules/**", ".snippets/**"],
-  // No icon file to fetch: browsers would otherwise ask for /favicon.ico and log a 404.
-  head: [["link", { rel: "icon", href: "data:," }]],
+  // public/favicon.ico is served at /favicon.ico in dev too, where the page asks for it before
+  // VitePress adds these links (a data: URL here left `vitepress dev` answering that request with a 404).
+  head: [
+    ["link", { rel: "icon", href: "/favicon.ico", sizes: "48x48" }],
+    ["link", { rel: "icon", href: "/favicon.svg", type: "image/svg+xml" }],
+  ],
   themeConfig: {
     nav,
     sidebar,

@@ -1,10 +1,11 @@
 /**
  * The built site in a real browser: the home page and the SSE guide render,
- * with their main heading visible and no console errors or uncaught exceptions.
- * Builds the site first when `.vitepress/dist` is missing (about 20 s).
+ * with their main heading visible and no console errors or uncaught exceptions;
+ * at 1280 px no code block on any page is cut; the favicon is served, also by
+ * `vitepress dev`. Builds the site first when `.vitepress/dist` is missing (about 20 s).
  */
-import { execFile } from "node:child_process";
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname, join, normalize, sep } from "node:path";
@@ -24,6 +25,9 @@ interface TestBrowser {
 }
 interface BrowserPage {
   goto(url: string, options: { waitUntil: "networkidle" }): Promise<{ status(): number } | null>;
+  setViewportSize(size: { width: number; height: number }): Promise<void>;
+  /** Playwright evaluates a string as an expression in the page (no DOM types needed here). */
+  evaluate<T>(expression: string): Promise<T>;
   locator(selector: string): { first(): { isVisible(): Promise<boolean>; innerText(): Promise<string> }; isVisible(): Promise<boolean> };
 }
 
@@ -59,6 +63,21 @@ function resolveFile(pathname: string): string | undefined {
   }
   return undefined;
 }
+
+/** Every page of the built site as the path a reader opens: `/`, `/api`, `/guide/sse`, ... */
+function sitePages(dir = dist, prefix = "/"): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    if (entry.isDirectory()) return entry.name === "assets" ? [] : sitePages(join(dir, entry.name), `${prefix}${entry.name}/`);
+    if (!entry.name.endsWith(".html") || entry.name === "404.html") return [];
+    return [entry.name === "index.html" ? prefix : `${prefix}${entry.name.slice(0, -".html".length)}`];
+  });
+}
+
+// In the page: every code block whose longest line does not fit its box, by that line's start.
+const CUT_CODE_BLOCKS = `[...document.querySelectorAll('.vp-doc div[class*="language-"] pre')].map((pre) => ({
+  cut: pre.scrollWidth > pre.clientWidth,
+  line: pre.innerText.split("\\n").reduce((a, b) => (b.length > a.length ? b : a), "").slice(0, 60),
+}))`;
 
 function serveDist(): Promise<{ server: Server; url: string }> {
   const server = createServer((req, res) => {
@@ -106,4 +125,63 @@ describeBrowser("the built docs site in Chromium", () => {
       expect(errors).toEqual([]);
     });
   }
+
+  it("at 1280 px no code block on any page is cut: long lines wrap", async () => {
+    const { page, errors } = await browser.newPage();
+    await page.setViewportSize({ width: 1280, height: 800 });
+    const cut: string[] = [];
+    let blocks = 0;
+    for (const path of sitePages()) {
+      await page.goto(url + path, { waitUntil: "networkidle" });
+      const found = await page.evaluate<Array<{ cut: boolean; line: string }>>(CUT_CODE_BLOCKS);
+      blocks += found.length;
+      for (const block of found) if (block.cut) cut.push(`${path}: ${block.line}`);
+    }
+    expect(blocks).toBeGreaterThan(50); // the selector still finds VitePress's code blocks (78 today)
+    expect(cut).toEqual([]);
+    expect(errors).toEqual([]);
+  }, 120_000);
+
+  it("serves /favicon.ico (an ICO) and /favicon.svg", async () => {
+    const ico = await fetch(`${url}/favicon.ico`);
+    expect([ico.status, ico.headers.get("content-type")]).toEqual([200, "image/x-icon"]);
+    expect([...new Uint8Array(await ico.arrayBuffer()).subarray(0, 4)]).toEqual([0, 0, 1, 0]); // ICONDIR: reserved 0, type 1
+    const svg = await fetch(`${url}/favicon.svg`);
+    expect([svg.status, (await svg.text()).startsWith("<svg")]).toEqual([200, true]);
+  });
+
+  it("`vitepress dev` answers the browser's icon requests: no 404 in the console", async () => {
+    // Before the client script adds the config's <link rel="icon">, a browser asks for /favicon.ico.
+    const child = spawn(join(docsRoot, "node_modules", ".bin", "vitepress"), ["dev", "--host", "127.0.0.1", "--port", "0"], {
+      cwd: docsRoot,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    try {
+      const devUrl = await new Promise<string>((resolve, reject) => {
+        let output = "";
+        const timer = setTimeout(() => reject(new Error(`vitepress dev printed no URL:\n${output}`)), 60_000);
+        const onData = (chunk: Buffer) => {
+          // Vite colours the port: strip escape codes before reading it.
+          output += String(chunk).replace(/\x1b\[[0-9;]*m/g, "");
+          const match = /Local:\s+(http:\/\/127\.0\.0\.1:\d+)\//.exec(output);
+          if (match) {
+            clearTimeout(timer);
+            resolve(match[1]!);
+          }
+        };
+        child.stdout!.on("data", onData);
+        child.stderr!.on("data", onData);
+      });
+      const ico = await fetch(`${devUrl}/favicon.ico`);
+      expect(ico.status).toBe(200);
+      const { page, errors } = await browser.newPage();
+      const res = await page.goto(`${devUrl}/guide/sse`, { waitUntil: "networkidle" });
+      expect(res?.status()).toBe(200);
+      expect(errors).toEqual([]);
+    } finally {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      await exited;
+    }
+  }, 120_000);
 });
