@@ -60,13 +60,13 @@ interface StartedBy {
   by: "run" | "listen";
   address?: ServerAddress;
 }
+type RawResponse = ServerResponse | Http2ServerResponse;
 
 // Classes an app instantiated (registered directly, through a blueprint, or with `@app.get`),
 // across every app of the process: a @controller class missing here at startup was never registered.
 const instantiatedClasses = new WeakSet<Function>();
 // A class is reported once per process, not once per app.
 const reportedControllers = new WeakSet<Function>();
-type RawResponse = ServerResponse | Http2ServerResponse;
 
 interface RouteContext {
   handler: RouteDefinition["handler"];
