@@ -163,6 +163,7 @@ describe("app.enableCors()", () => {
     expect(pre.headers["access-control-allow-origin"]).toBe("http://a.test");
     expect(pre.headers["access-control-allow-methods"]).toBe("GET, POST");
     expect(pre.headers["access-control-allow-headers"]).toBe("Authorization");
+    expect(pre.headers.vary).toBe("Origin");
   });
 
   it("leaves an OPTIONS request that is not a preflight to the router", async () => {
