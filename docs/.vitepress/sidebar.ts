@@ -24,6 +24,7 @@ export const sidebar: SidebarItem[] = [
       { text: "Routing", link: "/guide/routing" },
       { text: "Requests and responses", link: "/guide/request-response" },
       { text: "Errors", link: "/guide/errors" },
+      { text: "Security", link: "/guide/security" },
     ],
   },
   {

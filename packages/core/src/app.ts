@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Blueprint } from "./blueprint.js";
 import { declaredControllers, readControllerPrefix, readRouteMetadata } from "./decorators.js";
-import { CelloError, HttpError } from "./errors.js";
+import { CelloError, HttpError, assertHeadersSafe } from "./errors.js";
 import { exploreRoutes } from "./explorer.js";
 import { HookRegistry, type HookName, type Hooks } from "./hooks.js";
 import { consoleLogger, type Logger } from "./logger.js";
@@ -377,37 +377,66 @@ export class App extends RouteCollector {
     const http2 = this.#isHttp2(request);
     const headOnly = request.method === "HEAD";
     const hooks = this.hooks;
-    const body = response.body;
+    const where = context?.where ?? `${request.method} ${request.path}`;
     try {
-      if (body.kind === "sse") sseHeaders(response, http2);
+      if (response.body.kind === "sse") sseHeaders(response, http2);
       for (const hook of hooks.onResponse) hook(request, response);
     } catch (err) {
       this.#discardSource(response);
-      response = errorToResponse(err, this.logger, "onResponse hook");
+      response = errorToResponse(err, this.logger, `an onResponse hook of ${where}`);
     }
-    if (response.body.kind !== "sse") {
-      writeBytes(res, response, headOnly, http2);
-      for (const hook of hooks.onFinish) this.#safely(() => hook(request, { status: response.status }));
-      return;
-    }
-    const sseBody = response.body;
-    if (headOnly) {
-      this.#discardSource(response);
+    // From here on any failure (a header written past setHeader, a status Node refuses, a throw
+    // inside writeHead) is this request's logged 500, or its cut connection once the head is
+    // out: never an exception that escapes the request listener and ends the process.
+    try {
+      // Handlers and hooks may write `response.headers` directly: check every header before the head.
+      assertHeadersSafe(response.headers);
+      if (response.body.kind !== "sse") {
+        writeBytes(res, response, headOnly, http2);
+        for (const hook of hooks.onFinish) this.#safely(() => hook(request, { status: response.status }));
+        return;
+      }
+      const sseBody = response.body;
+      if (headOnly) {
+        this.#discardSource(response);
+        if (http2) stripConnectionHeaders(response.headers);
+        (res as ServerResponse).writeHead(response.status, response.headers);
+        res.end();
+        return;
+      }
       if (http2) stripConnectionHeaders(response.headers);
-      (res as ServerResponse).writeHead(response.status, response.headers);
-      res.end();
+      const routeOptions = context?.sse ?? this.#sseDefaults;
+      // The route's resolved options object is shared by its connections unless this response overrides one.
+      const options = hasDefined(sseBody.options) ? { ...routeOptions, ...definedOnly(sseBody.options) } : routeOptions;
+      const connection = this.engine.create(res, options);
+      connection.open(response.status, response.headers, sseBody.source, this.logger, request);
+      if (this.#unclosedStreams !== undefined && sseBody.source instanceof SseStream) {
+        this.#unclosedStreams.watch(sseBody.source, where);
+      }
+      for (const hook of hooks.onStreamOpen) this.#safely(() => hook(request, response));
+    } catch (err) {
+      this.#writeFailed(request, res, response, err, where);
+    }
+  }
+
+  /** Writing `response` threw: answer a logged 500 while the head is not out, else cut the connection. */
+  #writeFailed(request: Request, res: RawResponse, response: Response, err: unknown, where: string): void {
+    if (res.headersSent) {
+      // A truncated body must not pass for a whole one: the client sees the connection cut.
+      this.logger.error(`Writing the response failed in ${where}`, err);
+      res.destroy();
       return;
     }
-    if (http2) stripConnectionHeaders(response.headers);
-    const routeOptions = context?.sse ?? this.#sseDefaults;
-    // The route's resolved options object is shared by its connections unless this response overrides one.
-    const options = hasDefined(sseBody.options) ? { ...routeOptions, ...definedOnly(sseBody.options) } : routeOptions;
-    const connection = this.engine.create(res, options);
-    connection.open(response.status, response.headers, sseBody.source, this.logger, request);
-    if (this.#unclosedStreams !== undefined && sseBody.source instanceof SseStream) {
-      this.#unclosedStreams.watch(sseBody.source, context?.where ?? `${request.method} ${request.path}`);
+    this.#discardSource(response);
+    const fallback = errorToResponse(err, this.logger, where);
+    try {
+      writeBytes(res, fallback, request.method === "HEAD", this.#isHttp2(request));
+    } catch (again) {
+      this.logger.error(`Writing the error response failed in ${where}`, again);
+      res.destroy();
+      return;
     }
-    for (const hook of hooks.onStreamOpen) this.#safely(() => hook(request, response));
+    for (const hook of this.hooks.onFinish) this.#safely(() => hook(request, { status: fallback.status }));
   }
 
   #discardSource(response: Response): void {

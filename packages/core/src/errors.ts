@@ -3,6 +3,7 @@
  * code, an HTTP status and a message here, so docs, types and tests read them
  * from one place (as Fastify's lib/errors.js does).
  */
+import { validateHeaderName, validateHeaderValue } from "node:http";
 
 /** Every error code the framework raises, with its HTTP status and message. */
 export const ERROR_CODES = {
@@ -55,7 +56,7 @@ export interface HttpErrorOptions {
   expose?: boolean;
   /** A code from the registry or your own, kept on the error for logs and tests. */
   code?: string;
-  /** Extra response headers, e.g. `{ "WWW-Authenticate": "Bearer" }` or `Allow`. */
+  /** Extra response headers, e.g. `{ "WWW-Authenticate": "Bearer" }` or `Allow`; checked like any header (`CELLO_INVALID_HEADER`). */
   headers?: Record<string, string>;
   /** The underlying error. */
   cause?: unknown;
@@ -83,6 +84,8 @@ export class HttpError extends Error {
     if (!Number.isInteger(status) || status < 400 || status > 599) {
       throw new CelloError("CELLO_INVALID_OPTION", `HttpError status must be an integer from 400 to 599, got ${status}`);
     }
+    // A bad header fails here, where it was written, not later while the error is answered.
+    if (options.headers !== undefined) assertHeadersSafe(options.headers);
     super(message ?? statusText(status), { cause: options.cause });
     this.name = "HttpError";
     this.status = status;
@@ -137,11 +140,54 @@ export function publicErrorBody(err: unknown): { status: number; body: { error: 
 }
 
 /**
- * Refuse CR, LF and NUL in a header name or value: they would let a value end
- * the header block and inject headers or a body (response splitting).
+ * The one header check of Cello.ts. It refuses exactly what Node refuses when
+ * it writes a head (it calls Node's own `validateHeaderName` and
+ * `validateHeaderValue`), so a bad header fails where it is set, with a clear
+ * `CELLO_INVALID_HEADER`, instead of inside `writeHead`.
+ *
+ * A name must be an RFC 9110 token; a value may hold tab, printable ASCII and
+ * Latin-1 (U+0080 to U+00FF). CR, LF and NUL would let a value end the header
+ * block and inject headers or a body (response splitting); other control
+ * characters, and anything beyond Latin-1 (which an HTTP/1.1 head cannot carry), are refused too.
+ *
+ * @param name - The header name.
+ * @param value - One value of the header.
+ * @example
+ * assertHeaderSafe("X-Name", "caf\u00e9"); // fine: Latin-1
+ * assertHeaderSafe("X-Name", "\u20ac"); // throws CelloError CELLO_INVALID_HEADER
  */
 export function assertHeaderSafe(name: string, value: string): void {
-  if (/[\r\n\0]/.test(name) || /[\r\n\0]/.test(value)) {
-    throw new CelloError("CELLO_INVALID_HEADER", `CR, LF and NUL are not allowed in header ${JSON.stringify(name)}`);
+  try {
+    validateHeaderName(name);
+  } catch (err) {
+    throw new CelloError(
+      "CELLO_INVALID_HEADER",
+      `${JSON.stringify(name)} is not a header name: a name is a token of letters, digits and !#$%&'*+-.^_\`|~ (CR, LF and NUL, spaces, colons and the rest are refused)`,
+      { cause: err },
+    );
+  }
+  try {
+    validateHeaderValue(name, value);
+  } catch (err) {
+    throw new CelloError(
+      "CELLO_INVALID_HEADER",
+      `the value of header ${JSON.stringify(name)} holds a character HTTP refuses (CR, LF and NUL, another control character, or one beyond Latin-1)`,
+      { cause: err },
+    );
+  }
+}
+
+/**
+ * {@link assertHeaderSafe} on every header of a record (each value of an array).
+ * The app runs it on every response just before writing the head:
+ * `Response.headers` is a plain record that hooks and handlers may write to
+ * directly, past `setHeader`.
+ */
+export function assertHeadersSafe(headers: Readonly<Record<string, unknown>>): void {
+  for (const name in headers) {
+    const value = headers[name];
+    // Passed on as they are: Node refuses an undefined value, and so do we.
+    if (Array.isArray(value)) for (const one of value) assertHeaderSafe(name, one as string);
+    else assertHeaderSafe(name, value as string);
   }
 }

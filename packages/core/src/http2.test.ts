@@ -1,13 +1,10 @@
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
 import { connect as http2Connect } from "node:http2";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Agent, fetch as undiciFetch } from "undici";
 import { afterEach, describe, expect, it } from "vitest";
 import { App } from "./app.js";
 import { SseStream } from "./sse/stream.js";
 import { connect, createParser } from "./testing.js";
+import { selfSignedCertificate } from "./tls.test-support.js";
 
 const apps: App[] = [];
 afterEach(async () => {
@@ -26,15 +23,6 @@ function counterApp(versions: string[]): App {
   app.get("/json", () => ({ ok: true }));
   apps.push(app);
   return app;
-}
-
-function selfSignedCertificate(): { cert: string; key: string } {
-  const dir = mkdtempSync(join(tmpdir(), "cello-tls-"));
-  execFileSync("openssl", [
-    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-    "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
-  ], { stdio: "ignore" });
-  return { cert: readFileSync(join(dir, "cert.pem"), "utf8"), key: readFileSync(join(dir, "key.pem"), "utf8") };
 }
 
 describe("HTTP/2", () => {

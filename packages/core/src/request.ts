@@ -124,20 +124,41 @@ export class Request {
     return this.#body;
   }
 
-  /** The body decoded as UTF-8. */
+  /**
+   * The body decoded as UTF-8 (a leading byte order mark is dropped, as `fetch` does).
+   * Bytes that are not UTF-8 are a 400 (`CELLO_BAD_REQUEST`), never silently replaced
+   * with U+FFFD; read {@link Request.body} to decode another charset yourself.
+   * @example app.post("/echo", async (req) => (await req.text()).toUpperCase());
+   */
   async text(): Promise<string> {
-    return Buffer.from(await this.body()).toString("utf8");
+    return decodeUtf8(await this.body(), "CELLO_BAD_REQUEST");
   }
 
-  /** The body parsed as JSON; invalid or empty JSON is a 400, never a 500. */
+  /**
+   * The body parsed as JSON. Invalid or empty JSON, and bytes that are not UTF-8
+   * (RFC 8259 8.1), are a 400 (`CELLO_INVALID_JSON`), never a 500.
+   * @example const { name } = await req.json<{ name: string }>();
+   */
   async json<T = unknown>(): Promise<T> {
-    const text = await this.text();
+    const text = decodeUtf8(await this.body(), "CELLO_INVALID_JSON");
     try {
       return JSON.parse(text) as T;
     } catch (err) {
       const detail = text.length === 0 ? "empty body" : (err as Error).message;
       throw HttpError.fromCode("CELLO_INVALID_JSON", detail, { cause: err });
     }
+  }
+}
+
+// Fatal: a byte sequence that is not UTF-8 throws instead of becoming U+FFFD. Without
+// `stream: true` each decode() starts afresh, so one decoder serves every request.
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function decodeUtf8(bytes: Uint8Array, code: "CELLO_BAD_REQUEST" | "CELLO_INVALID_JSON"): string {
+  try {
+    return utf8.decode(bytes);
+  } catch (err) {
+    throw HttpError.fromCode(code, "the body is not valid UTF-8", { cause: err });
   }
 }
 

@@ -37,12 +37,22 @@ function isGeneratorObject(value: object): boolean {
   return Object.prototype.toString.call(value) === "[object Generator]";
 }
 
-/** Turn a thrown value into an error Response; unexpected errors are logged with their stack. */
+/**
+ * Turn a thrown value into an error Response; unexpected errors and HttpErrors
+ * from 500 up are logged with their stack and `where` (the route). Never throws:
+ * an HttpError whose headers were made invalid after it was built (its `headers`
+ * record is mutable) is answered with a plain 500.
+ */
 export function errorToResponse(err: unknown, logger: Logger, where: string): Response {
   if (!(err instanceof HttpError)) logger.error(`Unhandled error in ${where}`, err);
   else if (err.status >= 500) logger.error(`HttpError ${err.status} in ${where}`, err);
   const { status, body, headers } = publicErrorBody(err);
-  return Response.json(body, { status, headers });
+  try {
+    return Response.json(body, { status, headers });
+  } catch (headerError) {
+    logger.error(`Unhandled error in ${where}`, headerError);
+    return Response.json(publicErrorBody(headerError).body, { status: 500 });
+  }
 }
 
 // Headers that HTTP/2 forbids (RFC 9113, 8.2.2): sending one makes node:http2 throw.
@@ -73,10 +83,23 @@ export function writeBytes(res: ServerResponse | Http2ServerResponse, response: 
     headers["Content-Length"] = String(length);
     (res as ServerResponse).writeHead(response.status, headers);
     if (headOnly) res.end();
-    else res.end(bytes);
+    // node:http sends the head and a string body as one UTF-8 string, which turns a Latin-1
+    // header value (U+0080-U+00FF, allowed) into two bytes each; with a Buffer body the head goes out as Latin-1.
+    else res.end(typeof bytes === "string" && !http2 && hasLatin1(headers) ? Buffer.from(bytes) : bytes);
     return;
   }
   if (response.status !== 204 && response.status !== 304 && !("Content-Length" in headers)) headers["Content-Length"] = "0";
   (res as ServerResponse).writeHead(response.status, headers);
   res.end();
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+
+/** Whether any header value holds a character past ASCII (the check has let only Latin-1 through). */
+function hasLatin1(headers: Record<string, string | string[]>): boolean {
+  for (const name in headers) {
+    const value = headers[name]!;
+    if (Array.isArray(value) ? value.some((one) => NON_ASCII.test(one)) : NON_ASCII.test(value)) return true;
+  }
+  return false;
 }

@@ -15,7 +15,7 @@ import type { SseOptions, SseSource } from "./sse/engine.js";
 export interface ResponseInit {
   /** HTTP status. Default 200 (201 for `created`, 204 for `noContent`). */
   status?: number;
-  /** Extra headers. CR, LF and NUL are refused. */
+  /** Extra headers. A name or value Node would refuse (see {@link Response.setHeader}) throws `CELLO_INVALID_HEADER`. */
   headers?: Record<string, string>;
 }
 
@@ -36,7 +36,11 @@ export type ResponseBody =
 export class Response {
   /** HTTP status code. */
   status: number;
-  /** Headers, by the name they were set with. Use {@link Response.setHeader} to change them safely. */
+  /**
+   * Headers, by the name they were set with. Use {@link Response.setHeader} to change them: it checks
+   * each header at once. Whatever is written here directly is checked just before the head is written,
+   * and a bad header then answers 500 instead.
+   */
   readonly headers: Record<string, string | string[]> = {};
   /** The body. */
   readonly body: ResponseBody;
@@ -61,7 +65,11 @@ export class Response {
 
   /**
    * Set a header, replacing any value of the same name (case-insensitive).
-   * Throws `CELLO_INVALID_HEADER` for CR, LF or NUL (response splitting).
+   * Throws `CELLO_INVALID_HEADER` for what Node refuses in a head: a name that is not
+   * an HTTP token, and a value with CR, LF or NUL (response splitting), another control
+   * character (tab is fine), or a character beyond Latin-1 (percent-encode those, as
+   * `encodeURI` does for a `Location`).
+   * @example response.setHeader("Cache-Control", "no-store")
    */
   setHeader(name: string, value: string | number | string[]): this {
     const values = Array.isArray(value) ? value : [String(value)];

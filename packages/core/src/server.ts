@@ -25,6 +25,48 @@ export interface ListenOptions {
   http2?: boolean;
   /** Certificate and key (PEM) for HTTPS / HTTP/2 over TLS. */
   tls?: { cert: string | Buffer; key: string | Buffer };
+  /**
+   * Most time, in ms, a client may take to send a request's head (request line and
+   * headers), counted from its first byte or from when the connection opened; past it the
+   * client gets `408` and the connection is closed. Bounds slowloris clients.
+   * Default 60000 (Node's). 0 turns it off.
+   */
+  headersTimeoutMs?: number;
+  /**
+   * Most time, in ms, a client may take to send a whole request, head and body; past it
+   * the client gets `408` (or, if the response has started, a closed connection). It ends
+   * once the request is received, so an SSE stream stays open for as long as it streams.
+   * Default 300000 (Node's). 0 turns it off. Must be at least `headersTimeoutMs`.
+   */
+  requestTimeoutMs?: number;
+  /** How long, in ms, an idle keep-alive connection waits for its next request. Default 5000 (Node's). */
+  keepAliveTimeoutMs?: number;
+}
+
+/** The timeouts a server applies, resolved from {@link ListenOptions}. */
+interface ServerTimeouts {
+  headersTimeout: number;
+  requestTimeout: number;
+  keepAliveTimeout: number;
+  connectionsCheckingInterval: number;
+}
+
+/** Resolve and check the timeouts of `options`; a bad one is a `CELLO_INVALID_OPTION` at listen time. */
+function resolveTimeouts(options: ListenOptions): ServerTimeouts {
+  const headersTimeout = options.headersTimeoutMs ?? 60_000;
+  const requestTimeout = options.requestTimeoutMs ?? 300_000;
+  const keepAliveTimeout = options.keepAliveTimeoutMs ?? 5_000;
+  for (const [name, value] of Object.entries({ headersTimeoutMs: headersTimeout, requestTimeoutMs: requestTimeout, keepAliveTimeoutMs: keepAliveTimeout })) {
+    if (!Number.isInteger(value) || value < 0) throw new CelloError("CELLO_INVALID_OPTION", `${name} must be an integer number of ms >= 0, got ${value}`);
+  }
+  if (requestTimeout > 0 && headersTimeout > requestTimeout) {
+    throw new CelloError("CELLO_INVALID_OPTION", `headersTimeoutMs (${headersTimeout}) must not exceed requestTimeoutMs (${requestTimeout})`);
+  }
+  // Node checks for expired requests every `connectionsCheckingInterval` (30 s by default), so a
+  // timeout fires up to that much late: check twice per shortest timeout, at most every 50 ms.
+  const shortest = Math.min(headersTimeout || Infinity, requestTimeout || Infinity);
+  const connectionsCheckingInterval = Math.min(30_000, Math.max(50, Math.floor(shortest / 2)));
+  return { headersTimeout, requestTimeout, keepAliveTimeout, connectionsCheckingInterval };
 }
 
 /** Where the app is listening. */
@@ -96,18 +138,26 @@ export class Connections {
 
 /** Build the server for `options`, its connections tracked in `connections` so close() can end them. */
 export function createNodeServer(options: ListenOptions, listener: Listener, connections: Connections): NodeServer {
+  // Node's requestTimeout counts until the request has been received, not until the response
+  // ends (measured on Node 20: a GET whose SSE response streams on is never cut), so it bounds
+  // slow uploads and slowloris heads without touching streams.
+  const timeouts = resolveTimeouts(options);
   let server: NodeServer;
   if (options.http2) {
-    server = options.tls ? createSecureServer({ ...options.tls, allowHTTP1: true }, listener) : createH2cServer({}, listener);
+    if (options.tls) {
+      server = createSecureServer({ ...options.tls, allowHTTP1: true }, listener);
+      // The HTTP/1.1 fallback reads these from the server when it starts listening.
+      Object.assign(server, timeouts);
+    } else {
+      server = createH2cServer({}, listener);
+    }
   } else {
     // One listener that marks the socket as used, rather than a second "request" listener
     // (an emit with two listeners copies the listener array on every request).
-    server = createHttpServer({}, (req, res) => {
+    server = createHttpServer(timeouts, (req, res) => {
       connections.sawRequest(req.socket);
       listener(req, res);
     });
-    // SSE responses are long-lived: keep Node's per-request timeout off them.
-    server.requestTimeout = 0;
   }
   connections.track(server);
   return server;

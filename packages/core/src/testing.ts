@@ -15,13 +15,13 @@ export { connect, createParser } from "../../client/src/index.js";
  * Start apps with TestClient in a test file and close them all after each test.
  * @example const start = startWithCleanup(); const client = await start(app);
  */
-export function startWithCleanup(): (app: App) => Promise<TestClient> {
+export function startWithCleanup(): (app: App, listen?: Parameters<typeof TestClient.start>[1]) => Promise<TestClient> {
   const clients: TestClient[] = [];
   afterEach(async () => {
     await Promise.all(clients.splice(0).map((c) => c.close()));
   });
-  return async (app) => {
-    const client = await TestClient.start(app);
+  return async (app, listen) => {
+    const client = await TestClient.start(app, listen);
     clients.push(client);
     return client;
   };
