@@ -8,6 +8,13 @@
 export interface SseSink {
   /** Queue one framed event; false once the connection is closed. Pass `byteLength` when known (fan-out computes it once). */
   send(frame: string, byteLength?: number): boolean;
+  /**
+   * Resolves once every queued frame has been handed to the socket and it takes
+   * more (at once when the connection is closed). A source that has much to send
+   * (a replay of a long history) sends a page, then waits here: it goes as fast
+   * as the client reads and holds no more than a page.
+   */
+  writable(): Promise<void>;
   /** End the response once queued frames are written (`"error"` when the source failed). */
   end(reason?: "end" | "error"): void;
   /** Events dropped under the drop-oldest policy. */

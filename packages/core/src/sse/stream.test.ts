@@ -15,6 +15,7 @@ function sink(): SseSink & { frames: string[]; ended: boolean } {
     end() {
       this.ended = true;
     },
+    writable: () => Promise.resolve(),
   };
 }
 
