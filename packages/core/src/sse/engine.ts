@@ -249,6 +249,11 @@ export class SseConnection implements SseSink {
     return this.#done;
   }
 
+  /** This connection's `bufferLimit` (for sources that send in pages). */
+  get bufferLimit(): number {
+    return this.options.bufferLimit;
+  }
+
   /** Bytes waiting for this client: queued by the engine plus buffered in the socket. */
   get bufferedBytes(): number {
     return this.#pendingBytes + (this.#res.writableLength ?? 0);

@@ -19,6 +19,8 @@ export interface SseSink {
   end(reason?: "end" | "error"): void;
   /** Events dropped under the drop-oldest policy. */
   readonly droppedCount: number;
+  /** The connection's `bufferLimit`: a source sending in pages keeps each page well under it. */
+  readonly bufferLimit: number;
 }
 
 /** @internal */
