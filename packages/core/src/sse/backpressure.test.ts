@@ -16,10 +16,10 @@ const EVENTS = 20_000; // 20 MB of 1 KB events: far more than the kernel buffers
 const payload = "x".repeat(1000);
 const PER_TURN = 100; // events pushed per turn of the event loop
 // Most a stalled client may hold: the limit, plus the last write its socket
-// accepted (one turn's frames) and two turns of frames queued before the
-// verdict (the engine judges a turn after the limit is passed, so that a
-// client that reads gets the chance to drain).
-const STALLED_BOUND = LIMIT + 3 * PER_TURN * 1100;
+// accepted (one turn's frames), the turn that crossed the limit, and the two
+// turns queued before the verdict (the engine judges at the pass after next,
+// so that a client that reads gets a poll phase to drain).
+const STALLED_BOUND = LIMIT + 4 * PER_TURN * 1100;
 
 async function broadcastScenario(sse: SseOptions) {
   const app = new App({ sse: { bufferLimit: LIMIT, heartbeatMs: 0, ...sse } });
