@@ -66,6 +66,25 @@ describe.skipIf(skipWithoutRedis)("redisBroker against a real Redis", () => {
     expect(await broker.replay("feed", "")).toEqual(await broker.replay("feed", "0-0"));
   });
 
+  it("replays a page at a time with a limit: at most that many, the next page after the last id", async () => {
+    const broker = open();
+    broker.configure("paged", { history: 100, ttlMs: 0 });
+    const ids: string[] = [];
+    for (let i = 1; i <= 7; i++) ids.push(await broker.publish("paged", { data: `e${i}` }));
+    const pages: string[][] = [];
+    let after = ids[0]!;
+    for (let page = await broker.replay("paged", after, { limit: 2 }); ; page = await broker.replay("paged", after, { limit: 2 })) {
+      expect([page.reset, page.earliestId]).toEqual([false, ids[0]]);
+      pages.push(page.events.map((e) => e.data));
+      if (page.events.length < 2) break;
+      after = page.events.at(-1)!.id;
+    }
+    expect(pages).toEqual([["e2", "e3"], ["e4", "e5"], ["e6", "e7"], []]);
+    expect((await broker.replay("paged", "0-0", { limit: 3 })).events.map((e) => e.data)).toEqual(["e1", "e2", "e3"]);
+    // A page of a history whose start was trimmed meanwhile is a reset, as any replay.
+    expect((await broker.replay("paged", "1000-0", { limit: 2 })).reset).toBe(true);
+  });
+
   it("resets for an id that is not a stream id, is from the future, or is older than what is held", async () => {
     const broker = open();
     broker.configure("ticks", { history: 10, ttlMs: 0 });

@@ -3,7 +3,7 @@
  * the SSE id, so every instance numbers events the same way and a client can
  * resume on any of them with its Last-Event-ID.
  */
-import { consoleLogger, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type Logger, type ReplayResult } from "@cellojs/core";
+import { consoleLogger, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type Logger, type ReplayOptions, type ReplayResult } from "@cellojs/core";
 import type { Redis, RedisOptions } from "ioredis";
 import { BrokerUnavailableError, lastConnectionError, openConnection, redactUrl, sendWhenConnected, toBrokerError, type ConnectionSettings } from "./connection.js";
 import { compareStreamIds, isStreamId, MIN_ID } from "./ids.js";
@@ -152,7 +152,7 @@ class RedisStreamsBroker implements RedisBroker {
     }
   }
 
-  async replay(channel: string, requestedId: string): Promise<ReplayResult> {
+  async replay(channel: string, requestedId: string, options: ReplayOptions = {}): Promise<ReplayResult> {
     // "" is core's "before the first event" (a composite id naming a channel that had none): 0-0 here.
     const afterId = requestedId === "" ? MIN_ID : requestedId;
     const key = this.streamKey(channel);
@@ -167,7 +167,9 @@ class RedisStreamsBroker implements RedisBroker {
     try {
       [entries, stream] = await this.#send(async (commands) => {
         const trimmed = ttlMs > 0 ? commands.call("XTRIM", key, "MINID", String(Date.now() - ttlMs)) : undefined;
-        const range = valid ? (commands.call("XRANGE", key, `(${afterId}`, "+") as Promise<Array<[string, string[]]>>) : undefined;
+        // A page (COUNT) when the caller pages through a long history.
+        const count = options.limit === undefined ? [] : ["COUNT", String(Math.max(0, options.limit))];
+        const range = valid ? (commands.call("XRANGE", key, `(${afterId}`, "+", ...count) as Promise<Array<[string, string[]]>>) : undefined;
         const info = commands.call("XINFO", "STREAM", key).then(parseInfo, (err: unknown) => {
           if (err instanceof Error && /no such key/i.test(err.message)) return undefined;
           throw err;

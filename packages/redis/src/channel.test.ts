@@ -113,6 +113,32 @@ describe.skipIf(skipWithoutRedis)("channels on the Redis broker", () => {
     for (const h of [old, unknown, fromFuture]) h.close();
   });
 
+  it("resumes far more history than bufferLimit, a page at a time, with live events meanwhile: each event once, in order", async () => {
+    const app = redisApp();
+    const archive = app.channel("archive", { history: 10_000 });
+    const bufferLimit = 64 * 1024;
+    app.get("/archive", (req) => archive.subscribe(req, { sse: { bufferLimit } }));
+    const reasons: string[] = [];
+    app.addHook("onStreamClose", (_req, info) => reasons.push(info.reason));
+    const client = await start(app);
+    const payload = "r".repeat(1000);
+    const ids: string[] = [];
+    // 3 MB of history, about 50 times the limit (published 100 at a time: one round trip each batch).
+    for (let batch = 0; batch < 30; batch++) ids.push(...(await Promise.all(Array.from({ length: 100 }, () => archive.publish(payload)))));
+    const reader = await client.openSse("/archive", { lastEventId: ids[0] });
+    await untilSize(app, "archive", 1);
+    // Live events while the history is being paged.
+    for (let i = 0; i < 500; i++) {
+      ids.push(await archive.publish(`live ${i}`));
+      if (i % 50 === 49) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const events = await reader.waitForEvents(ids.length - 1, 30_000);
+    expect(events.map((e) => e.id)).toEqual(ids.slice(1));
+    expect(events.at(-1)!.data).toBe("live 499");
+    expect(reasons).toEqual([]);
+    reader.close();
+  }, 60_000);
+
   it("delivers 1000 events exactly once, in order, to a subscriber that keeps reconnecting with Last-Event-ID", async () => {
     const app = redisApp();
     const stream = app.channel("stream", { history: 2000 });

@@ -22,9 +22,19 @@ export interface ChannelHistoryOptions {
   ttlMs: number;
 }
 
+/** Options of {@link ChannelBroker.replay}. */
+export interface ReplayOptions {
+  /**
+   * Return at most this many events: the oldest after the given id. The caller
+   * pages through a long history by asking again after the last id it got, so a
+   * slow client never makes it hold the whole history. Default: no limit.
+   */
+  limit?: number;
+}
+
 /** What a replay request returns. */
 export interface ReplayResult {
-  /** Events after the given id, oldest first. */
+  /** Events after the given id, oldest first (at most `limit` of them). */
   events: ChannelMessage[];
   /** True when the id is older than the history or unknown: the client missed events that are gone. */
   reset: boolean;
@@ -40,6 +50,13 @@ export interface ReplayResult {
  * event up to what they report has been handed to this instance's `subscribe()`
  * callbacks. A subscription merges replay and live events by id while it
  * catches up and trusts that nothing older arrives live afterwards.
+ *
+ * Paging: a subscription reads history a page at a time (`replay(channel,
+ * afterId, { limit })`, then again after the last id of the page), fetching
+ * the next page only once its client has taken the previous one. A page with
+ * fewer than `limit` events means the history was read to its end. Each page
+ * follows the same contract, and may report `reset` when the events after
+ * `afterId` were trimmed since the previous page.
  */
 export interface ChannelBroker {
   /** Set a channel's history bounds (called once when the app creates the channel). */
@@ -47,10 +64,11 @@ export interface ChannelBroker {
   /** Publish and resolve with the assigned id. Delivery to subscribers goes through `subscribe`. */
   publish(channel: string, message: { event?: string; data: string }): Promise<string>;
   /**
-   * The events after `afterId` (exclusive). The empty string means "from the
-   * start of the channel": every event still held, or a reset if some were trimmed.
+   * The events after `afterId` (exclusive), oldest first, at most `options.limit`
+   * of them. The empty string means "from the start of the channel": every event
+   * still held, or a reset if some were trimmed.
    */
-  replay(channel: string, afterId: string): Promise<ReplayResult>;
+  replay(channel: string, afterId: string, options?: ReplayOptions): Promise<ReplayResult>;
   /** The newest id of a channel, or undefined when it has none. */
   lastId(channel: string): Promise<string | undefined>;
   /** Deliver every new event of `channel` to `deliver`, in id order, once per instance. Returns a function that stops it. */
@@ -101,7 +119,7 @@ export function memoryBroker(): ChannelBroker {
     async publish(name, message) {
       return publishSync(name, message);
     },
-    async replay(name, afterId) {
+    async replay(name, afterId, options = {}) {
       const channel = state(name);
       expire(channel);
       const after = afterId === "" ? 0 : parse(afterId);
@@ -112,7 +130,10 @@ export function memoryBroker(): ChannelBroker {
       if (Number.isNaN(after) || after > newest) return { events: [], reset: true, earliestId };
       const firstHeld = earliest ? Number(earliest.id) : channel.nextId;
       if (after < firstHeld - 1) return { events: [], reset: true, earliestId };
-      const events = channel.history.filter((m) => Number(m.id) > after).map(({ id, event, data }) => (event === undefined ? { id, data } : { id, event, data }));
+      // Ids are consecutive and only the oldest are trimmed: the event after `after` sits at a known index.
+      const from = after - firstHeld + 1;
+      const to = options.limit === undefined ? undefined : from + Math.max(0, options.limit);
+      const events = channel.history.slice(from, to).map(({ id, event, data }) => (event === undefined ? { id, data } : { id, event, data }));
       return { events, reset: false, earliestId };
     },
     async lastId(name) {

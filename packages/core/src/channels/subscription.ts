@@ -2,6 +2,13 @@
  * Subscription: one client's view of one or more channels. It replays what the
  * client missed, buffers live events that arrive meanwhile, then goes live,
  * dropping anything already sent (no gap, no duplicate).
+ *
+ * History is read a page at a time, and the next page is fetched only once the
+ * client has taken the previous one (the sink is writable again): a resume far
+ * back holds about a page in memory and goes as fast as the client reads. Live
+ * events buffered meanwhile are bounded too: past LIVE_BUFFER_BYTES, those of
+ * channels still being paged are dropped, and paging reads them from the
+ * history instead (it does not stop before a page that had nothing dropped).
  */
 import { ERROR_CODES } from "../errors.js";
 import type { Request } from "../request.js";
@@ -30,6 +37,15 @@ export interface ResetPayload {
   earliestId: string | null;
 }
 
+// Pages aim at this many bytes, and at most half the connection's bufferLimit: a
+// page still draining when the channel goes live must leave room for live events.
+// The first asks for FIRST_PAGE events, the next ones as many as fit at the average
+// size seen so far (1 to MAX_PAGE).
+const PAGE_BYTES = 256 * 1024;
+const FIRST_PAGE = 16;
+const MAX_PAGE = 1000;
+const LIVE_BUFFER_BYTES = 1024 * 1024;
+
 interface Pending {
   channel: Channel;
   message: ChannelEvent;
@@ -49,7 +65,17 @@ export class Subscription implements AttachableSource {
   #positionMap: Map<string, string> | undefined;
   readonly #resumeFrom: Map<string, string> | undefined;
   #sink: SseSink | undefined;
+  /** Live events held while catching up (undefined once live). */
   #buffer: Pending[] | undefined;
+  #bufferBytes = 0;
+  /** Channels whose history is still being paged: their buffered events may be dropped. */
+  #paging: Set<string> | undefined;
+  /** Per paged channel, the last id read from its history (buffered events up to it are duplicates). */
+  #readUpTo: Map<string, string> | undefined;
+  /** Paged channels that had buffered events dropped since their current page was requested. */
+  #shed: Set<string> | undefined;
+  /** Channels that went live while others still catch up: their events bypass the buffer. */
+  #live: Set<string> | undefined;
   /** True once live frames can go straight to the sink. */
   #direct = false;
   #closed = false;
@@ -99,11 +125,29 @@ export class Subscription implements AttachableSource {
       this.#sink!.send(frame, bytes);
       return;
     }
-    if (this.#buffer) {
+    if (this.#buffer && !this.#live?.has(channel.name)) {
       this.#buffer.push({ channel, message, frame, bytes });
+      this.#bufferBytes += bytes;
+      if (this.#bufferBytes > LIVE_BUFFER_BYTES && this.#paging !== undefined && this.#paging.size > 0) this.#shedPaged();
       return;
     }
     this.#send(channel, message, frame, bytes);
+  }
+
+  /** Drop the buffered events of channels still being paged: paging reads them from the history. */
+  #shedPaged(): void {
+    const paging = this.#paging!;
+    const kept: Pending[] = [];
+    let bytes = 0;
+    for (const pending of this.#buffer!) {
+      if (paging.has(pending.channel.name)) (this.#shed ??= new Set()).add(pending.channel.name);
+      else {
+        kept.push(pending);
+        bytes += pending.bytes;
+      }
+    }
+    this.#buffer = kept;
+    this.#bufferBytes = bytes;
   }
 
   #send(channel: Channel, message: ChannelEvent, frame: string | undefined, bytes: number | undefined): void {
@@ -121,9 +165,9 @@ export class Subscription implements AttachableSource {
   }
 
   async #catchUp(): Promise<void> {
-    // Channels whose buffered events are all new to this client (no resume point, or a reset).
-    const liveOnly = new Set<string>();
-    const replays: Array<{ channel: Channel; from: string; events: ChannelMessage[] }> = [];
+    // Channels with no history to read (no resume point, or a reset): every buffered event is new to the client.
+    const liveOnly: string[] = [];
+    const firstPages: Array<{ channel: Channel; events: ChannelMessage[] }> = [];
     try {
       // 1. Settle every channel's position before anything is sent, so that with several
       //    channels each composite id names all of them (a reconnect resumes each one).
@@ -131,17 +175,18 @@ export class Subscription implements AttachableSource {
         const broker = channel.broker;
         const from = this.#resumeFrom?.get(channel.name);
         if (from !== undefined) {
-          const replay = await broker.replay(channel.name, from);
+          const replay = await broker.replay(channel.name, from, { limit: FIRST_PAGE });
           if (this.#closed) return;
           if (!replay.reset) {
             this.#positions().set(channel.name, from);
-            replays.push({ channel, from, events: replay.events });
+            (this.#readUpTo ??= new Map()).set(channel.name, from);
+            (this.#paging ??= new Set()).add(channel.name);
+            firstPages.push({ channel, events: replay.events });
             continue;
           }
-          const payload: ResetPayload = { channel: channel.name, lastEventId: from, earliestId: replay.earliestId ?? null };
-          this.#sink!.send(formatSseFrame(JSON.stringify(payload), { event: "reset" }));
+          this.#sendReset(channel.name, from, replay.earliestId);
         }
-        liveOnly.add(channel.name);
+        liveOnly.push(channel.name);
         if (this.#multi) {
           const head = await broker.lastId(channel.name);
           if (this.#closed) return;
@@ -149,24 +194,20 @@ export class Subscription implements AttachableSource {
           this.#positions().set(channel.name, head ?? "");
         }
       }
-      // 2. What the client missed.
-      for (const { channel, events } of replays) {
-        for (const message of events) this.#send(channel, { ...message, channel: channel.name }, undefined, undefined);
+      // 2. Channels with nothing to replay go live: what they buffered, then straight through.
+      this.#goLive(liveOnly);
+      // 3. What the client missed, channel by channel, a page at a time; each channel then goes live.
+      for (const { channel, events } of firstPages) {
+        if (!(await this.#pageThrough(channel, events))) return;
       }
-      // 3. Live events that arrived meanwhile, minus those the replay already sent.
-      const buffered = this.#buffer ?? [];
+      // 4. Every channel is live: from now on events go straight to the client.
       this.#buffer = undefined;
+      this.#bufferBytes = 0;
+      this.#paging = this.#readUpTo = this.#shed = this.#live = undefined;
       this.#direct = !this.#multi && this.#filter === undefined;
-      for (const pending of buffered) {
-        const name = pending.channel.name;
-        if (!liveOnly.has(name)) {
-          const sent = this.#positions().get(name);
-          if (sent !== undefined && sent !== "" && pending.channel.broker.compareIds(pending.message.id, sent) <= 0) continue;
-        }
-        this.#send(pending.channel, pending.message, pending.frame, pending.bytes);
-      }
     } catch (err) {
       this.#buffer = undefined;
+      this.#paging = this.#readUpTo = this.#shed = this.#live = undefined;
       this.#onError(err);
       const sink = this.#sink;
       if (sink && !this.#closed) {
@@ -175,6 +216,78 @@ export class Subscription implements AttachableSource {
         sink.end("error");
       }
     }
+  }
+
+  /**
+   * Send `events` (the first page of `channel`'s history), then the rest of it a
+   * page at a time, each once the client took the previous one; then the channel
+   * goes live. False when the client left meanwhile.
+   */
+  async #pageThrough(channel: Channel, events: ChannelMessage[]): Promise<boolean> {
+    const name = channel.name;
+    const readUpTo = this.#readUpTo!;
+    const pageBytes = Math.max(1, Math.min(PAGE_BYTES, Math.floor(this.#sink!.bufferLimit / 2)));
+    let limit = FIRST_PAGE;
+    for (;;) {
+      let sentBytes = 0;
+      for (const message of events) {
+        this.#send(channel, { ...message, channel: name }, undefined, undefined);
+        sentBytes += message.data.length + message.id.length + (message.event?.length ?? 0) + 16;
+      }
+      if (events.length > 0) readUpTo.set(name, events[events.length - 1]!.id);
+      // A short page reached the end of the history, unless live events were dropped while
+      // it was fetched: those may be newer than its end, so read on.
+      const dropped = this.#shed?.delete(name) === true;
+      if (events.length < limit && !dropped) break;
+      if (events.length > 0) limit = Math.min(MAX_PAGE, Math.max(1, Math.floor((pageBytes * events.length) / sentBytes)));
+      await this.#sink!.writable();
+      if (this.#closed) return false;
+      // From here, a drop is of an event this request may not cover.
+      this.#shed?.delete(name);
+      const after = readUpTo.get(name)!;
+      const page = await channel.broker.replay(name, after, { limit });
+      if (this.#closed) return false;
+      if (page.reset) {
+        // Trimmed while the client was reading: it missed what came after `after`.
+        this.#sendReset(name, after, page.earliestId);
+        break;
+      }
+      events = page.events;
+    }
+    this.#paging!.delete(name);
+    this.#goLive([name]);
+    return true;
+  }
+
+  /** Send the buffered events of `names` (minus those their history already gave), then let theirs through. */
+  #goLive(names: string[]): void {
+    if (names.length === 0) return;
+    const going = new Set(names);
+    const buffered = this.#buffer!;
+    const kept: Pending[] = [];
+    const due: Pending[] = [];
+    let bytes = 0;
+    for (const pending of buffered) {
+      if (going.has(pending.channel.name)) due.push(pending);
+      else {
+        kept.push(pending);
+        bytes += pending.bytes;
+      }
+    }
+    this.#buffer = kept;
+    this.#bufferBytes = bytes;
+    const live = (this.#live ??= new Set());
+    for (const name of going) live.add(name);
+    for (const pending of due) {
+      const read = this.#readUpTo?.get(pending.channel.name);
+      if (read !== undefined && read !== "" && pending.channel.broker.compareIds(pending.message.id, read) <= 0) continue;
+      this.#send(pending.channel, pending.message, pending.frame, pending.bytes);
+    }
+  }
+
+  #sendReset(channel: string, lastEventId: string, earliestId: string | undefined): void {
+    const payload: ResetPayload = { channel, lastEventId, earliestId: earliestId ?? null };
+    this.#sink!.send(formatSseFrame(JSON.stringify(payload), { event: "reset" }));
   }
 }
 

@@ -22,9 +22,14 @@ export interface SseOptions {
   heartbeatMs?: number;
   /** Send `retry: N` when the stream opens: the client's reconnection delay. Default: none. */
   retry?: number;
-  /** Most bytes queued for one client (ours plus the socket's). Default 1 MiB. */
+  /**
+   * Most bytes queued for one client behind a socket that has stopped taking
+   * more (the client is not reading as fast as events come). What one turn of
+   * the event loop queues for a socket that takes it is written whole, however
+   * large. Default 1 MiB.
+   */
   bufferLimit?: number;
-  /** What to do at `bufferLimit`: `"close"` the connection (default) or `"drop-oldest"` queued events. */
+  /** What to do past `bufferLimit`: `"close"` the connection (default) or `"drop-oldest"` queued events. */
   overflow?: OverflowPolicy;
   /** Close a client whose socket has not drained for this many ms. Default 30000. */
   writeTimeoutMs?: number;
@@ -36,7 +41,7 @@ export interface SseShutdownOptions {
   finalEvent?: SseEvent;
   /** `retry:` sent with the final frame so clients come back after a restart. Default 1000. */
   retry?: number;
-  /** How long producers get to finish before sockets are destroyed. Default 5000. */
+  /** How long producers get to finish, and clients to read the final frame, before sockets are destroyed. Default 5000. */
   graceMs?: number;
 }
 
@@ -75,7 +80,12 @@ export const SSE_DEFAULTS: Required<Omit<SseOptions, "retry">> & { retry: number
 // A pull producer's frames are written inline once this much is queued, so a
 // producer that never yields to the event loop still meets socket backpressure.
 const INLINE_FLUSH_BYTES = 16 * 1024;
+// How long a producer may take to finish (its `finally`) after its client left
+// before the connection is settled without it: onStreamClose runs and `done`
+// resolves. A producer awaiting something that never settles is abandoned.
+const PRODUCER_ABANDON_MS = 1000;
 const OPEN_FRAME = formatSseComment("ok");
+const COLON = 0x3a;
 const HEARTBEAT_FRAME = ":\n\n";
 
 /** Who a connection reports to when it closes: the request (its signal aborts). */
@@ -83,7 +93,7 @@ export interface StreamOwner {
   markGone(): void;
 }
 
-/** Called once per closed connection, after its producer finished. */
+/** Called once per closed connection, after its producer finished (or was abandoned, see SseConnection.done). */
 export type StreamClosedCallback = (owner: StreamOwner, info: SseStreamInfo) => void;
 
 /** The options a connection runs with (defaults filled in). */
@@ -142,6 +152,16 @@ function asHttpChunk(payload: string): string {
  * turn (coalescing: the cost that dominates fan-out is one socket write per
  * client, so N frames of one tick go out as one write).
  *
+ * `bufferLimit` judges the client, not the producer. What one turn queues for
+ * a socket that takes more is written whole at the end of the turn, however
+ * large (a burst, one big event): the socket holds it and a client that reads
+ * drains it. Only frames queued behind a socket that refused more (it has not
+ * drained since) count. When they pass the limit the connection is judged one
+ * full turn later, after a poll phase in which the client could read and the
+ * socket drain; still over then, the overflow policy applies. A client that
+ * never reads holds at most the write its socket refused plus about
+ * `bufferLimit`; `writeTimeoutMs` closes one whose socket never drains at all.
+ *
  * Kept small on purpose: an idle connection holds no timer, closure or promise
  * of its own (shared handlers find it through a symbol on the response).
  */
@@ -159,19 +179,23 @@ export class SseConnection implements SseSink {
   #socket: TaggedSocket | undefined;
   #pending: string[] | undefined;
   #pendingBytes = 0;
-  // What the socket held after our last write. Reading res.writableLength walks
-  // several getters, too slow for every frame of a fan-out; the socket only
-  // drains between writes, so this can only overestimate (by at most one write).
-  #socketBytes = 0;
   #pendingEvents = 0;
   #waitingDrain = false;
+  /** Past `bufferLimit` behind a refusing socket: the engine judges it a turn later. */
+  #onTrial = false;
   #ending = false;
   #endReason: "end" | "error" = "end";
   #lastWriteAt = Date.now();
   #writeTimer: NodeJS.Timeout | undefined;
-  #drainWaiters: Array<() => void> | undefined;
+  #writableWaiters: Array<() => void> | undefined;
   #closeWaiters: Array<(reason: SseCloseReason) => void> | undefined;
-  #producerDone: Promise<void> | undefined;
+  /** A pull producer is running (its `finally` has not finished yet). */
+  #producerRunning = false;
+  /** The response emitted "close": everything written reached the kernel, or the socket is gone. */
+  #responseClosed = false;
+  #releaseWaiters: Array<() => void> | undefined;
+  #abandonTimer: NodeJS.Timeout | undefined;
+  #info: SseStreamInfo | undefined;
   #done: Promise<void> | undefined;
   #resolveDone: (() => void) | undefined;
   #finished = false;
@@ -186,12 +210,20 @@ export class SseConnection implements SseSink {
     this.#res[kConnection] = this;
     // Listen before anything is written, so a client that leaves from now on is seen.
     res.on("close", SseConnection.#onResClose);
-    res.on("error", SseConnection.#onResClose);
+    res.on("error", SseConnection.#onResError);
   }
 
   static #onResClose(this: TaggedResponse): void {
     const connection = this[kConnection];
+    if (!connection) return;
+    connection.#responseClosed = true;
     // "close" after our own end() is the normal path; before it, the client left.
+    if (!connection.closed) connection.#close("client");
+    connection.#checkReleased();
+  }
+
+  static #onResError(this: TaggedResponse): void {
+    const connection = this[kConnection];
     if (connection && !connection.closed) connection.#close("client");
   }
 
@@ -206,11 +238,20 @@ export class SseConnection implements SseSink {
     if (connection) connection.#drained();
   }
 
-  /** Settles once the connection is closed and its producer has finished (its `finally` ran). */
+  /**
+   * Settles once the connection is closed and its producer has finished (its
+   * `finally` ran), or was abandoned: 1 s after its client left, or when the
+   * shutdown grace ran out.
+   */
   get done(): Promise<void> {
     if (this.#finished) return Promise.resolve();
     this.#done ??= new Promise((resolve) => (this.#resolveDone = resolve));
     return this.#done;
+  }
+
+  /** This connection's `bufferLimit` (for sources that send in pages). */
+  get bufferLimit(): number {
+    return this.options.bufferLimit;
   }
 
   /** Bytes waiting for this client: queued by the engine plus buffered in the socket. */
@@ -218,18 +259,21 @@ export class SseConnection implements SseSink {
     return this.#pendingBytes + (this.#res.writableLength ?? 0);
   }
 
-  /** Queue a frame for this client. Returns false once closed (never throws). */
-  send(frame: string, byteLength = Buffer.byteLength(frame), isEvent = true): boolean {
+  /** Queue a frame for this client (a frame starting with `:` is a comment, not counted as an event). Returns false once closed (never throws). */
+  send(frame: string, byteLength = Buffer.byteLength(frame)): boolean {
     if (this.closed || this.#ending) return false;
-    (this.#pending ??= []).push(frame);
+    const pending = (this.#pending ??= []);
+    pending.push(frame);
     this.#pendingBytes += byteLength;
-    if (isEvent) this.#pendingEvents++;
-    if (this.#pendingBytes + this.#socketBytes > this.options.bufferLimit) {
-      // Over by our estimate: check the socket's real figure before acting.
-      this.#socketBytes = this.#res.writableLength ?? 0;
-      if (this.#pendingBytes + this.#socketBytes > this.options.bufferLimit && !this.#overflow()) return false;
+    if (frame.charCodeAt(0) !== COLON) this.#pendingEvents++;
+    if (!this.#waitingDrain) {
+      // The socket takes more: whatever this turn queues goes out at its end.
+      if (pending.length === 1) this.#engine.markDirty(this);
+    } else if (this.#pendingBytes > this.options.bufferLimit && !this.#onTrial) {
+      // Behind a socket that refused more. Judged a turn from now, once the client had the chance to read.
+      this.#onTrial = true;
+      this.#engine.putOnTrial(this);
     }
-    if (!this.#waitingDrain && this.#pending!.length === 1) this.#engine.markDirty(this);
     return true;
   }
 
@@ -266,12 +310,17 @@ export class SseConnection implements SseSink {
     this.#pendingBytes = 0;
     this.#pendingEvents = 0;
     this.#writeOut(out, cache?.now ?? Date.now());
+    if (!this.#waitingDrain && this.#writableWaiters !== undefined) this.#notifyWritable();
   }
 
-  /** Resolves when the socket can take more (pull producers wait here). */
-  drained(): Promise<void> {
-    if (!this.#waitingDrain || this.closed) return Promise.resolve();
-    return new Promise((resolve) => (this.#drainWaiters ??= []).push(resolve));
+  /**
+   * Resolves once everything queued has been handed to the socket and it takes
+   * more (at once when closed). Pull producers and replay pages wait here, so
+   * they go only as fast as the client reads.
+   */
+  writable(): Promise<void> {
+    if (this.closed || (!this.#waitingDrain && this.#pending === undefined)) return Promise.resolve();
+    return new Promise((resolve) => (this.#writableWaiters ??= []).push(resolve));
   }
 
   /** Resolves with the reason once the connection closes. */
@@ -312,7 +361,9 @@ export class SseConnection implements SseSink {
       this.#attached = attachable;
       attachable[kAttach](this);
     } else {
-      this.#producerDone = pump(this, source as AsyncIterable<unknown> | Iterable<unknown>, logger);
+      this.#producerRunning = true;
+      const finished = () => this.#producerFinished();
+      pump(this, source as AsyncIterable<unknown> | Iterable<unknown>, logger).then(finished, finished);
     }
   }
 
@@ -326,11 +377,39 @@ export class SseConnection implements SseSink {
     this.#finish("shutdown");
   }
 
-  /** Destroy the socket at once (slow client, grace period over). */
+  /** Destroy the socket at once (slow client). */
   destroy(reason: SseCloseReason): void {
     if (this.closed) return;
     this.#close(reason);
     this.#res.destroy();
+  }
+
+  /**
+   * @internal Resolves once the producer has finished and the response has
+   * closed: every byte reached the kernel, or the socket is gone (shutdown waits here).
+   */
+  whenReleased(): Promise<void> {
+    if (this.#released()) return Promise.resolve();
+    return new Promise((resolve) => (this.#releaseWaiters ??= []).push(resolve));
+  }
+
+  /**
+   * @internal The shutdown grace is over: destroy the socket of a client that
+   * has not read everything yet, and stop waiting for the producer.
+   */
+  abandon(): void {
+    if (!this.closed) this.#close("shutdown");
+    if (!this.#responseClosed && !this.#res.destroyed) this.#res.destroy();
+    this.#settle();
+  }
+
+  /** @internal The engine's verdict, a full turn after this connection went past its limit. */
+  judge(): void {
+    this.#onTrial = false;
+    // Drained meanwhile (the queue went out), or closed: the client reads, nothing to do.
+    if (this.closed || !this.#waitingDrain || this.#pendingBytes <= this.options.bufferLimit) return;
+    if (this.options.overflow === "drop-oldest") this.#dropOldest();
+    else this.destroy("overflow");
   }
 
   /** @internal Called by the heartbeat sweep. */
@@ -348,21 +427,22 @@ export class SseConnection implements SseSink {
     this.#write(HEARTBEAT_FRAME);
   }
 
-  #overflow(): boolean {
-    if (this.options.overflow === "drop-oldest") {
-      // Drop queued events from the head until we fit; the newest survive.
-      const pending = this.#pending!;
-      const limit = this.options.bufferLimit - (this.#res.writableLength ?? 0);
-      while (this.#pendingBytes > limit && pending.length > 1) {
-        const dropped = pending.shift()!;
-        this.#pendingBytes -= Buffer.byteLength(dropped);
-        this.#pendingEvents = Math.max(0, this.#pendingEvents - 1);
+  /** Drop queued frames from the head until the rest fit in the limit; the newest survive. */
+  #dropOldest(): void {
+    const pending = this.#pending!;
+    const limit = this.options.bufferLimit;
+    let bytes = this.#pendingBytes;
+    let dropped = 0;
+    while (bytes > limit && dropped < pending.length - 1) {
+      const frame = pending[dropped++]!;
+      bytes -= Buffer.byteLength(frame);
+      if (frame.charCodeAt(0) !== COLON) {
+        this.#pendingEvents--;
         this.droppedCount++;
       }
-      return true;
     }
-    this.destroy("overflow");
-    return false;
+    pending.splice(0, dropped);
+    this.#pendingBytes = bytes;
   }
 
   /** Write SSE bytes now (as an HTTP chunk when writing to the socket directly). */
@@ -376,7 +456,6 @@ export class SseConnection implements SseSink {
     const socket = this.#socket;
     // A destroyed socket swallows the write; the close handler reports the disconnect.
     const accepted = socket !== undefined ? socket.write(data) : this.#res.write(data);
-    this.#socketBytes = this.#res.writableLength ?? 0;
     if (!accepted) {
       this.#waitingDrain = true;
       if (socket !== undefined) socket.once("drain", SseConnection.#onSocketDrain);
@@ -389,17 +468,20 @@ export class SseConnection implements SseSink {
 
   #drained(): void {
     this.#waitingDrain = false;
-    this.#socketBytes = this.#res.writableLength ?? 0;
     if (this.#writeTimer) {
       clearTimeout(this.#writeTimer);
       this.#writeTimer = undefined;
     }
     this.flush();
     if (this.#waitingDrain) return;
-    const waiters = this.#drainWaiters;
-    this.#drainWaiters = undefined;
-    if (waiters) for (const resolve of waiters) resolve();
+    this.#notifyWritable();
     if (this.#ending && !this.closed) this.#finish(this.#endReason);
+  }
+
+  #notifyWritable(): void {
+    const waiters = this.#writableWaiters;
+    this.#writableWaiters = undefined;
+    if (waiters) for (const resolve of waiters) resolve();
   }
 
   #finish(reason: SseCloseReason): void {
@@ -423,27 +505,53 @@ export class SseConnection implements SseSink {
     }
     this.#pending = undefined;
     this.#pendingBytes = 0;
-    const drainWaiters = this.#drainWaiters;
+    this.#notifyWritable();
     const closeWaiters = this.#closeWaiters;
-    this.#drainWaiters = this.#closeWaiters = undefined;
-    if (drainWaiters) for (const resolve of drainWaiters) resolve();
+    this.#closeWaiters = undefined;
     if (closeWaiters) for (const resolve of closeWaiters) resolve(reason);
     if (reason !== "end" && reason !== "error") this.#owner?.markGone();
     this.#attached?.[kDetach]((err) => this.#logger?.error("An SSE close callback failed", err));
     this.#engine.forget(this);
-    const info: SseStreamInfo = {
+    this.#info = {
       eventsSent: this.eventsSent,
       eventsDropped: this.droppedCount,
       durationMs: Date.now() - this.openedAt,
       reason,
     };
-    const settle = () => {
-      this.#finished = true;
-      if (this.#owner) this.#engine.onStreamClosed?.(this.#owner, info);
-      this.#resolveDone?.();
-    };
-    if (this.#producerDone) this.#producerDone.then(settle, settle);
-    else settle();
+    if (!this.#producerRunning) this.#settle();
+    else if (reason !== "end" && reason !== "error" && reason !== "shutdown") {
+      // The producer was told (request.signal, then its iterator's return()). One that
+      // awaits something that never settles must not keep the stream, its hooks and
+      // `done` waiting: settle without it after a moment. Shutdown has its own grace.
+      this.#abandonTimer = setTimeout(() => this.#settle(), PRODUCER_ABANDON_MS);
+    }
+  }
+
+  #producerFinished(): void {
+    this.#producerRunning = false;
+    if (this.closed) this.#settle();
+    this.#checkReleased();
+  }
+
+  /** Report the close (onStreamClose) and resolve `done`, once. */
+  #settle(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    if (this.#abandonTimer) clearTimeout(this.#abandonTimer);
+    this.#abandonTimer = undefined;
+    if (this.#owner) this.#engine.onStreamClosed?.(this.#owner, this.#info!);
+    this.#resolveDone?.();
+  }
+
+  #released(): boolean {
+    return !this.#producerRunning && (this.#responseClosed || this.#res.destroyed);
+  }
+
+  #checkReleased(): void {
+    if (this.#releaseWaiters === undefined || !this.#released()) return;
+    const waiters = this.#releaseWaiters;
+    this.#releaseWaiters = undefined;
+    for (const resolve of waiters) resolve();
   }
 }
 
@@ -464,6 +572,10 @@ export class SseEngine {
   /** @internal Told about every stream that closes (the app runs its onStreamClose hooks). */
   onStreamClosed: StreamClosedCallback | undefined;
   #dirty: SseConnection[] = [];
+  /** Went past their buffer limit this turn. */
+  #accused: SseConnection[] = [];
+  /** Went past it a turn ago: judged at this pass. */
+  #onTrial: SseConnection[] = [];
   #flushScheduled = false;
   #flushAll = (): void => {
     this.#flushScheduled = false;
@@ -471,6 +583,13 @@ export class SseEngine {
     this.#dirty = [];
     const cache: FlushCache = { frames: undefined, chunk: "", bytes: undefined, framed: undefined, now: Date.now() };
     for (const connection of dirty) connection.flush(cache);
+    if (this.#onTrial.length === 0 && this.#accused.length === 0) return;
+    const onTrial = this.#onTrial;
+    this.#onTrial = this.#accused;
+    this.#accused = [];
+    for (const connection of onTrial) connection.judge();
+    // An immediate queued from this pass runs on the next turn, after its poll phase.
+    if (this.#onTrial.length > 0) this.#schedule();
   };
 
   /** Create a connection for `res`; call `open()` on it to start streaming. */
@@ -483,6 +602,19 @@ export class SseEngine {
   /** @internal Queue a connection for the flush at the end of this turn of the event loop. */
   markDirty(connection: SseConnection): void {
     this.#dirty.push(connection);
+    this.#schedule();
+  }
+
+  /**
+   * @internal `connection` queued past its limit behind a socket that refuses more.
+   * It is judged at the pass after next: one whole turn, with its poll phase, later.
+   */
+  putOnTrial(connection: SseConnection): void {
+    this.#accused.push(connection);
+    this.#schedule();
+  }
+
+  #schedule(): void {
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       setImmediate(this.#flushAll);
@@ -495,8 +627,10 @@ export class SseEngine {
   }
 
   /**
-   * Send every open stream a final frame, end it, and wait (up to `graceMs`)
-   * for producers to finish; then destroy what is left.
+   * Send every open stream a final frame and end it; wait (up to `graceMs`)
+   * for producers to finish and clients to read what is left; then destroy
+   * the sockets still open (a client that stopped reading) and stop waiting
+   * for producers that ignore `request.signal`.
    */
   async shutdown(options: SseShutdownOptions = {}): Promise<void> {
     const graceMs = options.graceMs ?? 5000;
@@ -506,8 +640,8 @@ export class SseEngine {
     for (const connection of open) connection.shutdown(finalFrame);
     let timer: NodeJS.Timeout | undefined;
     const grace = new Promise<"timeout">((resolve) => (timer = setTimeout(resolve, graceMs, "timeout")));
-    const outcome = await Promise.race([Promise.all(open.map((c) => c.done)), grace]);
+    const outcome = await Promise.race([Promise.all(open.map((c) => c.whenReleased())), grace]);
     clearTimeout(timer);
-    if (outcome === "timeout") for (const connection of open) connection.destroy("shutdown");
+    if (outcome === "timeout") for (const connection of open) connection.abandon();
   }
 }

@@ -1,8 +1,10 @@
 /**
  * The pull side of the engine: drives an async iterable, async generator or
- * sync iterable into a connection, waiting on socket backpressure and ending
- * the producer (so its `finally` runs) the moment the connection closes.
+ * sync iterable into a connection, waiting on socket backpressure, giving the
+ * event loop back in slices, and ending the producer (so its `finally` runs)
+ * the moment the connection closes.
  */
+import { setImmediate as nextTurn } from "node:timers/promises";
 import { HttpError, publicErrorBody } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { SseConnection } from "./engine.js";
@@ -15,6 +17,14 @@ export function itemToFrame(item: unknown): string | undefined {
   if (item instanceof SseEvent) return item.toSseString();
   return formatSseFrame(JSON.stringify(item));
 }
+
+// A producer that never really waits (a sync generator, an async one whose awaits
+// all resolve at once) read by a client that keeps up would hold the event loop
+// for as long as the stream lasts: every other request and stream would stall.
+// After this much work the pump gives the loop a turn. The clock is read only
+// every CLOCK_EVERY items, so a cheap item costs no clock reading.
+const SLICE_MS = 10;
+const CLOCK_EVERY = 32;
 
 function errorFrame(err: unknown): string {
   const { body } = publicErrorBody(err);
@@ -30,11 +40,22 @@ export async function pump(connection: SseConnection, source: AsyncIterable<unkn
   const iterator: AsyncIterator<unknown> | Iterator<unknown> =
     Symbol.asyncIterator in source ? (source as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (source as Iterable<unknown>)[Symbol.iterator]();
   let finished = false;
+  let sliceStart = performance.now();
+  let items = 0;
   try {
     while (!connection.closed) {
       if (connection.backpressured) {
         connection.flush();
-        if (connection.waitingDrain) await Promise.race([connection.drained(), closed]);
+        if (connection.waitingDrain) {
+          await Promise.race([connection.writable(), closed]);
+          sliceStart = performance.now();
+        }
+        if (connection.closed) break;
+      }
+      if (++items % CLOCK_EVERY === 0 && performance.now() - sliceStart >= SLICE_MS) {
+        // The engine's flush is queued as an immediate already: the client gets this slice first.
+        await nextTurn();
+        sliceStart = performance.now();
         if (connection.closed) break;
       }
       // Race the producer against the close, so a producer suspended in an
@@ -62,6 +83,8 @@ export async function pump(connection: SseConnection, source: AsyncIterable<unkn
     return;
   }
   // The client left (or the server is shutting down): end the producer now so its `finally` runs.
+  // This may never settle (a generator suspended on a promise that never does): the
+  // connection does not wait for it beyond a bound (see SseConnection.done).
   if (typeof iterator.return === "function") {
     try {
       await iterator.return();

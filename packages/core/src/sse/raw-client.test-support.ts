@@ -1,6 +1,7 @@
 // Test support: a bare TCP client for SSE, for what an HTTP client library hides
 // (never reading, counting socket chunks, thousands of cheap connections).
 import { connect, type Socket } from "node:net";
+import { createParser } from "../../../client/src/index.js";
 
 export interface RawSse {
   socket: Socket;
@@ -69,3 +70,111 @@ export function rawSse(port: number, path: string, options: { read?: boolean; he
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface CountingSse {
+  socket: Socket;
+  /** Events received so far. */
+  readonly count: number;
+  /** The id of the last event received. */
+  readonly lastId: string;
+  /** Events whose id was not the one `isNext` expected after the previous one (gaps, repeats, disorder). */
+  readonly misordered: number;
+  /** Resolves when the server closes the connection. */
+  closed: Promise<void>;
+  /** Resolves once `count` events have arrived. */
+  until(count: number, timeoutMs?: number): Promise<void>;
+}
+
+/**
+ * Open `GET path` as HTTP/1.0 (the body then comes unframed) and count the
+ * events without keeping them: for streams too large to hold in a test, and for
+ * memory measurements the client must not inflate. `isNext(previous, id)` says
+ * whether `id` is the one expected after `previous` ("" for the first event).
+ * With `pace`, the client reads at most `bytes` every `everyMs` (a slow reader).
+ */
+export function countingSse(
+  port: number,
+  path: string,
+  options: { headers?: Record<string, string>; isNext?: (previous: string, id: string) => boolean; pace?: { bytes: number; everyMs: number } } = {},
+): Promise<CountingSse> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    let count = 0;
+    let lastId = "";
+    let misordered = 0;
+    let headDone = false;
+    let head = "";
+    const waiters = new Set<() => void>();
+    const parser = createParser({
+      onEvent: (event) => {
+        if (options.isNext && !options.isNext(lastId, event.id)) misordered++;
+        lastId = event.id;
+        count++;
+      },
+    });
+    const onChunk = (chunk: Buffer) => {
+      if (headDone) parser.feed(chunk);
+      else {
+        head += chunk.toString("latin1");
+        const at = head.indexOf("\r\n\r\n");
+        if (at === -1) return;
+        headDone = true;
+        parser.feed(Buffer.from(head.slice(at + 4), "latin1"));
+        head = "";
+      }
+      for (const w of waiters) w();
+    };
+    let closedResolve!: () => void;
+    const closed = new Promise<void>((r) => (closedResolve = r));
+    let pacer: NodeJS.Timeout | undefined;
+    socket.on("close", () => {
+      clearInterval(pacer);
+      closedResolve();
+      for (const w of waiters) w();
+    });
+    socket.on("error", () => {});
+    socket.once("connect", () => {
+      const extra = Object.entries(options.headers ?? {}).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+      socket.write(`GET ${path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n${extra}\r\n`);
+      const pace = options.pace;
+      if (pace === undefined) socket.on("data", onChunk);
+      else {
+        // Paused mode: the socket buffers a little, then the kernel's buffers fill and the server must wait.
+        socket.on("readable", () => {});
+        pacer = setInterval(() => {
+          let budget = pace.bytes;
+          for (let chunk: Buffer | null; budget > 0 && (chunk = socket.read() as Buffer | null) !== null; budget -= chunk.length) onChunk(chunk);
+        }, pace.everyMs);
+      }
+      resolve({
+        socket,
+        get count() {
+          return count;
+        },
+        get lastId() {
+          return lastId;
+        },
+        get misordered() {
+          return misordered;
+        },
+        closed,
+        until: (target, timeoutMs = 10_000) =>
+          new Promise<void>((res, rej) => {
+            const check = () => {
+              if (count < target) return;
+              waiters.delete(check);
+              clearTimeout(timer);
+              res();
+            };
+            const timer = setTimeout(() => {
+              waiters.delete(check);
+              rej(new Error(`timed out with ${count} of ${target} events (last id ${JSON.stringify(lastId)})`));
+            }, timeoutMs);
+            waiters.add(check);
+            check();
+          }),
+      });
+    });
+    socket.once("error", reject);
+  });
+}

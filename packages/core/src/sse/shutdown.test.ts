@@ -66,6 +66,74 @@ describe("graceful shutdown", () => {
     await sleep(10);
   });
 
+  it("sends retry: 1000 and a shutdown comment by default", async () => {
+    const app = new App({ sse: { heartbeatMs: 0 } });
+    app.get("/s", () => new SseStream());
+    const { port } = await app.listen({ port: 0 });
+    const conn = await rawSse(port, "/s");
+    await conn.until((t) => t.includes(": ok"));
+    await app.close();
+    await conn.closed;
+    const finalFrame = "retry: 1000\n\n: shutdown\n\n";
+    expect(conn.body()).toBe(`6\r\n: ok\n\n\r\n${finalFrame.length.toString(16)}\r\n${finalFrame}\r\n0\r\n\r\n`);
+  });
+
+  it("destroys the socket of a client that stopped reading once the grace is over", async () => {
+    const app = new App({ sse: { heartbeatMs: 0, writeTimeoutMs: 0, bufferLimit: 64 * 1024 * 1024 } });
+    const reasons: string[] = [];
+    app.addHook("onStreamClose", (_req, info) => reasons.push(info.reason));
+    let stream!: SseStream;
+    let serverSocket!: import("node:net").Socket;
+    app.get("/s", (req: Request) => {
+      serverSocket = (req.raw as import("node:http").IncomingMessage).socket;
+      return (stream = new SseStream());
+    });
+    const { port } = await app.listen({ port: 0 });
+    const stalled = await rawSse(port, "/s", { read: false });
+    for (let i = 0; i < 100 && stream === undefined; i++) await sleep(5);
+    // Fill the socket until it refuses more: the final frame can never be read.
+    const [connection] = app.engine.connections;
+    const chunk = "z".repeat(64 * 1024);
+    for (let i = 0; i < 2000 && !connection!.waitingDrain; i++) {
+      stream.addData(chunk);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(connection!.waitingDrain).toBe(true);
+    const graceMs = 300;
+    const started = performance.now();
+    await app.engine.shutdown({ graceMs });
+    const elapsed = performance.now() - started;
+    // The client had the grace to read the rest, then its socket was destroyed.
+    expect(elapsed).toBeGreaterThanOrEqual(graceMs - 50);
+    expect(elapsed).toBeLessThan(graceMs + 1500);
+    expect(serverSocket.destroyed).toBe(true);
+    expect(reasons).toEqual(["shutdown"]);
+    const closing = performance.now();
+    await app.close({ graceMs: 5000 });
+    expect(performance.now() - closing).toBeLessThan(2000);
+    stalled.socket.destroy();
+  });
+
+  it("does not wait past the grace for a producer stuck on a promise that never settles", async () => {
+    const app = new App({ sse: { heartbeatMs: 0 } });
+    const reasons: string[] = [];
+    app.addHook("onStreamClose", (_req, info) => reasons.push(info.reason));
+    app.get("/stuck", async function* () {
+      yield "x";
+      await new Promise(() => {}); // ignores request.signal, never settles
+    });
+    const { port } = await app.listen({ port: 0 });
+    const conn = await rawSse(port, "/stuck");
+    await conn.until((t) => t.includes("data: x"));
+    const started = performance.now();
+    await app.close({ graceMs: 300 });
+    expect(performance.now() - started).toBeLessThan(2000);
+    await conn.closed;
+    expect(conn.text()).toContain(": shutdown\n\n");
+    // Reported as closed, although its producer never finished.
+    expect(reasons).toEqual(["shutdown"]);
+  });
+
   it("closes a keep-alive connection that finishes a request during shutdown, so nobody reuses it", async () => {
     const app = new App();
     app.get("/slow", async () => {

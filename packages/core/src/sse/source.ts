@@ -8,10 +8,19 @@
 export interface SseSink {
   /** Queue one framed event; false once the connection is closed. Pass `byteLength` when known (fan-out computes it once). */
   send(frame: string, byteLength?: number): boolean;
+  /**
+   * Resolves once every queued frame has been handed to the socket and it takes
+   * more (at once when the connection is closed). A source that has much to send
+   * (a replay of a long history) sends a page, then waits here: it goes as fast
+   * as the client reads and holds no more than a page.
+   */
+  writable(): Promise<void>;
   /** End the response once queued frames are written (`"error"` when the source failed). */
   end(reason?: "end" | "error"): void;
   /** Events dropped under the drop-oldest policy. */
   readonly droppedCount: number;
+  /** The connection's `bufferLimit`: a source sending in pages keeps each page well under it. */
+  readonly bufferLimit: number;
 }
 
 /** @internal */

@@ -8,6 +8,7 @@ function sink(): SseSink & { frames: string[]; ended: boolean } {
     frames: [],
     ended: false,
     droppedCount: 0,
+    bufferLimit: 1024 * 1024,
     send(frame) {
       this.frames.push(frame);
       return true;
@@ -15,6 +16,7 @@ function sink(): SseSink & { frames: string[]; ended: boolean } {
     end() {
       this.ended = true;
     },
+    writable: () => Promise.resolve(),
   };
 }
 
