@@ -126,6 +126,7 @@ export class App extends RouteCollector {
     const unclosedMs = options.unclosedStreamWarningMs ?? 10_000;
     if (unclosedMs > 0 && process.env.NODE_ENV !== "production") this.#unclosedStreams = new UnclosedStreamCheck(unclosedMs, this.logger);
     this.engine.onStreamClosed = (owner, info) => {
+      this.#unclosedStreams?.forget(owner);
       // A stream closed inside its handler closes during connection.open(), before #send runs the
       // onStreamOpen hooks: report every close a microtask later, so a hook always sees open before close.
       queueMicrotask(() => {
@@ -411,7 +412,7 @@ export class App extends RouteCollector {
       const connection = this.engine.create(res, options);
       connection.open(response.status, response.headers, sseBody.source, this.logger, request);
       if (this.#unclosedStreams !== undefined && sseBody.source instanceof SseStream) {
-        this.#unclosedStreams.watch(sseBody.source, where);
+        this.#unclosedStreams.watch(sseBody.source, where, request);
       }
       for (const hook of hooks.onStreamOpen) this.#safely(() => hook(request, response));
     } catch (err) {

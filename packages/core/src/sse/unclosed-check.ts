@@ -17,6 +17,7 @@ import type { Logger } from "../logger.js";
 import { kHasCloseCallbacks, type SseStream } from "./stream.js";
 
 interface Watched {
+  stream: SseStream;
   /** The route, e.g. `GET /sse/counter`. */
   where: string;
   /** `stream.len()` when last seen: a change means a producer is still adding events. */
@@ -32,7 +33,8 @@ const SWEEPS_PER_PERIOD = 4;
 export class UnclosedStreamCheck {
   readonly #idleMs: number;
   readonly #logger: Logger;
-  readonly #watched = new Map<SseStream, Watched>();
+  /** Keyed by the stream's owner (its request), which the app hands back when the stream closes. */
+  readonly #watched = new Map<object, Watched>();
   readonly #warned = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
 
@@ -45,15 +47,20 @@ export class UnclosedStreamCheck {
     this.#logger = logger;
   }
 
-  /** Start watching `stream`, just returned by the handler of route `where`. */
-  watch(stream: SseStream, where: string): void {
+  /** Start watching `stream`, just returned by the handler of route `where` for `owner` (the request). */
+  watch(stream: SseStream, where: string, owner: object): void {
     if (stream.closed || stream[kHasCloseCallbacks] || this.#warned.has(where)) return;
-    this.#watched.set(stream, { where, count: stream.len(), since: Date.now() });
+    this.#watched.set(owner, { stream, where, count: stream.len(), since: Date.now() });
     if (this.#timer === undefined) {
       this.#timer = setInterval(() => this.#sweep(), Math.max(1, Math.floor(this.#idleMs / SWEEPS_PER_PERIOD)));
       // Open sockets keep the process alive, not this hint.
       this.#timer.unref();
     }
+  }
+
+  /** The stream of `owner` closed: let go of it now rather than at the next sweep (a busy server opens thousands per sweep). */
+  forget(owner: object): void {
+    this.#watched.delete(owner);
   }
 
   /** Stop the timer (the app is closing). */
@@ -65,14 +72,15 @@ export class UnclosedStreamCheck {
 
   #sweep(): void {
     const now = Date.now();
-    for (const [stream, entry] of this.#watched) {
+    for (const [owner, entry] of this.#watched) {
+      const stream = entry.stream;
       if (stream.closed || stream[kHasCloseCallbacks] || this.#warned.has(entry.where)) {
-        this.#watched.delete(stream);
+        this.#watched.delete(owner);
       } else if (stream.len() !== entry.count) {
         entry.count = stream.len();
         entry.since = now;
       } else if (now - entry.since >= this.#idleMs) {
-        this.#watched.delete(stream);
+        this.#watched.delete(owner);
         this.#warned.add(entry.where);
         this.#logger.warn(
           `${entry.where}: an SseStream has had no new event for ${formatMs(this.#idleMs)} and no onClose() callback, ` +
