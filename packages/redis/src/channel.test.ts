@@ -8,7 +8,7 @@ import { TestClient } from "@cellojs/testing";
 import type { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 // Shared with core's in-memory channel tests, imported by path (test support is not part of any package's exports).
-import { receiveWhileHopping, untilSize } from "../../core/src/channels/channel.test-support.js";
+import { expectOwnEventsWhileResuming, receiveWhileHopping, untilSize } from "../../core/src/channels/channel.test-support.js";
 import { redisBroker, type RedisBrokerOptions } from "./index.js";
 import { adminConnection, deleteKeys, skipWithoutRedis, uniquePrefix } from "./redis.test-support.js";
 
@@ -122,6 +122,14 @@ describe.skipIf(skipWithoutRedis)("channels on the Redis broker", () => {
     expect(reconnects).toBeGreaterThan(10);
     expect(received.map((e) => e.data)).toEqual(Array.from({ length: 1000 }, (_, i) => `n${i + 1}`));
     expect(received.every((e, i) => i === 0 || app.broker.compareIds(received[i - 1]!.id, e.id) < 0)).toBe(true);
+  }, 60_000);
+
+  it("resumes a filtered subscriber with exactly its own events while the other's arrive live during its catch-up", async () => {
+    const app = redisApp();
+    const inbox = app.channel("inbox", { history: 2000 });
+    app.get("/inbox", (req) => inbox.subscribe(req, { filter: (m) => (JSON.parse(m.data) as { to: string }).to === req.query.user }));
+    const client = await start(app);
+    await expectOwnEventsWhileResuming(app, client, { channel: "inbox", path: (user) => `/inbox?user=${user}`, count: 900 });
   }, 60_000);
 
   it("subscribes to several channels with a composite id that resumes each channel", async () => {

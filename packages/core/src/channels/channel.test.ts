@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { App } from "../app.js";
 import { rawSse, sleep } from "../sse/raw-client.test-support.js";
 import { startWithCleanup } from "../testing.js";
-import { receiveWhileHopping, untilSize } from "./channel.test-support.js";
+import { memoryBroker, type ChannelBroker } from "./broker.js";
+import { expectOwnEventsWhileResuming, receiveWhileHopping, untilSize } from "./channel.test-support.js";
 
 const start = startWithCleanup();
 
@@ -109,6 +110,14 @@ describe("channels (in-memory)", () => {
     expect(received.every((e, i) => i === 0 || app.broker.compareIds(received[i - 1]!.id, e.id) < 0)).toBe(true);
   }, 60_000);
 
+  it("resumes a filtered subscriber with exactly its own events while the other's arrive live during its catch-up", async () => {
+    const app = new App({ sse: { heartbeatMs: 0 }, broker: slowReplay(memoryBroker()) });
+    const inbox = app.channel("inbox", { history: 2000 });
+    app.get("/inbox", (req) => inbox.subscribe(req, { filter: (m) => (JSON.parse(m.data) as { to: string }).to === req.query.user }));
+    const client = await start(app);
+    await expectOwnEventsWhileResuming(app, client, { channel: "inbox", path: (user) => `/inbox?user=${user}`, count: 900 });
+  }, 60_000);
+
   it("filters per subscriber, counts size and reports joins and leaves", async () => {
     const app = new App({ sse: { heartbeatMs: 0 } });
     const alerts = app.channel("alerts");
@@ -210,3 +219,23 @@ describe("channels (in-memory)", () => {
     reader.close();
   }, 60_000);
 });
+
+/**
+ * The memory broker with a replay that takes a few milliseconds, as a networked
+ * broker's does, so that live events arrive while a subscriber catches up: half
+ * the time before the history is read (they are in the replay and buffered
+ * live), half the time after (they are only buffered).
+ */
+function slowReplay(broker: ChannelBroker): ChannelBroker {
+  let calls = 0;
+  return {
+    ...broker,
+    async replay(channel, afterId) {
+      const readFirst = calls++ % 2 === 0;
+      if (!readFirst) await sleep(2);
+      const result = await broker.replay(channel, afterId);
+      if (readFirst) await sleep(2);
+      return result;
+    },
+  };
+}
