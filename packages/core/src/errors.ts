@@ -22,6 +22,9 @@ export const ERROR_CODES = {
   CELLO_INVALID_OPTION: { status: 500, message: "Invalid option" },
   CELLO_STREAM_LOCKED: { status: 500, message: "SSE stream already attached" },
   CELLO_BROKER_UNAVAILABLE: { status: 503, message: "Broker unavailable" },
+  // The app holds maxChannels channels: app.channel() throws it, a request that would make one gets a 503.
+  CELLO_TOO_MANY_CHANNELS: { status: 503, message: "Too many channels" },
+  CELLO_CHANNEL_DELETED: { status: 500, message: "Channel deleted" },
 } as const;
 
 /** A code from {@link ERROR_CODES}. */
