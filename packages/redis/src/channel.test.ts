@@ -227,5 +227,8 @@ describe.skipIf(skipWithoutRedis)("channels on the Redis broker", () => {
     const res = await client.sse("/feed", { lastEventId: "1700000000000-0", timeoutMs: 5000 });
     expect(res.events).toEqual([{ event: "error", data: '{"error":"Service Unavailable","status":503}', id: "" }]);
     expect(res.endedBy).toBe("server-closed");
+    // A publish Redis cannot take rejects its promise; a mistake in the call still throws at once.
+    await expect(feed.publish("lost")).rejects.toMatchObject({ code: "CELLO_BROKER_UNAVAILABLE" });
+    expect(() => void feed.publish("x", { event: "a\nb" })).toThrow(expect.objectContaining({ code: "CELLO_INVALID_SSE_FIELD" }));
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { App } from "../app.js";
+import { CelloError } from "../errors.js";
 import { rawSse, sleep } from "../sse/raw-client.test-support.js";
 import { startWithCleanup } from "../testing.js";
 import { memoryBroker, type ChannelBroker } from "./broker.js";
@@ -191,9 +192,49 @@ describe("channels (in-memory)", () => {
     for (const event of resumed.events) expect([...new URLSearchParams(event.id).keys()].sort()).toEqual(["alerts", "news"]);
   });
 
-  it("rejects a publish with an invalid event name instead of throwing", async () => {
+  it("throws at once for what cannot be sent, so a fire-and-forget publish leaves no unhandled rejection", async () => {
     const app = new App();
-    await expect(app.channel("x").publish("data", { event: "bad\nname" })).rejects.toThrow(/CR or LF/);
+    const x = app.channel("x");
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const cycle: Record<string, unknown> = {};
+      cycle.self = cycle;
+      const cases: Array<[unknown, { event?: string }, RegExp]> = [
+        ["data", { event: "bad\nname" }, /event must not contain CR or LF/],
+        ["data", { event: "bad\rname" }, /event must not contain CR or LF/],
+        [cycle, {}, /data has no JSON form/],
+        [10n, {}, /data has no JSON form/],
+        [undefined, {}, /data must be a string or have a JSON form, got undefined/],
+        [() => 1, {}, /got function/],
+      ];
+      for (const [data, options, message] of cases) {
+        expect(() => void x.publish(data, options)).toThrow(expect.objectContaining({ code: "CELLO_INVALID_SSE_FIELD", message: expect.stringMatching(message) }));
+      }
+      await sleep(20);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    // Nothing reached the broker.
+    expect(await app.broker.lastId("x")).toBeUndefined();
+    expect(await x.publish(null)).toBe("1");
+  });
+
+  it("still rejects the promise when the broker fails, whether it rejects or throws", async () => {
+    const failure = new CelloError("CELLO_BROKER_UNAVAILABLE", "the broker is down");
+    const rejecting: ChannelBroker = { ...memoryBroker(), publish: () => Promise.reject(failure) };
+    const throwing: ChannelBroker = {
+      ...memoryBroker(),
+      publish: () => {
+        throw failure;
+      },
+    };
+    for (const broker of [rejecting, throwing]) {
+      const pending = new App({ broker }).channel("x").publish("data");
+      await expect(pending).rejects.toBe(failure);
+    }
   });
 
   it("does not let a stalled subscriber delay the others", async () => {

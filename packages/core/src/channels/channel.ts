@@ -89,15 +89,28 @@ export class Channel {
   /**
    * Publish an event to every subscriber (on every instance, with a broker).
    * Strings are sent as they are; anything else as JSON. Resolves with the id.
+   *
+   * What cannot be sent throws at once, before anything is published: an `event`
+   * name with CR or LF, or data that has no JSON form (`undefined`, a function, a
+   * BigInt, a cycle), as a CelloError `CELLO_INVALID_SSE_FIELD`; a deleted channel
+   * as `CELLO_CHANNEL_DELETED`. So `void channel.publish(...)` never leaves an
+   * unhandled rejection for a mistake in the call. A broker that fails (Redis
+   * unreachable) rejects the promise.
+   *
+   * @param data - A string, sent as is, or a value sent as its JSON text.
+   * @param options - `event`: the SSE event type. Default: none (`message` in the browser).
+   * @example
+   * const id = await stocks.publish({ symbol: "ACME", price: 12.5 }, { event: "tick" });
    */
   publish(data: unknown, options: PublishOptions = {}): Promise<string> {
     this.#assertNotDeleted();
+    const text = dataText(data);
+    // Validate the event name before it reaches the broker (and every subscriber).
+    if (options.event !== undefined) formatSseFrame("", { event: options.event });
     try {
-      const text = typeof data === "string" ? data : JSON.stringify(data);
-      // Validate the event name before it reaches the broker (and every subscriber).
-      if (options.event !== undefined) formatSseFrame("", { event: options.event });
       return this.#broker.publish(this.name, options.event === undefined ? { data: text } : { event: options.event, data: text });
     } catch (err) {
+      // A broker whose publish throws instead of rejecting: still a rejection for the caller.
       return Promise.reject(err);
     }
   }
@@ -217,3 +230,15 @@ export function subscribeResponse(request: Request, channels: readonly Channel[]
   return response;
 }
 
+/** What `publish` sends as `data:`: a string as is, anything else as JSON. */
+function dataText(data: unknown): string {
+  if (typeof data === "string") return data;
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(data);
+  } catch (err) {
+    throw new CelloError("CELLO_INVALID_SSE_FIELD", `data has no JSON form (${(err as Error).message})`, { cause: err });
+  }
+  if (text === undefined) throw new CelloError("CELLO_INVALID_SSE_FIELD", `data must be a string or have a JSON form, got ${typeof data}`);
+  return text;
+}
