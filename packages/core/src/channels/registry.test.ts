@@ -47,21 +47,21 @@ describe("channel lifetime", () => {
     const app = roomsApp({ maxChannels: 200 });
     const client = await start(app);
     const port = portOf(client);
+    // Keeps only the answers that were not a stream (none, if all is well): nothing else of a cycle stays in the heap.
+    const refused: string[] = [];
     const run = async (label: string, count: number) => {
-      const heads: string[] = [];
       for (let done = 0; done < count; done += 50) {
         const batch = await Promise.all(Array.from({ length: 50 }, (_, i) => subscribeAndLeave(port, `/rooms/${label}${done + i}`)));
-        heads.push(...batch.map((text) => text.slice(0, 12)));
+        for (const text of batch) if (!text.startsWith("HTTP/1.1 200")) refused.push(text);
       }
       await untilStreams(app, 0);
-      return heads;
     };
     await run("warm", 1000);
     await sleep(100);
     gc();
     const heapBefore = process.memoryUsage().heapUsed;
-    const heads = await run("r", 10_000);
-    expect(heads.filter((h) => h !== "HTTP/1.1 200")).toEqual([]);
+    await run("r", 10_000);
+    expect(refused).toEqual([]);
     // HEAD and a client gone before the headers make a subscription that never streams: nothing stays either.
     for (let i = 0; i < 200; i++) expect((await client.head(`/rooms/h${i}`)).status).toBe(200);
     await sleep(200);
