@@ -24,7 +24,8 @@ import { isAttachable, kDetach } from "./sse/source.js";
 import { SseStream } from "./sse/stream.js";
 import { UnclosedStreamCheck } from "./sse/unclosed-check.js";
 import { memoryBroker, type ChannelBroker } from "./channels/broker.js";
-import { Channel, subscribeResponse, type ChannelOptions } from "./channels/channel.js";
+import type { Channel, ChannelOptions } from "./channels/channel.js";
+import { ChannelRegistry } from "./channels/registry.js";
 import type { SubscribeOptions } from "./channels/subscription.js";
 
 /** Options of `new App(options)`. */
@@ -45,6 +46,15 @@ export interface AppOptions {
    * `NODE_ENV=production`.
    */
   unclosedStreamWarningMs?: number;
+  /**
+   * Most channels the app holds at once (`Infinity` for no limit). Default 10000.
+   * Past it, `app.channel()` of a new name throws a CelloError `CELLO_TOO_MANY_CHANNELS`,
+   * and a request whose `app.subscribe()` would make one is answered 503. Channels
+   * `app.subscribe()` made for a request are dropped when their last subscriber
+   * leaves; those from `app.channel()` stay until `channel.delete()`.
+   * @example new App({ maxChannels: 50_000 })
+   */
+  maxChannels?: number;
 }
 
 /** Options of {@link App.close}. */
@@ -110,7 +120,7 @@ export class App extends RouteCollector {
   #closing: Promise<void> | undefined;
   readonly #connections = new Connections();
   readonly #registered: Array<{ method: HttpMethod; path: string }> = [];
-  readonly #channels = new Map<string, Channel>();
+  readonly #channels: ChannelRegistry;
   readonly #unclosedStreams: UnclosedStreamCheck | undefined;
   /** Set by the first run()/listen(): a second call says which came first. */
   #started: StartedBy | undefined;
@@ -125,6 +135,7 @@ export class App extends RouteCollector {
     this.broker = options.broker ?? memoryBroker();
     const unclosedMs = options.unclosedStreamWarningMs ?? 10_000;
     if (unclosedMs > 0 && process.env.NODE_ENV !== "production") this.#unclosedStreams = new UnclosedStreamCheck(unclosedMs, this.logger);
+    this.#channels = new ChannelRegistry(this.broker, this.logger, options.maxChannels);
     this.engine.onStreamClosed = (owner, info) => {
       this.#unclosedStreams?.forget(owner);
       // A stream closed inside its handler closes during connection.open(), before #send runs the
@@ -137,41 +148,33 @@ export class App extends RouteCollector {
 
   /**
    * Get or create a broadcast channel. Events are numbered and kept (`history`)
-   * for replay; with a Redis broker the channel spans every instance.
+   * for replay; with a Redis broker the channel spans every instance. The app
+   * keeps it until `channel.delete()`; a new name past `maxChannels` throws a
+   * CelloError `CELLO_TOO_MANY_CHANNELS`.
+   * @param name - The channel's name.
+   * @param options - `history` (1000) and `ttlMs` (0); those of the first call stay.
    * @example
    * const stocks = app.channel("stocks", { history: 1000 });
    * app.get("/stocks", (req) => stocks.subscribe(req));
    * await stocks.publish({ symbol: "ACME", price: 12.5 }, { event: "tick" });
    */
-  channel(name: string, options: ChannelOptions = {}): Channel {
-    let channel = this.#channels.get(name);
-    if (!channel) {
-      channel = new Channel(name, this.broker, options, this.logger);
-      this.#channels.set(name, channel);
-    }
-    return channel;
+  channel(name: string, options?: ChannelOptions): Channel {
+    return this.#channels.declare(name, options);
   }
 
   /**
    * Subscribe to several channels at once, by name or by a trailing-`*`
-   * pattern (`"feed:*"` matches every channel this app created whose name starts with `feed:`).
+   * pattern (`"feed:*"` matches every channel the app holds whose name starts with `feed:`).
    * The SSE id then carries each channel's position, so a reconnect resumes all of them.
-   * @example app.get("/feed", (req) => app.subscribe(req, ["news", "alerts"]));
+   * A name the app does not hold yet makes a channel that lives while it has
+   * subscribers, so names taken from requests do not pile up; past `maxChannels`
+   * the request is answered 503 (`CELLO_TOO_MANY_CHANNELS`).
+   * @example
+   * app.get("/feed", (req) => app.subscribe(req, ["news", "alerts"]));
+   * app.get("/rooms/{room}", (req) => app.subscribe(req, `room:${req.params.room}`));
    */
   subscribe(request: Request, channels: string | string[], options: SubscribeOptions & { sse?: SseOptions } = {}): Response {
-    const names = Array.isArray(channels) ? channels : [channels];
-    const selected: Channel[] = [];
-    for (const name of names) {
-      if (name.endsWith("*")) {
-        const prefix = name.slice(0, -1);
-        for (const channel of this.#channels.values()) if (channel.name.startsWith(prefix) && !selected.includes(channel)) selected.push(channel);
-      } else {
-        const channel = this.channel(name);
-        if (!selected.includes(channel)) selected.push(channel);
-      }
-    }
-    if (selected.length === 0) throw HttpError.fromCode("CELLO_NOT_FOUND", `no channel matches ${names.join(", ")}`);
-    return subscribeResponse(request, selected, options, this.logger);
+    return this.#channels.subscribe(request, Array.isArray(channels) ? channels : [channels], options);
   }
 
   protected addRoute(definition: RouteDefinition): void {
@@ -591,7 +594,7 @@ export class App extends RouteCollector {
       }
     }
     this.#unclosedStreams?.stop();
-    for (const channel of this.#channels.values()) channel.stop();
+    this.#channels.stopAll();
     await this.broker.close();
     for (const fn of this.#lifecycle.shutdown) {
       try {

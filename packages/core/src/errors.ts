@@ -25,6 +25,9 @@ export const ERROR_CODES = {
   CELLO_BROKER_UNAVAILABLE: { status: 503, message: "Broker unavailable" },
   CELLO_PORT_IN_USE: { status: 500, message: "Port in use" },
   CELLO_ALREADY_LISTENING: { status: 500, message: "App already listening" },
+  // The app holds maxChannels channels: app.channel() throws it, a request that would make one gets a 503.
+  CELLO_TOO_MANY_CHANNELS: { status: 503, message: "Too many channels" },
+  CELLO_CHANNEL_DELETED: { status: 500, message: "Channel deleted" },
 } as const;
 
 /** A code from {@link ERROR_CODES}. */

@@ -47,6 +47,8 @@ export interface RedisBroker extends ChannelBroker {
   readonly connectionNames: { reader: string; publisher: string };
   /** The stream key of a channel. */
   streamKey(channel: string): string;
+  /** Delete a channel's stream, so its history, for every instance (`channel.delete()` calls it). */
+  delete(channel: string): Promise<void>;
   /**
    * Resolve once both connections are up; reject with a CELLO_BROKER_UNAVAILABLE
    * error after `timeoutMs` (default 5000). Useful at startup:
@@ -131,7 +133,20 @@ class RedisStreamsBroker implements RedisBroker {
   }
 
   configure(channel: string, options: ChannelHistoryOptions): void {
-    this.#config.set(channel, { ...options });
+    // Only settings that differ from the defaults are kept: channels made for names
+    // from requests (always the defaults) then cost nothing here.
+    if (options.history === DEFAULT_HISTORY.history && options.ttlMs === DEFAULT_HISTORY.ttlMs) this.#config.delete(channel);
+    else this.#config.set(channel, { ...options });
+  }
+
+  /** Delete the channel's stream (its history, for every instance) and its settings here. */
+  async delete(channel: string): Promise<void> {
+    this.#config.delete(channel);
+    try {
+      await this.#send((commands) => commands.call("DEL", this.streamKey(channel)));
+    } catch (err) {
+      throw toBrokerError(err, `the delete of ${channel}`, this.#settings, this.#commands);
+    }
   }
 
   async publish(channel: string, message: { event?: string; data: string }): Promise<string> {

@@ -8,7 +8,7 @@ import { TestClient } from "@cellojs/testing";
 import type { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 // Shared with core's in-memory channel tests, imported by path (test support is not part of any package's exports).
-import { receiveWhileHopping, untilSize } from "../../core/src/channels/channel.test-support.js";
+import { expectOwnEventsWhileResuming, receiveWhileHopping, untilSize } from "../../core/src/channels/channel.test-support.js";
 import { redisBroker, type RedisBrokerOptions } from "./index.js";
 import { adminConnection, deleteKeys, skipWithoutRedis, uniquePrefix } from "./redis.test-support.js";
 
@@ -150,6 +150,14 @@ describe.skipIf(skipWithoutRedis)("channels on the Redis broker", () => {
     expect(received.every((e, i) => i === 0 || app.broker.compareIds(received[i - 1]!.id, e.id) < 0)).toBe(true);
   }, 60_000);
 
+  it("resumes a filtered subscriber with exactly its own events while the other's arrive live during its catch-up", async () => {
+    const app = redisApp();
+    const inbox = app.channel("inbox", { history: 2000 });
+    app.get("/inbox", (req) => inbox.subscribe(req, { filter: (m) => (JSON.parse(m.data) as { to: string }).to === req.query.user }));
+    const client = await start(app);
+    await expectOwnEventsWhileResuming(app, client, { channel: "inbox", path: (user) => `/inbox?user=${user}`, count: 900 });
+  }, 60_000);
+
   it("subscribes to several channels with a composite id that resumes each channel", async () => {
     const app = redisApp();
     const sport = app.channel("feed:sport");
@@ -195,6 +203,42 @@ describe.skipIf(skipWithoutRedis)("channels on the Redis broker", () => {
     for (const event of resumed.events) expect([...new URLSearchParams(event.id).keys()].sort()).toEqual(["alerts2", "news2"]);
   });
 
+  it("drops the channels app.subscribe() made for request names when their last subscriber leaves, events kept in Redis", async () => {
+    const app = redisApp();
+    app.get("/rooms/{room}", (req) => app.subscribe(req, `room-${req.params.room}`));
+    app.get("/all-rooms", (req) => app.subscribe(req, "room-*"));
+    const client = await start(app);
+    // Another instance (here: a second app on the same Redis) publishes to room-1.
+    const other = redisApp();
+    const published = await other.channel("room-1").publish("from elsewhere");
+    for (let i = 0; i < 20; i++) {
+      const handle = await client.openSse(`/rooms/${i}`);
+      handle.close();
+    }
+    for (let i = 0; i < 500 && app.engine.connections.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    // No room is held any more (a stream would answer 200).
+    expect((await client.sse("/all-rooms", { timeoutMs: 500 })).status).toBe(404);
+    // What was published to a dropped channel is still in Redis: a client resumes from before it.
+    const resumed = await client.sse("/rooms/1", { lastEventId: "0-0", maxEvents: 1 });
+    expect(resumed.events.map((e) => [e.id, e.data])).toEqual([[published, "from elsewhere"]]);
+  });
+
+  it("delete() deletes the channel's stream, for every instance, and a resume after it is told to reset", async () => {
+    const app = redisApp();
+    const room = app.channel("doomed");
+    app.get("/doomed", (req) => app.subscribe(req, "doomed"));
+    const client = await start(app);
+    const subscriber = await client.openSse("/doomed");
+    const first = await room.publish("one");
+    await subscriber.waitForEvents(1);
+    expect(await admin.exists(`${prefix}doomed`)).toBe(1);
+    await room.delete();
+    await subscriber.waitForEnd();
+    expect(await admin.exists(`${prefix}doomed`)).toBe(0);
+    const resumed = await client.sse("/doomed", { lastEventId: first, maxEvents: 1 });
+    expect(resumed.events.map((e) => e.event)).toEqual(["reset"]);
+  });
+
   it("answers a resuming client with the error event and ends the stream when Redis is unreachable", async () => {
     const port = await new Promise<number>((resolve) => {
       const server = createServer().listen(0, "127.0.0.1", () => {
@@ -209,5 +253,8 @@ describe.skipIf(skipWithoutRedis)("channels on the Redis broker", () => {
     const res = await client.sse("/feed", { lastEventId: "1700000000000-0", timeoutMs: 5000 });
     expect(res.events).toEqual([{ event: "error", data: '{"error":"Service Unavailable","status":503}', id: "" }]);
     expect(res.endedBy).toBe("server-closed");
+    // A publish Redis cannot take rejects its promise; a mistake in the call still throws at once.
+    await expect(feed.publish("lost")).rejects.toMatchObject({ code: "CELLO_BROKER_UNAVAILABLE" });
+    expect(() => void feed.publish("x", { event: "a\nb" })).toThrow(expect.objectContaining({ code: "CELLO_INVALID_SSE_FIELD" }));
   });
 });

@@ -75,6 +75,12 @@ export interface ChannelBroker {
   subscribe(channel: string, deliver: (message: ChannelMessage) => void): () => void;
   /** Order two ids of one channel: negative, zero or positive. */
   compareIds(a: string, b: string): number;
+  /**
+   * Delete a channel's events and whatever this broker keeps for it (`channel.delete()`
+   * calls it, after stopping the channel's delivery). Optional: without it,
+   * `channel.delete()` only removes the channel from the app.
+   */
+  delete?(channel: string): Promise<void>;
   /** Release connections and loops. */
   close(): Promise<void>;
 }
@@ -88,12 +94,25 @@ interface MemoryChannel {
 
 const DEFAULT_HISTORY: ChannelHistoryOptions = { history: 1000, ttlMs: 0 };
 
+function isDefault(options: ChannelHistoryOptions): boolean {
+  return options.history === DEFAULT_HISTORY.history && options.ttlMs === DEFAULT_HISTORY.ttlMs;
+}
+
+/** What a channel the broker keeps nothing for looks like. Read, never written. */
+const UNUSED: MemoryChannel = Object.freeze({ nextId: 1, history: [], options: DEFAULT_HISTORY, listeners: new Set<(message: ChannelMessage) => void>() });
+
 /**
  * The in-process broker (the default). Ids are `"1"`, `"2"`, ... per channel;
  * delivery is synchronous inside `publish`.
+ *
+ * It keeps state only for channels that have events, listeners or non-default
+ * history settings, so names that are only subscribed to and left (names from
+ * requests) cost nothing once their last listener is gone.
  */
 export function memoryBroker(): ChannelBroker {
   const channels = new Map<string, MemoryChannel>();
+  /** Read-only uses: a channel with no state reads as an unused one, and stays without. */
+  const peek = (name: string): MemoryChannel => channels.get(name) ?? UNUSED;
   const state = (name: string): MemoryChannel => {
     let channel = channels.get(name);
     if (!channel) {
@@ -114,13 +133,15 @@ export function memoryBroker(): ChannelBroker {
 
   return {
     configure(name, options) {
-      state(name).options = { ...options };
+      const channel = channels.get(name);
+      if (channel) channel.options = { ...options };
+      else if (!isDefault(options)) state(name).options = { ...options };
     },
     async publish(name, message) {
       return publishSync(name, message);
     },
     async replay(name, afterId, options = {}) {
-      const channel = state(name);
+      const channel = peek(name);
       expire(channel);
       const after = afterId === "" ? 0 : parse(afterId);
       const newest = channel.nextId - 1;
@@ -137,16 +158,29 @@ export function memoryBroker(): ChannelBroker {
       return { events, reset: false, earliestId };
     },
     async lastId(name) {
-      const channel = state(name);
+      const channel = peek(name);
       return channel.nextId > 1 ? String(channel.nextId - 1) : undefined;
     },
     subscribe(name, deliver) {
-      const listeners = state(name).listeners;
-      listeners.add(deliver);
-      return () => listeners.delete(deliver);
+      const channel = state(name);
+      channel.listeners.add(deliver);
+      return () => {
+        channel.listeners.delete(deliver);
+        // Nothing published and default settings: dropping it loses nothing.
+        if (channel.listeners.size === 0 && channel.nextId === 1 && isDefault(channel.options) && channels.get(name) === channel) channels.delete(name);
+      };
     },
     compareIds(a, b) {
       return parse(a) - parse(b);
+    },
+    async delete(name) {
+      const channel = channels.get(name);
+      if (!channel) return;
+      // Another app sharing this broker may still listen: keep its listeners (and the numbering they see).
+      if (channel.listeners.size > 0) {
+        channel.history = [];
+        channel.options = { ...DEFAULT_HISTORY };
+      } else channels.delete(name);
     },
     async close() {
       for (const channel of channels.values()) channel.listeners.clear();

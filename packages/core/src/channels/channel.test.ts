@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { App } from "../app.js";
+import { CelloError } from "../errors.js";
 import { rawSse, sleep } from "../sse/raw-client.test-support.js";
 import { startWithCleanup } from "../testing.js";
-import { receiveWhileHopping, untilSize } from "./channel.test-support.js";
+import { memoryBroker, type ChannelBroker } from "./broker.js";
+import { expectOwnEventsWhileResuming, receiveWhileHopping, untilSize } from "./channel.test-support.js";
 
 const start = startWithCleanup();
 
@@ -109,6 +111,14 @@ describe("channels (in-memory)", () => {
     expect(received.every((e, i) => i === 0 || app.broker.compareIds(received[i - 1]!.id, e.id) < 0)).toBe(true);
   }, 60_000);
 
+  it("resumes a filtered subscriber with exactly its own events while the other's arrive live during its catch-up", async () => {
+    const app = new App({ sse: { heartbeatMs: 0 }, broker: slowReplay(memoryBroker()) });
+    const inbox = app.channel("inbox", { history: 2000 });
+    app.get("/inbox", (req) => inbox.subscribe(req, { filter: (m) => (JSON.parse(m.data) as { to: string }).to === req.query.user }));
+    const client = await start(app);
+    await expectOwnEventsWhileResuming(app, client, { channel: "inbox", path: (user) => `/inbox?user=${user}`, count: 900 });
+  }, 60_000);
+
   it("filters per subscriber, counts size and reports joins and leaves", async () => {
     const app = new App({ sse: { heartbeatMs: 0 } });
     const alerts = app.channel("alerts");
@@ -182,9 +192,49 @@ describe("channels (in-memory)", () => {
     for (const event of resumed.events) expect([...new URLSearchParams(event.id).keys()].sort()).toEqual(["alerts", "news"]);
   });
 
-  it("rejects a publish with an invalid event name instead of throwing", async () => {
+  it("throws at once for what cannot be sent, so a fire-and-forget publish leaves no unhandled rejection", async () => {
     const app = new App();
-    await expect(app.channel("x").publish("data", { event: "bad\nname" })).rejects.toThrow(/CR or LF/);
+    const x = app.channel("x");
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      const cycle: Record<string, unknown> = {};
+      cycle.self = cycle;
+      const cases: Array<[unknown, { event?: string }, RegExp]> = [
+        ["data", { event: "bad\nname" }, /event must not contain CR or LF/],
+        ["data", { event: "bad\rname" }, /event must not contain CR or LF/],
+        [cycle, {}, /data has no JSON form/],
+        [10n, {}, /data has no JSON form/],
+        [undefined, {}, /data must be a string or have a JSON form, got undefined/],
+        [() => 1, {}, /got function/],
+      ];
+      for (const [data, options, message] of cases) {
+        expect(() => void x.publish(data, options)).toThrow(expect.objectContaining({ code: "CELLO_INVALID_SSE_FIELD", message: expect.stringMatching(message) }));
+      }
+      await sleep(20);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+    }
+    // Nothing reached the broker.
+    expect(await app.broker.lastId("x")).toBeUndefined();
+    expect(await x.publish(null)).toBe("1");
+  });
+
+  it("still rejects the promise when the broker fails, whether it rejects or throws", async () => {
+    const failure = new CelloError("CELLO_BROKER_UNAVAILABLE", "the broker is down");
+    const rejecting: ChannelBroker = { ...memoryBroker(), publish: () => Promise.reject(failure) };
+    const throwing: ChannelBroker = {
+      ...memoryBroker(),
+      publish: () => {
+        throw failure;
+      },
+    };
+    for (const broker of [rejecting, throwing]) {
+      const pending = new App({ broker }).channel("x").publish("data");
+      await expect(pending).rejects.toBe(failure);
+    }
   });
 
   it("does not let a stalled subscriber delay the others", async () => {
@@ -210,3 +260,23 @@ describe("channels (in-memory)", () => {
     reader.close();
   }, 60_000);
 });
+
+/**
+ * The memory broker with a replay that takes a few milliseconds, as a networked
+ * broker's does, so that live events arrive while a subscriber catches up: half
+ * the time before the history is read (they are in the replay and buffered
+ * live), half the time after (they are only buffered).
+ */
+function slowReplay(broker: ChannelBroker): ChannelBroker {
+  let calls = 0;
+  return {
+    ...broker,
+    async replay(channel, afterId) {
+      const readFirst = calls++ % 2 === 0;
+      if (!readFirst) await sleep(2);
+      const result = await broker.replay(channel, afterId);
+      if (readFirst) await sleep(2);
+      return result;
+    },
+  };
+}

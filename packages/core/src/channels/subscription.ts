@@ -117,6 +117,11 @@ export class Subscription implements AttachableSource {
     }
   }
 
+  /** @internal End this client's stream (a channel of it was deleted). The client reconnects as after any end. */
+  end(): void {
+    if (!this.#closed) this.#sink?.end("end");
+  }
+
   /** @internal A live event from `channel`. */
   deliver(channel: Channel, message: ChannelEvent, frame: string, bytes: number): void {
     if (this.#closed) return;
