@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Blueprint } from "./blueprint.js";
 import { CelloError, HttpError } from "./errors.js";
-import { exploreRoutes } from "./explorer.js";
+import { checkController, exploreDecorated, exploreRoutes, instantiate } from "./explorer.js";
 import { HookRegistry, type HookName, type Hooks } from "./hooks.js";
 import { consoleLogger, type Logger } from "./logger.js";
 import { cors, type CorsOptions } from "./plugins/cors.js";
@@ -160,6 +160,7 @@ export class App extends RouteCollector {
    * optionally `@controller(prefix)`). The class is instantiated once.
    */
   register(controllerClass: Function, options: { prefix?: string } = {}): this {
+    checkController(controllerClass, this, "app.register");
     for (const definition of exploreRoutes(controllerClass, this.#instance(controllerClass))) {
       this.addRoute(options.prefix ? { ...definition, path: joinPaths(options.prefix, definition.path) } : definition);
     }
@@ -212,9 +213,7 @@ export class App extends RouteCollector {
   async ready(): Promise<void> {
     if (this.#ready) return;
     this.#ready = true;
-    for (const ctor of this.decoratedClasses) {
-      for (const definition of exploreRoutes(ctor, this.#instance(ctor), this)) this.addRoute(definition);
-    }
+    for (const definition of exploreDecorated(this, this.decoratedSites, (ctor) => this.#instance(ctor))) this.addRoute(definition);
     this.#router.compile();
     for (const fn of this.#lifecycle.startup) await fn();
   }
@@ -227,7 +226,7 @@ export class App extends RouteCollector {
   #instance(ctor: Function): object {
     let instance = this.#instances.get(ctor);
     if (!instance) {
-      instance = new (ctor as new () => object)();
+      instance = instantiate(ctor);
       this.#instances.set(ctor, instance);
     }
     return instance;

@@ -3,7 +3,7 @@
  * registered on an app with `app.registerBlueprint(bp)`. Blueprints nest.
  */
 import { CelloError } from "./errors.js";
-import { exploreRoutes } from "./explorer.js";
+import { checkController, exploreDecorated, exploreRoutes } from "./explorer.js";
 import { joinPaths } from "./router.js";
 import { RouteCollector, type RouteDefinition } from "./routes.js";
 
@@ -49,6 +49,7 @@ export class Blueprint extends RouteCollector {
   /** Add a controller class (decorated with `@get`, `@post`, ...) to this blueprint. */
   register(controllerClass: Function): this {
     this.#assertOpen(`controller ${controllerClass.name}`);
+    checkController(controllerClass, this, "blueprint.register");
     this.#controllers.push(controllerClass);
     return this;
   }
@@ -60,7 +61,7 @@ export class Blueprint extends RouteCollector {
   collectRoutes(instantiate: (ctor: Function) => object): RouteDefinition[] {
     this.#registered = true;
     const own: RouteDefinition[] = [...this.#routes];
-    for (const ctor of this.decoratedClasses) own.push(...exploreRoutes(ctor, instantiate(ctor), this));
+    own.push(...exploreDecorated(this, this.decoratedSites, instantiate));
     for (const ctor of this.#controllers) own.push(...exploreRoutes(ctor, instantiate(ctor)));
     for (const child of this.#children) own.push(...child.collectRoutes(instantiate));
     return own.map((definition) => ({ ...definition, path: joinPaths(this.prefix, definition.path) }));
