@@ -185,7 +185,7 @@ describe("standard (TC39) decorators", () => {
     const cases: Array<[DecoratorContext, RegExp]> = [
       [contextOf("field", "name"), /@get\("\/x"\) decorates methods, not a field \(name\): write a method instead/],
       [contextOf("getter", "name"), /not a getter/],
-      [contextOf("accessor", "name"), /not a accessor|not an accessor/],
+      [contextOf("accessor", "name"), /not an accessor \(name\)/],
       [contextOf("class", "Users"), /not a class \(Users\): put it on a method, and give the class a path prefix with @controller\("\/x"\)/],
       [contextOf("method", "#secret", { private: true }), /cannot route the private method #secret: drop the "#"/],
       [contextOf("method", "noMetadata", { metadata: undefined }), /no context\.metadata; set "experimentalDecorators": true/],

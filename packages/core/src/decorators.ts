@@ -93,7 +93,8 @@ export function routeDecorator(label: string, route: Omit<RouteMetadata, "proper
       // Standard semantics: (method, context).
       const context = keyOrContext;
       if (context.kind !== "method") {
-        throw misuse(`${name} decorates methods, not a ${context.kind}${context.name ? ` (${String(context.name)})` : ""}: ${fixFor(context.kind, name, route.path)}`);
+        const article = /^[aeiou]/.test(context.kind) ? "an" : "a";
+        throw misuse(`${name} decorates methods, not ${article} ${context.kind}${context.name ? ` (${String(context.name)})` : ""}: ${fixFor(context.kind, name, route.path)}`);
       }
       const methodContext = context as ClassMethodDecoratorContext;
       if (methodContext.private) throw misuse(`${name} cannot route the private method ${String(methodContext.name)}: drop the "#" so the app can call it`);
