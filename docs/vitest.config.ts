@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
+import { sourceResolution } from "../vitest.shared.js";
 import { writeSnippets } from "./scripts/extract-snippets.mjs";
 
 const root = fileURLToPath(new URL(".", import.meta.url));
@@ -13,6 +14,7 @@ const snippetTests = writeSnippets(root, join(root, ".snippets"))
   .map((snippet) => `.snippets/${snippet.file}`);
 
 export default defineConfig({
+  ...sourceResolution,
   test: {
     include: ["test/**/*.test.ts", ...snippetTests],
     testTimeout: 30_000,

@@ -1,6 +1,8 @@
 import { defineConfig } from "vitest/config";
+import { sourceResolution } from "../../vitest.shared.js";
 
 export default defineConfig({
+  ...sourceResolution,
   test: {
     // The templates' own tests run here too, in place, against the workspace packages;
     // test/e2e.test.ts runs them again in a generated, npm-installed app.

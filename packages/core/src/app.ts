@@ -8,7 +8,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Blueprint } from "./blueprint.js";
 import { declaredControllers, readControllerPrefix, readRouteMetadata } from "./decorators.js";
 import { CelloError, HttpError, assertHeadersSafe } from "./errors.js";
-import { exploreRoutes } from "./explorer.js";
+import { checkController, exploreDecorated, exploreRoutes, instantiate, noRoutesWarning } from "./explorer.js";
 import { HookRegistry, type HookName, type Hooks } from "./hooks.js";
 import { consoleLogger, type Logger } from "./logger.js";
 import { cors, type CorsOptions } from "./plugins/cors.js";
@@ -198,23 +198,17 @@ export class App extends RouteCollector {
    * @example app.register(Users, { prefix: "/v1" });
    */
   register(controllerClass: Function, options: { prefix?: string } = {}): this {
-    const definitions = exploreRoutes(controllerClass, this.#instance(controllerClass));
-    for (const definition of definitions) {
+    if (!checkController(controllerClass, this, "app.register")) this.logger.warn(noRoutesWarning("app.register", controllerClass));
+    for (const definition of exploreRoutes(controllerClass, this.#instance(controllerClass))) {
       this.addRoute(options.prefix ? { ...definition, path: joinPaths(options.prefix, definition.path) } : definition);
-    }
-    // Routes written with `@app.get(...)` are registered by their app at startup, not here.
-    if (definitions.length === 0 && readRouteMetadata(controllerClass).length === 0) {
-      this.logger.warn(
-        `app.register(${className(controllerClass)}): no method of ${className(controllerClass)} carries a route decorator ` +
-          "(@get, @post, ... from @cellojs/core), so it adds no route.",
-      );
     }
     return this;
   }
 
   /** Register every route of a blueprint (and of its nested blueprints) under its prefix. */
   registerBlueprint(blueprint: Blueprint): this {
-    for (const definition of blueprint.collectRoutes((ctor) => this.#instance(ctor))) this.addRoute(definition);
+    const warn = (message: string) => this.logger.warn(message);
+    for (const definition of blueprint.collectRoutes((ctor) => this.#instance(ctor), warn)) this.addRoute(definition);
     return this;
   }
 
@@ -258,9 +252,7 @@ export class App extends RouteCollector {
   async ready(): Promise<void> {
     if (this.#ready) return;
     this.#ready = true;
-    for (const ctor of this.decoratedClasses) {
-      for (const definition of exploreRoutes(ctor, this.#instance(ctor), this)) this.addRoute(definition);
-    }
+    for (const definition of exploreDecorated(this, this.decoratedSites, (ctor) => this.#instance(ctor))) this.addRoute(definition);
     this.#warnUnregisteredControllers();
     this.#router.compile();
     for (const fn of this.#lifecycle.startup) await fn();
@@ -274,7 +266,7 @@ export class App extends RouteCollector {
   #instance(ctor: Function): object {
     let instance = this.#instances.get(ctor);
     if (!instance) {
-      instance = new (ctor as new () => object)();
+      instance = instantiate(ctor);
       this.#instances.set(ctor, instance);
       instantiatedClasses.add(ctor);
     }

@@ -3,7 +3,7 @@
  * registered on an app with `app.registerBlueprint(bp)`. Blueprints nest.
  */
 import { CelloError } from "./errors.js";
-import { exploreRoutes } from "./explorer.js";
+import { checkController, exploreDecorated, exploreRoutes, noRoutesWarning } from "./explorer.js";
 import { joinPaths } from "./router.js";
 import { RouteCollector, type RouteDefinition } from "./routes.js";
 
@@ -21,6 +21,8 @@ export class Blueprint extends RouteCollector {
   readonly #routes: RouteDefinition[] = [];
   readonly #children: Blueprint[] = [];
   readonly #controllers: Function[] = [];
+  /** Controllers registered with no route decorator, reported when the blueprint is registered on an app. */
+  readonly #withoutRoutes: Function[] = [];
 
   constructor(prefix = "") {
     super();
@@ -49,6 +51,7 @@ export class Blueprint extends RouteCollector {
   /** Add a controller class (decorated with `@get`, `@post`, ...) to this blueprint. */
   register(controllerClass: Function): this {
     this.#assertOpen(`controller ${controllerClass.name}`);
+    if (!checkController(controllerClass, this, "blueprint.register")) this.#withoutRoutes.push(controllerClass);
     this.#controllers.push(controllerClass);
     return this;
   }
@@ -57,12 +60,14 @@ export class Blueprint extends RouteCollector {
    * @internal Every route of this blueprint and its children, prefixed.
    * Decorated classes are instantiated here, once, so call it when they are defined.
    */
-  collectRoutes(instantiate: (ctor: Function) => object): RouteDefinition[] {
+  collectRoutes(instantiate: (ctor: Function) => object, warn: (message: string) => void): RouteDefinition[] {
     this.#registered = true;
+    // The blueprint has no logger: the app it is registered on warns about classes that add no route.
+    for (const ctor of this.#withoutRoutes) warn(noRoutesWarning("blueprint.register", ctor));
     const own: RouteDefinition[] = [...this.#routes];
-    for (const ctor of this.decoratedClasses) own.push(...exploreRoutes(ctor, instantiate(ctor), this));
+    own.push(...exploreDecorated(this, this.decoratedSites, instantiate));
     for (const ctor of this.#controllers) own.push(...exploreRoutes(ctor, instantiate(ctor)));
-    for (const child of this.#children) own.push(...child.collectRoutes(instantiate));
+    for (const child of this.#children) own.push(...child.collectRoutes(instantiate, warn));
     return own.map((definition) => ({ ...definition, path: joinPaths(this.prefix, definition.path) }));
   }
 }

@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   CELLO_DUPLICATE_ROUTE: { status: 500, message: "Duplicate route" },
   CELLO_INVALID_ROUTE: { status: 500, message: "Invalid route" },
   CELLO_INVALID_OPTION: { status: 500, message: "Invalid option" },
+  CELLO_INVALID_DECORATOR: { status: 500, message: "Invalid decorator use" },
   CELLO_STREAM_LOCKED: { status: 500, message: "SSE stream already attached" },
   CELLO_BROKER_UNAVAILABLE: { status: 503, message: "Broker unavailable" },
   CELLO_PORT_IN_USE: { status: 500, message: "Port in use" },

@@ -2,15 +2,13 @@
  * @cellojs/core: Cello's App API for TypeScript, with Server-Sent Events that really stream.
  * @packageDocumentation
  */
-import "reflect-metadata";
-
 export { App, type AppOptions, type CloseOptions, type Plugin } from "./app.js";
 export { parseFlags, type ListenOptions, type ServerAddress } from "./server.js";
 export { Blueprint } from "./blueprint.js";
 export { memoryBroker, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type ReplayOptions, type ReplayResult } from "./channels/broker.js";
 export { Channel, type ChannelOptions, type PublishOptions } from "./channels/channel.js";
 export type { ChannelEvent, ResetPayload, SubscribeOptions } from "./channels/subscription.js";
-export { controller, del, get, head, options, patch, post, put, route, type RouteDecorator, type RouteMetadata, ROUTES_METADATA, CONTROLLER_METADATA } from "./decorators.js";
+export { controller, del, get, head, options, patch, post, put, readControllerPrefix, readRouteMetadata, route, type ControllerDecorator, type RouteDecorator, type RouteMetadata } from "./decorators.js";
 export { CelloError, ERROR_CODES, HttpError, statusText, type ErrorCode, type HttpErrorOptions } from "./errors.js";
 export type { FinishInfo, HookName, Hooks } from "./hooks.js";
 export { consoleLogger, silentLogger, type Logger } from "./logger.js";

@@ -3,7 +3,8 @@
  * `get/post/put/patch/delete/options/head/route`, each usable as a call with a
  * handler or, with only a path, as a method decorator (Cello's `@app.get`).
  */
-import { writeRouteMetadata, type RouteDecorator } from "./decorators.js";
+import { routeDecorator, type DecoratedSite, type RouteDecorator } from "./decorators.js";
+import { CelloError } from "./errors.js";
 import type { Request } from "./request.js";
 import type { HttpMethod } from "./router.js";
 import type { SseOptions } from "./sse/engine.js";
@@ -27,13 +28,23 @@ export interface RouteDefinition {
   options: RouteOptions;
 }
 
+function checkBound(collector: RouteCollector | undefined, name: string): asserts collector is RouteCollector {
+  // `@app.get` without a path calls the method detached from its app (so does `const get = app.get`).
+  if (!(collector instanceof RouteCollector)) {
+    throw new CelloError("CELLO_INVALID_DECORATOR", `${name}() was called without its app: write @app.${name}("/path") as a decorator, or app.${name}("/path", handler)`);
+  }
+}
+
 /**
  * Base of {@link App} and {@link Blueprint}. Subclasses decide what
  * registering means (the app adds to its router; a blueprint keeps a list).
  */
 export abstract class RouteCollector {
-  /** @internal Classes whose methods were decorated with this collector's `@x.get(...)`. */
-  protected readonly decoratedClasses = new Set<Function>();
+  /**
+   * @internal Where this collector's `@x.get(...)` decorators were applied, in order:
+   * a class, or (standard decorators on instance methods) the class's metadata object.
+   */
+  protected readonly decoratedSites = new Set<DecoratedSite>();
 
   /** @internal Register one definition. */
   protected abstract addRoute(definition: RouteDefinition): void;
@@ -45,6 +56,7 @@ export abstract class RouteCollector {
   route(path: string, options: RouteOptions & { methods: HttpMethod[] }, handler: Handler): this;
   route(path: string, options: RouteOptions & { methods: HttpMethod[] }): RouteDecorator;
   route(path: string, options: RouteOptions & { methods: HttpMethod[] }, handler?: Handler): this | RouteDecorator {
+    checkBound(this, "route");
     const { methods, ...rest } = options;
     return this.#register([...methods], path, handler, rest);
   }
@@ -58,6 +70,7 @@ export abstract class RouteCollector {
   get(path: string, handler: Handler, options?: RouteOptions): this;
   get(path: string, options?: RouteOptions): RouteDecorator;
   get(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+    checkBound(this, "get");
     return this.#dispatch("GET", path, handlerOrOptions, options);
   }
 
@@ -65,6 +78,7 @@ export abstract class RouteCollector {
   post(path: string, handler: Handler, options?: RouteOptions): this;
   post(path: string, options?: RouteOptions): RouteDecorator;
   post(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+    checkBound(this, "post");
     return this.#dispatch("POST", path, handlerOrOptions, options);
   }
 
@@ -72,6 +86,7 @@ export abstract class RouteCollector {
   put(path: string, handler: Handler, options?: RouteOptions): this;
   put(path: string, options?: RouteOptions): RouteDecorator;
   put(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+    checkBound(this, "put");
     return this.#dispatch("PUT", path, handlerOrOptions, options);
   }
 
@@ -79,6 +94,7 @@ export abstract class RouteCollector {
   patch(path: string, handler: Handler, options?: RouteOptions): this;
   patch(path: string, options?: RouteOptions): RouteDecorator;
   patch(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+    checkBound(this, "patch");
     return this.#dispatch("PATCH", path, handlerOrOptions, options);
   }
 
@@ -86,6 +102,7 @@ export abstract class RouteCollector {
   delete(path: string, handler: Handler, options?: RouteOptions): this;
   delete(path: string, options?: RouteOptions): RouteDecorator;
   delete(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+    checkBound(this, "delete");
     return this.#dispatch("DELETE", path, handlerOrOptions, options);
   }
 
@@ -93,6 +110,7 @@ export abstract class RouteCollector {
   options(path: string, handler: Handler, options?: RouteOptions): this;
   options(path: string, options?: RouteOptions): RouteDecorator;
   options(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+    checkBound(this, "options");
     return this.#dispatch("OPTIONS", path, handlerOrOptions, options);
   }
 
@@ -100,6 +118,7 @@ export abstract class RouteCollector {
   head(path: string, handler: Handler, options?: RouteOptions): this;
   head(path: string, options?: RouteOptions): RouteDecorator;
   head(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+    checkBound(this, "head");
     return this.#dispatch("HEAD", path, handlerOrOptions, options);
   }
 
@@ -113,10 +132,10 @@ export abstract class RouteCollector {
       this.addRoute({ methods, path, handler, options });
       return this;
     }
-    return (target, propertyKey) => {
-      writeRouteMetadata(target, { methods, path, propertyKey, options, owner: this });
-      // The class is still being defined here; it is instantiated when the app starts.
-      this.decoratedClasses.add(typeof target === "function" ? target : target.constructor);
-    };
+    // `@app.get`, `@blueprint.post`: how the decorator reads in an error.
+    const name = this.constructor.name;
+    const label = `@${name.charAt(0).toLowerCase()}${name.slice(1)}.${methods.length === 1 ? methods[0]!.toLowerCase() : "route"}`;
+    // The class is still being defined here; it is instantiated when the app starts.
+    return routeDecorator(label, { methods, path, options, owner: this }, (site) => this.decoratedSites.add(site));
   }
 }

@@ -163,4 +163,18 @@ describe("@controller classes at startup", () => {
     app.register(ViaAppDecorator);
     expect(logger.warnings).toHaveLength(1);
   });
+
+  it("warns, once the blueprint is registered, when blueprint.register() got a class with no routes", () => {
+    class Placeholder {
+      show() {}
+    }
+    const logger = recordingLogger();
+    const app = new App({ logger });
+    const inner = new Blueprint("/inner").register(Placeholder);
+    expect(logger.warnings).toEqual([]);
+    app.registerBlueprint(new Blueprint("/outer").registerBlueprint(inner));
+    expect(logger.warnings).toEqual([
+      "blueprint.register(Placeholder): no method of Placeholder carries a route decorator (@get, @post, ... from @cellojs/core), so it adds no route.",
+    ]);
+  });
 });

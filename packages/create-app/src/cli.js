@@ -56,6 +56,11 @@ Examples:
   npx create-app my-app
   npx create-app my-dashboard --template sse-dashboard
   npx create-app my-app --template basic --overwrite --no-interactive
+
+Run \`npx create-app\` at the root of a Cello.ts checkout. The published package
+is @cellojs/create-app: \`npm create @cellojs/app my-app\` or
+\`npx @cellojs/create-app my-app\` (the bare create-app on the npm registry is
+an unrelated package).
 `;
 }
 

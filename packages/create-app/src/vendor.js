@@ -321,6 +321,7 @@ function buildTarball({ dir, manifest, versions }) {
         rootDir: join(dir, "src"),
         outDir: join(stage, "dist"),
         sourceMap: false,
+        inlineSources: false,
         declarationMap: false,
         // `types: ["node"]` is looked up from the config's folder, which is now a temp folder.
         typeRoots: typeRoots(dir),

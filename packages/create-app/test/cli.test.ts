@@ -36,6 +36,9 @@ describe("--help", () => {
     for (const flag of ["-t, --template <name>", "--overwrite", "--no-interactive", "-h, --help"]) expect(result.stdout).toContain(flag);
     expect(result.stdout).toMatch(/^ {2}basic {10}A JSON route/m);
     expect(result.stdout).toMatch(/^ {2}sse-dashboard {2}A page with a live canvas chart/m);
+    // Both ways in: the checkout's root, and the published, scoped name.
+    expect(result.stdout).toContain("Run `npx create-app` at the root of a Cello.ts checkout.");
+    expect(result.stdout).toContain("`npm create @cellojs/app my-app` or\n`npx @cellojs/create-app my-app`");
   });
 
   test("-h is the same and writes nothing", async () => {
@@ -97,7 +100,9 @@ describe("scaffolding", () => {
     expect(coreManifest.devDependencies).toBeUndefined();
 
     const testing = JSON.parse(tarRead(join(cwd, "app", "vendor", "cellojs-testing-0.1.0.tgz"), "package/package.json"));
-    expect(testing.dependencies["@cellojs/core"]).toBe("0.1.0");
+    // The app's own core: a peer, `workspace:^` published as a caret range.
+    expect(testing.peerDependencies["@cellojs/core"]).toBe("^0.1.0");
+    expect(testing.dependencies["@cellojs/core"]).toBeUndefined();
     expect(testing.dependencies["@cellojs/client"]).toBe("0.1.0");
     expect(JSON.stringify(testing)).not.toContain("workspace:");
   });

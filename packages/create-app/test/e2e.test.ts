@@ -4,11 +4,10 @@
  * `npm run typecheck`, `npm start` on a free port, and read an SSE event over HTTP.
  * Slow by nature (an npm install each): generous timeouts, nothing timed.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { request } from "undici";
 import { afterAll, describe, expect, test } from "vitest";
-import { cleanEnv, removeTempDirs, run, runCli, tempDir } from "./helpers.js";
+import { cleanEnv, firstEventBlock, removeTempDirs, run, runCli, startServer, stopServer, tempDir, type StartedServer } from "./helpers.js";
 
 afterAll(removeTempDirs);
 
@@ -40,78 +39,8 @@ const cases: Case[] = [
 ];
 
 /** Start `npm start` in its own process group, so the whole tree (npm, sh, tsx, node) can be stopped. */
-function start(
-  appDir: string,
-  testCase: Case,
-): { child: ChildProcess; closed: Promise<void>; output: () => string; url: Promise<string> } {
-  const child = spawn(NPM, ["start", ...testCase.port.args], {
-    cwd: appDir,
-    env: cleanEnv(testCase.port.env),
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  let output = "";
-  const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
-  const url = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "running on" line within 60 s:\n${output}`)), 60_000);
-    const onData = (chunk: string) => {
-      output += chunk;
-      const match = /Cello\.ts running on (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    };
-    child.stdout!.setEncoding("utf8").on("data", onData);
-    child.stderr!.setEncoding("utf8").on("data", onData);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`npm start exited (${code}) before listening:\n${output}`));
-    });
-  });
-  return { child, closed, output: () => output, url };
-}
-
-/**
- * Stop the process group we started, and wait until every process in it has let go
- * of the output pipes (`close`, not npm's own `exit`): the app's last lines are
- * written by a grandchild that may outlive npm by a few milliseconds.
- */
-async function stop(child: ChildProcess, closed: Promise<void>): Promise<void> {
-  try {
-    process.kill(-child.pid!, "SIGTERM");
-  } catch {
-    // the whole group is gone already
-  }
-  const timer = setTimeout(() => {
-    try {
-      process.kill(-child.pid!, "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }, 10_000);
-  await closed;
-  clearTimeout(timer);
-}
-
-/** Read `url` as an SSE stream until one whole event block has arrived; return it. */
-async function firstEventBlock(url: string): Promise<{ status: number; contentType: string; block: string }> {
-  const controller = new AbortController();
-  const res = await request(url, { signal: controller.signal, headers: { accept: "text/event-stream" } });
-  let text = "";
-  try {
-    for await (const chunk of res.body) {
-      text += Buffer.from(chunk).toString("utf8");
-      // A block ends at a blank line; the first may be a comment-only block (": ok").
-      const blocks = text.split("\n\n").slice(0, -1);
-      const event = blocks.find((block) => block.split("\n").some((line) => line.startsWith("data:")));
-      if (event !== undefined) return { status: res.statusCode, contentType: String(res.headers["content-type"]), block: event };
-    }
-    throw new Error(`stream ended without an event:\n${text}`);
-  } finally {
-    controller.abort();
-    res.body.on("error", () => {});
-  }
+function start(appDir: string, testCase: Case): StartedServer {
+  return startServer(NPM, ["start", ...testCase.port.args], { cwd: appDir, env: cleanEnv(testCase.port.env) });
 }
 
 describe.each(cases)("a generated $template app", (testCase) => {
@@ -159,7 +88,7 @@ describe.each(cases)("a generated $template app", (testCase) => {
       expect(sse.contentType).toMatch(/^text\/event-stream/);
       expect(sse.block).toMatch(new RegExp(`^event: ${testCase.event}\ndata: \\{.*\\}$`));
     } finally {
-      await stop(server.child, server.closed);
+      await stopServer(server);
     }
     // SIGTERM reached the app itself: it closed gracefully rather than being cut off.
     expect(server.output()).toContain("SIGTERM: closing gracefully");

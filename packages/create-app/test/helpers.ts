@@ -1,11 +1,12 @@
 /**
  * Shared by the CLI tests: run the real CLI (and npm) as child processes, in temp folders.
  */
-import { spawn, type SpawnOptions } from "node:child_process";
+import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { request } from "undici";
 import { childEnv } from "../src/vendor.js";
 
 /** The CLI exactly as `npx create-app` runs it. */
@@ -51,6 +52,84 @@ export function run(command: string, args: string[], options: SpawnOptions & { t
       resolve({ code, signal, stdout, stderr });
     });
   });
+}
+
+/** A server started by {@link startServer}. */
+export interface StartedServer {
+  child: ChildProcess;
+  /** Resolves once every process of the group has let go of the output pipes. */
+  closed: Promise<void>;
+  /** Everything printed so far, stdout and stderr interleaved. */
+  output: () => string;
+  /** The URL of the "Cello.ts running on <url>" line; rejects if the process exits first or prints none within 60 s. */
+  url: Promise<string>;
+}
+
+/**
+ * Start a server command in its own process group (so the whole tree, e.g.
+ * npm, sh, tsx and node, can be stopped) and watch for its "running on" line.
+ */
+export function startServer(command: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): StartedServer {
+  const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? cleanEnv(), stdio: ["ignore", "pipe", "pipe"], detached: true });
+  let output = "";
+  const closed = new Promise<void>((resolve) => child.once("close", () => resolve()));
+  const url = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "running on" line within 60 s:\n${output}`)), 60_000);
+    const onData = (chunk: string) => {
+      output += chunk;
+      const match = /Cello\.ts running on (http:\/\/\S+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    };
+    child.stdout!.setEncoding("utf8").on("data", onData);
+    child.stderr!.setEncoding("utf8").on("data", onData);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${command} exited (${code}) before listening:\n${output}`));
+    });
+  });
+  return { child, closed, output: () => output, url };
+}
+
+/**
+ * Stop a process group started by {@link startServer} (SIGTERM, SIGKILL after 10 s), and wait
+ * until every process in it has let go of the output pipes (`close`, not the leader's own `exit`):
+ * the app's last lines may be written by a grandchild that outlives npm by a few milliseconds.
+ */
+export async function stopServer(server: StartedServer): Promise<void> {
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(-server.child.pid!, name);
+    } catch {
+      // the whole group is gone already
+    }
+  };
+  signal("SIGTERM");
+  const timer = setTimeout(() => signal("SIGKILL"), 10_000);
+  await server.closed;
+  clearTimeout(timer);
+}
+
+/** Read `url` as an SSE stream until one whole event block has arrived; return it. */
+export async function firstEventBlock(url: string): Promise<{ status: number; contentType: string; block: string }> {
+  const controller = new AbortController();
+  const res = await request(url, { signal: controller.signal, headers: { accept: "text/event-stream" } });
+  let text = "";
+  try {
+    for await (const chunk of res.body) {
+      text += Buffer.from(chunk).toString("utf8");
+      // A block ends at a blank line; the first may be a comment-only block (": ok").
+      const blocks = text.split("\n\n").slice(0, -1);
+      const event = blocks.find((block) => block.split("\n").some((line) => line.startsWith("data:")));
+      if (event !== undefined) return { status: res.statusCode, contentType: String(res.headers["content-type"]), block: event };
+    }
+    throw new Error(`stream ended without an event:\n${text}`);
+  } finally {
+    controller.abort();
+    res.body.on("error", () => {});
+  }
 }
 
 /** Run the CLI with `args` in `cwd`. */
