@@ -5,7 +5,7 @@
 export { App, type AppOptions, type CloseOptions, type Plugin } from "./app.js";
 export { parseFlags, type ListenOptions, type ServerAddress } from "./server.js";
 export { Blueprint } from "./blueprint.js";
-export { memoryBroker, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type ReplayOptions, type ReplayResult } from "./channels/broker.js";
+export { CHANNEL_HISTORY_DEFAULTS, memoryBroker, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type ReplayOptions, type ReplayResult } from "./channels/broker.js";
 export { Channel, type ChannelOptions, type PublishOptions } from "./channels/channel.js";
 export type { ChannelEvent, ResetPayload, SubscribeOptions } from "./channels/subscription.js";
 export { controller, del, get, head, options, patch, post, put, readControllerPrefix, readRouteMetadata, route, type ControllerDecorator, type RouteDecorator, type RouteMetadata } from "./decorators.js";

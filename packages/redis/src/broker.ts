@@ -3,7 +3,7 @@
  * the SSE id, so every instance numbers events the same way and a client can
  * resume on any of them with its Last-Event-ID.
  */
-import { consoleLogger, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type Logger, type ReplayOptions, type ReplayResult } from "@cellojs/core";
+import { CHANNEL_HISTORY_DEFAULTS, consoleLogger, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type Logger, type ReplayOptions, type ReplayResult } from "@cellojs/core";
 import type { Redis, RedisOptions } from "ioredis";
 import { BrokerUnavailableError, lastConnectionError, openConnection, redactUrl, sendWhenConnected, toBrokerError, type ConnectionSettings } from "./connection.js";
 import { compareStreamIds, isStreamId, MIN_ID } from "./ids.js";
@@ -56,8 +56,6 @@ export interface RedisBroker extends ChannelBroker {
    */
   ready(timeoutMs?: number): Promise<void>;
 }
-
-const DEFAULT_HISTORY: ChannelHistoryOptions = { history: 1000, ttlMs: 0 };
 
 /**
  * A channel broker on Redis Streams, for running several instances of an app:
@@ -135,7 +133,7 @@ class RedisStreamsBroker implements RedisBroker {
   configure(channel: string, options: ChannelHistoryOptions): void {
     // Only settings that differ from the defaults are kept: channels made for names
     // from requests (always the defaults) then cost nothing here.
-    if (options.history === DEFAULT_HISTORY.history && options.ttlMs === DEFAULT_HISTORY.ttlMs) this.#config.delete(channel);
+    if (options.history === CHANNEL_HISTORY_DEFAULTS.history && options.ttlMs === CHANNEL_HISTORY_DEFAULTS.ttlMs) this.#config.delete(channel);
     else this.#config.set(channel, { ...options });
   }
 
@@ -151,7 +149,7 @@ class RedisStreamsBroker implements RedisBroker {
 
   async publish(channel: string, message: { event?: string; data: string }): Promise<string> {
     const key = this.streamKey(channel);
-    const { history, ttlMs } = this.#config.get(channel) ?? DEFAULT_HISTORY;
+    const { history, ttlMs } = this.#config.get(channel) ?? CHANNEL_HISTORY_DEFAULTS;
     const fields = message.event === undefined ? ["data", message.data] : ["data", message.data, "event", message.event];
     // `~` lets Redis trim whole nodes (cheap), so a stream holds at least `history`
     // entries and a little more. At least 1: an entry trimmed by its own XADD
@@ -171,7 +169,7 @@ class RedisStreamsBroker implements RedisBroker {
     // "" is core's "before the first event" (a composite id naming a channel that had none): 0-0 here.
     const afterId = requestedId === "" ? MIN_ID : requestedId;
     const key = this.streamKey(channel);
-    const { ttlMs } = this.#config.get(channel) ?? DEFAULT_HISTORY;
+    const { ttlMs } = this.#config.get(channel) ?? CHANNEL_HISTORY_DEFAULTS;
     const valid = isStreamId(afterId);
     // One pipeline on the publisher connection, in this order: expire by age, read
     // the range, then describe the stream. XINFO runs last: if the stream it

@@ -14,7 +14,7 @@ export interface ChannelMessage {
   data: string;
 }
 
-/** History settings of one channel. */
+/** History settings of one channel ({@link CHANNEL_HISTORY_DEFAULTS} when none are given). */
 export interface ChannelHistoryOptions {
   /** How many events to keep for replay. Default 1000. */
   history: number;
@@ -92,14 +92,24 @@ interface MemoryChannel {
   listeners: Set<(message: ChannelMessage) => void>;
 }
 
-const DEFAULT_HISTORY: ChannelHistoryOptions = { history: 1000, ttlMs: 0 };
+/**
+ * The history bounds of a channel created without options: `app.channel(name)`
+ * and the channels `app.subscribe()` makes for names no code declared. A broker
+ * applies them to a channel it was never configured for, and may keep nothing
+ * for a channel whose settings equal them.
+ *
+ * @example
+ * // In a broker of your own: what publish trims to when configure() was not called.
+ * const { history, ttlMs } = settings.get(channel) ?? CHANNEL_HISTORY_DEFAULTS;
+ */
+export const CHANNEL_HISTORY_DEFAULTS: Readonly<ChannelHistoryOptions> = Object.freeze({ history: 1000, ttlMs: 0 });
 
 function isDefault(options: ChannelHistoryOptions): boolean {
-  return options.history === DEFAULT_HISTORY.history && options.ttlMs === DEFAULT_HISTORY.ttlMs;
+  return options.history === CHANNEL_HISTORY_DEFAULTS.history && options.ttlMs === CHANNEL_HISTORY_DEFAULTS.ttlMs;
 }
 
 /** What a channel the broker keeps nothing for looks like. Read, never written. */
-const UNUSED: MemoryChannel = Object.freeze({ nextId: 1, history: [], options: DEFAULT_HISTORY, listeners: new Set<(message: ChannelMessage) => void>() });
+const UNUSED: MemoryChannel = Object.freeze({ nextId: 1, history: [], options: CHANNEL_HISTORY_DEFAULTS, listeners: new Set<(message: ChannelMessage) => void>() });
 
 /**
  * The in-process broker (the default). Ids are `"1"`, `"2"`, ... per channel;
@@ -116,7 +126,7 @@ export function memoryBroker(): ChannelBroker {
   const state = (name: string): MemoryChannel => {
     let channel = channels.get(name);
     if (!channel) {
-      channel = { nextId: 1, history: [], options: { ...DEFAULT_HISTORY }, listeners: new Set() };
+      channel = { nextId: 1, history: [], options: { ...CHANNEL_HISTORY_DEFAULTS }, listeners: new Set() };
       channels.set(name, channel);
     }
     return channel;
@@ -179,7 +189,7 @@ export function memoryBroker(): ChannelBroker {
       // Another app sharing this broker may still listen: keep its listeners (and the numbering they see).
       if (channel.listeners.size > 0) {
         channel.history = [];
-        channel.options = { ...DEFAULT_HISTORY };
+        channel.options = { ...CHANNEL_HISTORY_DEFAULTS };
       } else channels.delete(name);
     },
     async close() {

@@ -9,14 +9,14 @@ import type { Request } from "../request.js";
 import { Response } from "../response.js";
 import type { SseOptions } from "../sse/engine.js";
 import { formatSseFrame } from "../sse/event.js";
-import type { ChannelBroker, ChannelHistoryOptions, ChannelMessage } from "./broker.js";
+import { CHANNEL_HISTORY_DEFAULTS, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage } from "./broker.js";
 import { Subscription, type ChannelEvent, type SubscribeOptions } from "./subscription.js";
 
 /** Options of `app.channel(name, options)`. */
 export interface ChannelOptions {
-  /** Events kept for replay. Default 1000. */
+  /** Events kept for replay. Default 1000 ({@link CHANNEL_HISTORY_DEFAULTS}). */
   history?: number;
-  /** Drop events older than this from the history (ms; 0 keeps them until pushed out). Default 0. */
+  /** Drop events older than this from the history (ms; 0 keeps them until pushed out). Default 0 ({@link CHANNEL_HISTORY_DEFAULTS}). */
   ttlMs?: number;
 }
 
@@ -70,7 +70,7 @@ export class Channel {
 
   /** @internal Set the history bounds (at creation, and when app code declares a channel a request made). */
   configure(options: ChannelOptions): void {
-    const history: ChannelHistoryOptions = { history: options.history ?? 1000, ttlMs: options.ttlMs ?? 0 };
+    const history: ChannelHistoryOptions = { history: options.history ?? CHANNEL_HISTORY_DEFAULTS.history, ttlMs: options.ttlMs ?? CHANNEL_HISTORY_DEFAULTS.ttlMs };
     if (!Number.isInteger(history.history) || history.history < 0) throw new CelloError("CELLO_INVALID_OPTION", `history must be a non-negative integer, got ${history.history}`);
     if (!Number.isFinite(history.ttlMs) || history.ttlMs < 0) throw new CelloError("CELLO_INVALID_OPTION", `ttlMs must be a non-negative number, got ${history.ttlMs}`);
     this.#broker.configure(this.name, history);
