@@ -10,9 +10,9 @@
  * channels still being paged are dropped, and paging reads them from the
  * history instead (it does not stop before a page that had nothing dropped).
  */
-import { ERROR_CODES } from "../errors.js";
+import { CelloError } from "../errors.js";
 import type { Request } from "../request.js";
-import { formatSseFrame } from "../sse/event.js";
+import { formatSseError, formatSseFrame } from "../sse/event.js";
 import { kAttach, kDetach, type AttachableSource, type SseSink } from "../sse/source.js";
 import type { ChannelMessage } from "./broker.js";
 import type { Channel } from "./channel.js";
@@ -216,8 +216,8 @@ export class Subscription implements AttachableSource {
       this.#onError(err);
       const sink = this.#sink;
       if (sink && !this.#closed) {
-        const { status, message } = ERROR_CODES.CELLO_SERVICE_UNAVAILABLE;
-        sink.send(formatSseFrame(JSON.stringify({ error: message, status }), { event: "error" }));
+        // Whatever the broker threw (it may name hosts), the client is told the history is unavailable.
+        sink.send(formatSseError(new CelloError("CELLO_SERVICE_UNAVAILABLE")));
         sink.end("error");
       }
     }

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { App } from "../app.js";
-import { CelloError } from "../errors.js";
+import { CelloError, HttpError } from "../errors.js";
 import { recordingLogger, startWithCleanup } from "../testing.js";
-import { SseEvent, formatSseComment, formatSseFrame } from "./event.js";
+import { SseEvent, formatSseComment, formatSseError, formatSseFrame } from "./event.js";
 import { SseStream } from "./stream.js";
 
 describe("SseEvent", () => {
@@ -149,5 +149,13 @@ describe("SseEvent arguments over a real socket", () => {
     expect(logger.errors.map(([message, err]) => [message, (err as Error).message])).toEqual([
       ["Unhandled error in GET /counter", "Invalid SSE field: data must be a string, got an object: pass JSON.stringify(value)"],
     ]);
+  });
+});
+
+describe("formatSseError", () => {
+  it("frames the JSON body an HTTP answer would have, showing only what a client may see", () => {
+    expect(formatSseError(new HttpError(409, "version conflict"))).toBe('event: error\ndata: {"error":"version conflict","status":409}\n\n');
+    expect(formatSseError(new Error("secret detail"))).toBe('event: error\ndata: {"error":"Internal Server Error","status":500}\n\n');
+    expect(formatSseError(new CelloError("CELLO_SERVICE_UNAVAILABLE", "redis at 10.0.0.7"))).toBe('event: error\ndata: {"error":"Service Unavailable","status":503}\n\n');
   });
 });

@@ -4,7 +4,7 @@
  * injection checks live in one place.
  */
 import { describeValue, isPlainObject } from "../describe.js";
-import { CelloError } from "../errors.js";
+import { CelloError, publicErrorBody } from "../errors.js";
 
 /** Options of an {@link SseEvent}. Any other key throws `CELLO_INVALID_SSE_FIELD`. */
 export interface SseEventOptions {
@@ -127,6 +127,20 @@ export function formatSseComment(text: string): string {
   let frame = "";
   for (const line of textOf("comment", text).split(LINE_BREAK)) frame += line === "" ? ":\n" : `: ${line}\n`;
   return `${frame}\n`;
+}
+
+/**
+ * The `event: error` frame a stream ends with when its source fails: the JSON
+ * body an HTTP answer to `err` would have (`{"error": ..., "status": ...}`),
+ * showing only what {@link publicErrorBody} lets a client see.
+ *
+ * @param err - What failed: an HttpError, a CelloError, or anything else (a 500).
+ * @example
+ * formatSseError(new HttpError(409, "version conflict"));
+ * // 'event: error\ndata: {"error":"version conflict","status":409}\n\n'
+ */
+export function formatSseError(err: unknown): string {
+  return formatSseFrame(JSON.stringify(publicErrorBody(err).body), { event: "error" });
 }
 
 /** Frame a lone `retry:` hint (a non-negative integer, else `CELLO_INVALID_SSE_FIELD`). */

@@ -5,10 +5,10 @@
  * the moment the connection closes.
  */
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { HttpError, publicErrorBody } from "../errors.js";
+import { HttpError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { SseConnection } from "./engine.js";
-import { SseEvent, formatSseFrame } from "./event.js";
+import { SseEvent, formatSseError, formatSseFrame } from "./event.js";
 
 /** Turn one produced item into a frame: string -> data, SseEvent -> as is, anything else -> JSON data. */
 export function itemToFrame(item: unknown): string | undefined {
@@ -25,11 +25,6 @@ export function itemToFrame(item: unknown): string | undefined {
 // every CLOCK_EVERY items, so a cheap item costs no clock reading.
 const SLICE_MS = 10;
 const CLOCK_EVERY = 32;
-
-function errorFrame(err: unknown): string {
-  const { body } = publicErrorBody(err);
-  return formatSseFrame(JSON.stringify(body), { event: "error" });
-}
 
 /**
  * Pull items from `source` into `connection` until the source ends, fails, or the
@@ -73,7 +68,7 @@ export async function pump(connection: SseConnection, source: AsyncIterable<unkn
     // Same rule as for handlers: an HttpError below 500 is the client's business, not a server fault.
     if (!(err instanceof HttpError) || err.status >= 500) logger.error("SSE producer failed", err);
     if (!connection.closed) {
-      connection.send(errorFrame(err));
+      connection.send(formatSseError(err));
       connection.end("error");
     }
     return;
