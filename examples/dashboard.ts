@@ -80,7 +80,7 @@ export function createDashboardApp(options: DashboardOptions = {}): App {
     // client starts `backfill` samples back instead. The in-memory broker
     // numbers events 1, 2, 3..., so "n samples back" is an id.
     const resuming = request.getHeader("last-event-id") !== undefined || request.query.lastEventId !== undefined;
-    const newest = resuming ? undefined : await metrics.broker.lastId(metrics.name);
+    const newest = resuming ? undefined : await app.broker.lastId(metrics.name);
     const start = newest === undefined ? undefined : String(Math.max(0, Number(newest) - backfill));
     return metrics.subscribe(request, start === undefined ? {} : { lastEventId: start });
   });

@@ -15,17 +15,18 @@ import type { SseOptions } from "../sse/engine.js";
 import { CelloError, HttpError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { ChannelBroker } from "./broker.js";
-import { Channel, subscribeResponse, type ChannelOptions, type ChannelOwner } from "./channel.js";
-import type { SubscribeOptions } from "./subscription.js";
+import type { Channel, ChannelOptions } from "./channel.js";
+import { ChannelHub, type ChannelOwner } from "./hub.js";
+import { subscribeResponse, type SubscribeOptions } from "./subscription.js";
 
 /** The default of `AppOptions.maxChannels`. */
 const DEFAULT_MAX_CHANNELS = 10_000;
 
-/** @internal One per app. */
+/** @internal One per app. It holds each channel's hub; app code gets the hub's Channel. */
 export class ChannelRegistry implements ChannelOwner {
-  readonly #channels = new Map<string, Channel>();
+  readonly #channels = new Map<string, ChannelHub>();
   /** Channels `subscribe` made for a name no code declared: dropped once idle. Always registered ones. */
-  readonly #onDemand = new Set<Channel>();
+  readonly #onDemand = new Set<ChannelHub>();
   readonly #broker: ChannelBroker;
   readonly #logger: Logger;
   readonly #maxChannels: number;
@@ -48,10 +49,10 @@ export class ChannelRegistry implements ChannelOwner {
         if (options) existing.configure(options);
         this.#onDemand.delete(existing);
       }
-      return existing;
+      return existing.channel;
     }
     this.#assertRoom(1);
-    return this.#add(name, options ?? {});
+    return this.#add(name, options ?? {}).channel;
   }
 
   /**
@@ -63,51 +64,51 @@ export class ChannelRegistry implements ChannelOwner {
     for (const name of names) if (!name.endsWith("*") && !this.#channels.has(name)) missing.add(name);
     // Checked for all of them before making any, so a refused request leaves nothing behind.
     this.#assertRoom(missing.size);
-    const selected: Channel[] = [];
+    const selected: ChannelHub[] = [];
     for (const name of names) {
       if (name.endsWith("*")) {
         const prefix = name.slice(0, -1);
-        for (const channel of this.#channels.values()) if (channel.name.startsWith(prefix) && !selected.includes(channel)) selected.push(channel);
+        for (const hub of this.#channels.values()) if (hub.name.startsWith(prefix) && !selected.includes(hub)) selected.push(hub);
         continue;
       }
-      let channel = this.#channels.get(name);
-      if (!channel) {
-        channel = this.#add(name, {});
-        this.#onDemand.add(channel);
+      let hub = this.#channels.get(name);
+      if (!hub) {
+        hub = this.#add(name, {});
+        this.#onDemand.add(hub);
       }
-      if (!selected.includes(channel)) selected.push(channel);
+      if (!selected.includes(hub)) selected.push(hub);
     }
     if (selected.length === 0) throw HttpError.fromCode("CELLO_NOT_FOUND", `no channel matches ${names.join(", ")}`);
     try {
       return subscribeResponse(request, selected, options, this.#logger);
     } catch (err) {
-      for (const channel of selected) if (!channel.inUse) this.idle(channel);
+      for (const hub of selected) if (!hub.inUse) this.idle(hub);
       throw err;
     }
   }
 
-  /** @internal From a channel: nobody is subscribed or about to be. */
-  idle(channel: Channel): void {
-    if (!this.#onDemand.delete(channel)) return; // declared (kept), or already gone
-    this.#channels.delete(channel.name);
-    channel.stop();
+  /** From a hub: nobody is subscribed or about to be. */
+  idle(hub: ChannelHub): void {
+    if (!this.#onDemand.delete(hub)) return; // declared (kept), or already gone
+    this.#channels.delete(hub.name);
+    hub.stop();
   }
 
-  /** @internal From `channel.delete()`. */
-  deleted(channel: Channel): void {
-    this.#onDemand.delete(channel);
-    if (this.#channels.get(channel.name) === channel) this.#channels.delete(channel.name);
+  /** From `channel.delete()`. */
+  deleted(hub: ChannelHub): void {
+    this.#onDemand.delete(hub);
+    if (this.#channels.get(hub.name) === hub) this.#channels.delete(hub.name);
   }
 
   /** Stop every channel's delivery (app shutdown). */
   stopAll(): void {
-    for (const channel of this.#channels.values()) channel.stop();
+    for (const hub of this.#channels.values()) hub.stop();
   }
 
-  #add(name: string, options: ChannelOptions): Channel {
-    const channel = new Channel(name, this.#broker, options, this.#logger, this);
-    this.#channels.set(name, channel);
-    return channel;
+  #add(name: string, options: ChannelOptions): ChannelHub {
+    const hub = new ChannelHub(name, this.#broker, options, this.#logger, this);
+    this.#channels.set(name, hub);
+    return hub;
   }
 
   #assertRoom(adding: number): void {

@@ -9,13 +9,19 @@
  * events buffered meanwhile are bounded too: past LIVE_BUFFER_BYTES, those of
  * channels still being paged are dropped, and paging reads them from the
  * history instead (it does not stop before a page that had nothing dropped).
+ *
+ * It knows its channels only as {@link ChannelPort}s: it reads their history
+ * and joins and leaves them; who else is subscribed is the hubs' business.
  */
 import { CelloError } from "../errors.js";
+import type { Logger } from "../logger.js";
 import type { Request } from "../request.js";
+import { Response } from "../response.js";
+import type { SseOptions } from "../sse/engine.js";
 import { formatSseError, formatSseFrame } from "../sse/event.js";
 import { kAttach, kDetach, type AttachableSource, type SseSink } from "../sse/source.js";
-import type { ChannelMessage } from "./broker.js";
-import type { Channel } from "./channel.js";
+import type { ChannelMessage, ReplayResult } from "./broker.js";
+import type { ChannelHub, ChannelMember } from "./hub.js";
 
 /** Options of `channel.subscribe(request, options)`. */
 export interface SubscribeOptions {
@@ -27,6 +33,27 @@ export interface SubscribeOptions {
 
 /** A message as a subscriber's filter sees it: with the name of its channel. */
 export type ChannelEvent = ChannelMessage & { channel: string };
+
+/**
+ * What a subscription may do with one of its channels, and nothing more: read
+ * its history and join its live events. Each channel's hub is one.
+ */
+export interface ChannelPort {
+  readonly name: string;
+  /** At most `limit` events after `afterId`, oldest first, or a reset (`ChannelBroker.replay`'s contract). */
+  replay(afterId: string, limit: number): Promise<ReplayResult>;
+  /** The channel's newest id, or undefined when it has none. */
+  lastId(): Promise<string | undefined>;
+  /** Order two ids of this channel: negative, zero or positive. */
+  compareIds(a: string, b: string): number;
+  /** Start handing `member` the channel's live events (its onJoin callbacks run). */
+  join(member: ChannelMember): void;
+  /**
+   * Stop them (onLeave runs); for a member that never joined (its response never
+   * streamed), give up the hold its response had on the channel. Once per member.
+   */
+  leave(member: ChannelMember): void;
+}
 
 /** The `event: reset` payload: the client asked to resume from a point no longer held. */
 export interface ResetPayload {
@@ -47,16 +74,16 @@ const MAX_PAGE = 1000;
 const LIVE_BUFFER_BYTES = 1024 * 1024;
 
 interface Pending {
-  channel: Channel;
+  port: ChannelPort;
   message: ChannelEvent;
   frame: string;
   bytes: number;
 }
 
 /** @internal */
-export class Subscription implements AttachableSource {
+export class Subscription implements AttachableSource, ChannelMember {
   readonly request: Request;
-  readonly #channels: readonly Channel[];
+  readonly #ports: readonly ChannelPort[];
   readonly #filter: SubscribeOptions["filter"];
   readonly #multi: boolean;
   /** Last id sent per channel (the composite position for multi-channel subscriptions). */
@@ -81,14 +108,14 @@ export class Subscription implements AttachableSource {
   #closed = false;
   readonly #onError: (err: unknown) => void;
 
-  constructor(request: Request, channels: readonly Channel[], options: SubscribeOptions, onError: (err: unknown) => void) {
+  constructor(request: Request, ports: readonly ChannelPort[], options: SubscribeOptions, onError: (err: unknown) => void) {
     this.request = request;
     this.#onError = onError;
-    this.#channels = channels;
+    this.#ports = ports;
     this.#filter = options.filter;
-    this.#multi = channels.length > 1;
+    this.#multi = ports.length > 1;
     const lastEventId = options.lastEventId ?? request.getHeader("last-event-id") ?? request.query.lastEventId;
-    this.#resumeFrom = lastEventId ? parsePosition(lastEventId, channels, this.#multi) : undefined;
+    this.#resumeFrom = lastEventId ? parsePosition(lastEventId, ports, this.#multi) : undefined;
   }
 
   #positions(): Map<string, string> {
@@ -101,42 +128,42 @@ export class Subscription implements AttachableSource {
     const needsLookup = this.#resumeFrom !== undefined || this.#multi;
     if (needsLookup) this.#buffer = [];
     this.#direct = !needsLookup && !this.#multi && this.#filter === undefined;
-    for (const channel of this.#channels) channel.addSubscriber(this);
+    for (const port of this.#ports) port.join(this);
     if (needsLookup) void this.#catchUp();
   }
 
   [kDetach](onError: (err: unknown) => void): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const channel of this.#channels) {
+    for (const port of this.#ports) {
       try {
-        channel.removeSubscriber(this);
+        port.leave(this);
       } catch (err) {
         onError(err);
       }
     }
   }
 
-  /** @internal End this client's stream (a channel of it was deleted). The client reconnects as after any end. */
+  /** End this client's stream (a channel of it was deleted). The client reconnects as after any end. */
   end(): void {
     if (!this.#closed) this.#sink?.end("end");
   }
 
-  /** @internal A live event from `channel`. */
-  deliver(channel: Channel, message: ChannelEvent, frame: string, bytes: number): void {
+  /** A live event of the channel behind `port`. */
+  deliver(port: ChannelPort, message: ChannelEvent, frame: string, bytes: number): void {
     if (this.#closed) return;
     if (this.#direct) {
       // The fan-out hot path: one channel, no filter, not catching up.
       this.#sink!.send(frame, bytes);
       return;
     }
-    if (this.#buffer && !this.#live?.has(channel.name)) {
-      this.#buffer.push({ channel, message, frame, bytes });
+    if (this.#buffer && !this.#live?.has(port.name)) {
+      this.#buffer.push({ port, message, frame, bytes });
       this.#bufferBytes += bytes;
       if (this.#bufferBytes > LIVE_BUFFER_BYTES && this.#paging !== undefined && this.#paging.size > 0) this.#shedPaged();
       return;
     }
-    this.#send(channel, message, frame, bytes);
+    this.#send(port, message, frame, bytes);
   }
 
   /** Drop the buffered events of channels still being paged: paging reads them from the history. */
@@ -145,7 +172,7 @@ export class Subscription implements AttachableSource {
     const kept: Pending[] = [];
     let bytes = 0;
     for (const pending of this.#buffer!) {
-      if (paging.has(pending.channel.name)) (this.#shed ??= new Set()).add(pending.channel.name);
+      if (paging.has(pending.port.name)) (this.#shed ??= new Set()).add(pending.port.name);
       else {
         kept.push(pending);
         bytes += pending.bytes;
@@ -155,55 +182,54 @@ export class Subscription implements AttachableSource {
     this.#bufferBytes = bytes;
   }
 
-  #send(channel: Channel, message: ChannelEvent, frame: string | undefined, bytes: number | undefined): void {
+  #send(port: ChannelPort, message: ChannelEvent, frame: string | undefined, bytes: number | undefined): void {
     if (this.#filter && !this.#filter(message)) return;
     // Positions matter for composite ids and while catching up; a live single-channel
     // subscription (the fan-out hot path) needs none.
-    if (this.#multi || this.#buffer !== undefined) this.#positions().set(channel.name, message.id);
+    if (this.#multi || this.#buffer !== undefined) this.#positions().set(port.name, message.id);
     const sink = this.#sink!;
     if (!this.#multi) {
-      sink.send(frame ?? frameOf(message, message.id), bytes);
+      sink.send(frame ?? messageFrame(message), bytes);
       return;
     }
     // One id for several channels: every channel's position, so a reconnect resumes each of them.
-    sink.send(frameOf(message, formatPosition(this.#positions())));
+    sink.send(messageFrame(message, formatPosition(this.#positions())));
   }
 
   async #catchUp(): Promise<void> {
     // Channels with no history to read (no resume point, or a reset): every buffered event is new to the client.
     const liveOnly: string[] = [];
-    const firstPages: Array<{ channel: Channel; events: ChannelMessage[] }> = [];
+    const firstPages: Array<{ port: ChannelPort; events: ChannelMessage[] }> = [];
     try {
       // 1. Settle every channel's position before anything is sent, so that with several
       //    channels each composite id names all of them (a reconnect resumes each one).
-      for (const channel of this.#channels) {
-        const broker = channel.broker;
-        const from = this.#resumeFrom?.get(channel.name);
+      for (const port of this.#ports) {
+        const from = this.#resumeFrom?.get(port.name);
         if (from !== undefined) {
-          const replay = await broker.replay(channel.name, from, { limit: FIRST_PAGE });
+          const replay = await port.replay(from, FIRST_PAGE);
           if (this.#closed) return;
           if (!replay.reset) {
-            this.#positions().set(channel.name, from);
-            (this.#readUpTo ??= new Map()).set(channel.name, from);
-            (this.#paging ??= new Set()).add(channel.name);
-            firstPages.push({ channel, events: replay.events });
+            this.#positions().set(port.name, from);
+            (this.#readUpTo ??= new Map()).set(port.name, from);
+            (this.#paging ??= new Set()).add(port.name);
+            firstPages.push({ port, events: replay.events });
             continue;
           }
-          this.#sendReset(channel.name, from, replay.earliestId);
+          this.#sendReset(port.name, from, replay.earliestId);
         }
-        liveOnly.push(channel.name);
+        liveOnly.push(port.name);
         if (this.#multi) {
-          const head = await broker.lastId(channel.name);
+          const head = await port.lastId();
           if (this.#closed) return;
           // "" = before the first event: a channel that has none yet resumes from its start.
-          this.#positions().set(channel.name, head ?? "");
+          this.#positions().set(port.name, head ?? "");
         }
       }
       // 2. Channels with nothing to replay go live: what they buffered, then straight through.
       this.#goLive(liveOnly);
       // 3. What the client missed, channel by channel, a page at a time; each channel then goes live.
-      for (const { channel, events } of firstPages) {
-        if (!(await this.#pageThrough(channel, events))) return;
+      for (const { port, events } of firstPages) {
+        if (!(await this.#pageThrough(port, events))) return;
       }
       // 4. Every channel is live: from now on events go straight to the client.
       this.#buffer = undefined;
@@ -224,19 +250,19 @@ export class Subscription implements AttachableSource {
   }
 
   /**
-   * Send `events` (the first page of `channel`'s history), then the rest of it a
-   * page at a time, each once the client took the previous one; then the channel
-   * goes live. False when the client left meanwhile.
+   * Send `events` (the first page of the history of `port`'s channel), then the
+   * rest of it a page at a time, each once the client took the previous one; then
+   * the channel goes live. False when the client left meanwhile.
    */
-  async #pageThrough(channel: Channel, events: ChannelMessage[]): Promise<boolean> {
-    const name = channel.name;
+  async #pageThrough(port: ChannelPort, events: ChannelMessage[]): Promise<boolean> {
+    const name = port.name;
     const readUpTo = this.#readUpTo!;
     const pageBytes = Math.max(1, Math.min(PAGE_BYTES, Math.floor(this.#sink!.bufferLimit / 2)));
     let limit = FIRST_PAGE;
     for (;;) {
       let sentBytes = 0;
       for (const message of events) {
-        this.#send(channel, { ...message, channel: name }, undefined, undefined);
+        this.#send(port, { ...message, channel: name }, undefined, undefined);
         sentBytes += message.data.length + message.id.length + (message.event?.length ?? 0) + 16;
       }
       if (events.length > 0) readUpTo.set(name, events[events.length - 1]!.id);
@@ -250,7 +276,7 @@ export class Subscription implements AttachableSource {
       // From here, a drop is of an event this request may not cover.
       this.#shed?.delete(name);
       const after = readUpTo.get(name)!;
-      const page = await channel.broker.replay(name, after, { limit });
+      const page = await port.replay(after, limit);
       if (this.#closed) return false;
       if (page.reset) {
         // Trimmed while the client was reading: it missed what came after `after`.
@@ -273,7 +299,7 @@ export class Subscription implements AttachableSource {
     const due: Pending[] = [];
     let bytes = 0;
     for (const pending of buffered) {
-      if (going.has(pending.channel.name)) due.push(pending);
+      if (going.has(pending.port.name)) due.push(pending);
       else {
         kept.push(pending);
         bytes += pending.bytes;
@@ -284,9 +310,9 @@ export class Subscription implements AttachableSource {
     const live = (this.#live ??= new Set());
     for (const name of going) live.add(name);
     for (const pending of due) {
-      const read = this.#readUpTo?.get(pending.channel.name);
-      if (read !== undefined && read !== "" && pending.channel.broker.compareIds(pending.message.id, read) <= 0) continue;
-      this.#send(pending.channel, pending.message, pending.frame, pending.bytes);
+      const read = this.#readUpTo?.get(pending.port.name);
+      if (read !== undefined && read !== "" && pending.port.compareIds(pending.message.id, read) <= 0) continue;
+      this.#send(pending.port, pending.message, pending.frame, pending.bytes);
     }
   }
 
@@ -296,8 +322,21 @@ export class Subscription implements AttachableSource {
   }
 }
 
-function frameOf(message: ChannelMessage, id: string): string {
-  return formatSseFrame(message.data, message.event === undefined ? { id } : { id, event: message.event });
+/**
+ * @internal The frame of a channel message: its data and event type, under `id`
+ * (its own id, or a multi-channel subscription's composite position). A hub frames
+ * each live event with it once for all its members; a subscription, what it replays.
+ */
+export function messageFrame(message: ChannelMessage, id: string = message.id): string {
+  return formatSseFrame(message.data, { id, event: message.event });
+}
+
+/** @internal Build the SSE response of a subscription to one or more channels, which it holds until it streams and leaves. */
+export function subscribeResponse(request: Request, hubs: readonly ChannelHub[], options: SubscribeOptions & { sse?: SseOptions }, logger: Logger): Response {
+  const subscription = new Subscription(request, hubs, options, (err) => logger.error(`Channel replay failed for ${hubs.map((hub) => hub.name).join(", ")}`, err));
+  const response = Response.sse(subscription, options.sse ?? {});
+  for (const hub of hubs) hub.reserve(subscription);
+  return response;
 }
 
 /** `stocks=12&news=4`: the position of a multi-channel subscription, as its SSE id. */
@@ -305,10 +344,10 @@ function formatPosition(positions: Map<string, string>): string {
   return new URLSearchParams([...positions]).toString();
 }
 
-function parsePosition(lastEventId: string, channels: readonly Channel[], multi: boolean): Map<string, string> {
-  if (!multi) return new Map([[channels[0]!.name, lastEventId]]);
+function parsePosition(lastEventId: string, ports: readonly ChannelPort[], multi: boolean): Map<string, string> {
+  if (!multi) return new Map([[ports[0]!.name, lastEventId]]);
   const position = new Map<string, string>();
-  const names = new Set(channels.map((c) => c.name));
+  const names = new Set(ports.map((port) => port.name));
   for (const [name, id] of new URLSearchParams(lastEventId)) if (names.has(name)) position.set(name, id);
   return position;
 }
