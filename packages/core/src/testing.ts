@@ -1,15 +1,15 @@
-// The project's own HTTP tests use @cellojs/testing and @cellojs/client. They
-// are imported by path, not as package dependencies: both depend on
-// @cellojs/core, and a devDependency back would make the workspace graph
-// cyclic for turbo.
+// Helpers of core's own tests (not built, not published). They test the app as a
+// user does, with @cellojs/testing and @cellojs/client: devDependencies, imported
+// by package name like in any app. (@cellojs/testing takes core as a peer, which
+// turbo's graph ignores: no cycle.)
+import { TestClient } from "@cellojs/testing";
 import { afterEach } from "vitest";
 import type { App } from "./app.js";
 import type { Logger } from "./logger.js";
-import { TestClient } from "../../testing/src/index.js";
 
 export { TestClient };
-export type { ReceivedEvent, SseHandle } from "../../testing/src/index.js";
-export { connect, createParser } from "../../client/src/index.js";
+export type { ReceivedEvent, SseHandle } from "@cellojs/testing";
+export { connect, createParser } from "@cellojs/client";
 
 /**
  * Start apps with TestClient in a test file and close them all after each test.

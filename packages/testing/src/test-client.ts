@@ -2,7 +2,7 @@
  * TestClient: drive a Cello.ts app over a real socket on port 0, with a real
  * HTTP client (undici), and read SSE streams as a browser would (WHATWG parsing).
  */
-import { createParser, type SseEvent as ParsedEvent } from "@cellojs/client";
+import { createParser, type SseEvent } from "@cellojs/client";
 import type { App, ListenOptions } from "@cellojs/core";
 import { Agent, request as undiciRequest, type Dispatcher } from "undici";
 
@@ -26,16 +26,12 @@ export interface TestResponse {
   readonly json: any;
 }
 
-/** One received event, as a browser's EventSource would see it. */
-export interface ReceivedEvent {
-  /** The event type (`"message"` when none was sent). */
-  event: string;
-  data: string;
-  /** The last event ID at dispatch (`""` until the server sends one). */
-  id: string;
-  /** Present when the event's block carried a valid `retry:`. */
-  retry?: number;
-}
+/**
+ * One received event, as a browser's EventSource would see it: `@cellojs/client`'s
+ * parsed event (`event` is `"message"` when none was sent, `id` the last event ID at
+ * dispatch, `""` until the server sends one, `retry` only when the block carried one).
+ */
+export type ReceivedEvent = SseEvent;
 
 /** Options of {@link TestClient.sse}. */
 export interface SseRequestOptions {
@@ -241,7 +237,7 @@ export class TestClient {
       for (const listener of [...listeners]) listener();
     };
     const parser = createParser({
-      onEvent: (event: ParsedEvent) => {
+      onEvent: (event: SseEvent) => {
         events.push(event.retry === undefined ? { event: event.event, data: event.data, id: event.id } : { ...event });
         internal.onEvent();
         notify();
