@@ -172,11 +172,19 @@ describe("links", () => {
 });
 
 describe("reference pages match the code", () => {
-  /** The names a package's `src/index.ts` exports (`export { a, type B } from ...` lists). */
+  /**
+   * The names a package exports (`export { a, type B } from ...` lists), from the source
+   * file of every entry point of its package.json (`src/index.ts`, and subpaths such as
+   * @cellojs/testing/conformance).
+   */
   const exportsOf = (pkg: string): string[] => {
-    const index = readFileSync(join(root, "..", "packages", pkg, "src", "index.ts"), "utf8");
-    return [...index.matchAll(/^export\s+(?:type\s+)?\{([^}]*)\}/gm)].flatMap((m) =>
-      (m[1] ?? "").split(",").map((name) => name.trim().replace(/^type\s+/, "")).filter(Boolean),
+    const dir = join(root, "..", "packages", pkg);
+    const { exports } = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { exports: Record<string, Record<string, string>> };
+    const entries = Object.values(exports).map((conditions) => conditions["@cellojs/source"]!);
+    return entries.flatMap((entry) =>
+      [...readFileSync(join(dir, entry), "utf8").matchAll(/^export\s+(?:type\s+)?\{([^}]*)\}/gm)].flatMap((m) =>
+        (m[1] ?? "").split(",").map((name) => name.trim().replace(/^type\s+/, "")).filter(Boolean),
+      ),
     );
   };
 
