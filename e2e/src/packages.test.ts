@@ -53,7 +53,9 @@ describe.each(libraries)("$name's tarball", (pkg) => {
   });
 
   test("package.json points at dist/ for every resolver, with the repository's wiring removed", () => {
-    expect(manifest.exports).toEqual({ ".": { types: "./dist/index.d.ts", default: "./dist/index.js" } });
+    // @cellojs/testing has a second entry, the vitest conformance suites, apart from its runner-agnostic main one.
+    const subpaths: Record<string, unknown> = pkg.name === "@cellojs/testing" ? { "./conformance": { types: "./dist/conformance.d.ts", default: "./dist/conformance.js" } } : {};
+    expect(manifest.exports).toEqual({ ".": { types: "./dist/index.d.ts", default: "./dist/index.js" }, ...subpaths });
     expect(manifest.main).toBe("./dist/index.js");
     expect(manifest.types).toBe("./dist/index.d.ts");
     expect(manifest.type).toBe("module");

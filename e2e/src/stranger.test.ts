@@ -201,3 +201,37 @@ describe("a folder dependency on a built package of this repository (file:, a gi
     await serveAndStream(project, [TSX, "server.ts"], "standard");
   });
 });
+
+describe("a broker's author runs the conformance suite of the packed @cellojs/testing with vitest from the registry", () => {
+  const project = tempDir("cellojs-conformance-");
+  // The vitest this workspace tests with: the suite's optional peer dependency.
+  const vitest = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { devDependencies: Record<string, string> }).devDependencies.vitest!;
+
+  beforeAll(async () => {
+    await freshProject(project);
+    const tarballs = libraries.filter((pkg) => ["@cellojs/core", "@cellojs/client", "@cellojs/testing"].includes(pkg.name)).map((pkg) => pkg.tarball);
+    await npmInstall(project, [`vitest@${vitest}`, ...tarballs]);
+    writeFileSync(
+      join(project, "memory-broker.test.ts"),
+      [
+        'import { memoryBroker } from "@cellojs/core";',
+        'import { runBrokerConformance } from "@cellojs/testing/conformance";',
+        'runBrokerConformance(() => memoryBroker(), { name: "memoryBroker" });',
+        "",
+      ].join("\n"),
+    );
+  }, INSTALL_TIMEOUT_MS + 60_000);
+
+  test("the suite, loaded from dist/ as a dependency, runs and passes on the in-memory broker", async () => {
+    const result = await run(process.execPath, [join(project, "node_modules/vitest/vitest.mjs"), "run", "--reporter=json", "--outputFile=report.json"], { cwd: project, env: cleanEnv(), timeoutMs: 120_000 });
+    expect(result.code, result.stdout + result.stderr).toBe(0);
+    const report = JSON.parse(readFileSync(join(project, "report.json"), "utf8")) as { numTotalTests: number; numPassedTests: number; testResults: Array<{ assertionResults: Array<{ ancestorTitles: string[] }> }> };
+    expect(report.numTotalTests).toBeGreaterThan(15);
+    expect(report.numPassedTests).toBe(report.numTotalTests);
+    expect(report.testResults[0]!.assertionResults[0]!.ancestorTitles[0]).toBe("ChannelBroker conformance: memoryBroker");
+  });
+
+  test("its types resolve under tsc --init's config (module nodenext)", async () => {
+    await tsc(project, TSC["TypeScript 5.9"], "tsconfig.json", ["--noEmit"]);
+  });
+});
