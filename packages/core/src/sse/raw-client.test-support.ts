@@ -1,7 +1,7 @@
 // Test support: a bare TCP client for SSE, for what an HTTP client library hides
 // (never reading, counting socket chunks, thousands of cheap connections).
 import { connect, type Socket } from "node:net";
-import { createParser } from "../../../client/src/index.js";
+import { createParser } from "@cellojs/client";
 
 export interface RawSse {
   socket: Socket;
