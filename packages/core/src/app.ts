@@ -20,7 +20,7 @@ import { errorToResponse, sseHeaders, stripConnectionHeaders, toResponse, writeB
 import { createRouter, joinPaths, type HttpMethod, type Router } from "./router.js";
 import { RouteCollector, type RouteDefinition, type RouteOptions } from "./routes.js";
 import { SSE_DEFAULTS, SseEngine, type SseOptions, type SseShutdownOptions } from "./sse/engine.js";
-import { isAttachable, kDetach } from "./sse/source.js";
+import { discardSource } from "./sse/source.js";
 import { SseStream } from "./sse/stream.js";
 import { UnclosedStreamCheck } from "./sse/unclosed-check.js";
 import { memoryBroker, type ChannelBroker } from "./channels/broker.js";
@@ -437,9 +437,7 @@ export class App extends RouteCollector {
 
   #discardSource(response: Response): void {
     if (response.body.kind !== "sse") return;
-    const source = response.body.source;
-    if (isAttachable(source)) source[kDetach]((err) => this.logger.error("An SSE close callback failed", err));
-    else if (typeof (source as AsyncGenerator).return === "function") void Promise.resolve((source as AsyncGenerator).return(undefined)).catch(() => {});
+    discardSource(response.body.source, (err) => this.logger.error("An SSE close callback failed", err));
   }
 
   #fail(request: Request, res: RawResponse, err: unknown): void {

@@ -38,3 +38,14 @@ export interface AttachableSource {
 export function isAttachable(value: unknown): value is AttachableSource {
   return typeof value === "object" && value !== null && kAttach in value;
 }
+
+/**
+ * Cancel a source that will never be streamed (the client left before the head,
+ * a HEAD request, a hook or a write failed): a push source runs its close
+ * callbacks, a generator its `finally`. Anything else is left alone. @internal
+ * @param onError - Told about a close callback that throws.
+ */
+export function discardSource(source: unknown, onError: (err: unknown) => void): void {
+  if (isAttachable(source)) source[kDetach](onError);
+  else if (typeof (source as AsyncGenerator | undefined)?.return === "function") void Promise.resolve((source as AsyncGenerator).return(undefined)).catch(() => {});
+}
