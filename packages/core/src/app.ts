@@ -16,7 +16,7 @@ import { logging, type LoggingOptions } from "./plugins/logging.js";
 import { Request } from "./request.js";
 import { Connections, createNodeServer, listenOn, resolveRunAddress, type ListenOptions, type NodeServer, type ServerAddress } from "./server.js";
 import { Response } from "./response.js";
-import { errorToResponse, sseHeaders, stripConnectionHeaders, toResponse, writeBytes } from "./respond.js";
+import { errorToResponse, sseHeaders, stripConnectionHeaders, toResponse, withSseOptions, writeBytes } from "./respond.js";
 import { createRouter, joinPaths, type HttpMethod, type Router } from "./router.js";
 import { RouteCollector, type RouteDefinition, type RouteOptions } from "./routes.js";
 import { SSE_DEFAULTS, SseEngine, type SseOptions, type SseShutdownOptions } from "./sse/engine.js";
@@ -131,7 +131,7 @@ export class App extends RouteCollector {
     super();
     this.logger = options.logger ?? consoleLogger;
     this.#bodyLimit = options.bodyLimit ?? 1024 * 1024;
-    this.#sseDefaults = { ...SSE_DEFAULTS, ...definedOnly(options.sse) };
+    this.#sseDefaults = withSseOptions(SSE_DEFAULTS, options.sse);
     this.broker = options.broker ?? memoryBroker();
     const unclosedMs = options.unclosedStreamWarningMs ?? 10_000;
     if (unclosedMs > 0 && process.env.NODE_ENV !== "production") this.#unclosedStreams = new UnclosedStreamCheck(unclosedMs, this.logger);
@@ -179,7 +179,7 @@ export class App extends RouteCollector {
 
   protected addRoute(definition: RouteDefinition): void {
     for (const method of definition.methods) this.#registered.push({ method, path: definition.path });
-    const sse = { ...this.#sseDefaults, ...definedOnly(definition.options.sse) };
+    const sse = withSseOptions(this.#sseDefaults, definition.options.sse);
     for (const method of definition.methods) {
       this.#router.add(method, definition.path, {
         handler: definition.handler,
@@ -403,7 +403,7 @@ export class App extends RouteCollector {
       if (http2) stripConnectionHeaders(response.headers);
       const routeOptions = context?.sse ?? this.#sseDefaults;
       // The route's resolved options object is shared by its connections unless this response overrides one.
-      const options = hasDefined(sseBody.options) ? { ...routeOptions, ...definedOnly(sseBody.options) } : routeOptions;
+      const options = withSseOptions(routeOptions, sseBody.options);
       const connection = this.engine.create(res, options);
       connection.open(response.status, response.headers, sseBody.source, this.logger, request);
       if (this.#unclosedStreams !== undefined && sseBody.source instanceof SseStream) {
@@ -603,19 +603,6 @@ function className(ctor: Function): string {
 /** The first three items, then how many more. */
 function listSome(items: string[]): string {
   return items.length <= 3 ? items.join(", ") : `${items.slice(0, 3).join(", ")} and ${items.length - 3} more`;
-}
-
-function hasDefined(options: object | undefined): boolean {
-  if (!options) return false;
-  for (const value of Object.values(options)) if (value !== undefined) return true;
-  return false;
-}
-
-function definedOnly<T extends object>(options: T | undefined): Partial<T> {
-  const result: Partial<T> = {};
-  if (!options) return result;
-  for (const key of Object.keys(options) as Array<keyof T>) if (options[key] !== undefined) result[key] = options[key];
-  return result;
 }
 
 export type { RouteOptions };

@@ -7,6 +7,7 @@ import type { Http2ServerResponse } from "node:http2";
 import { HttpError, publicErrorBody } from "./errors.js";
 import type { Logger } from "./logger.js";
 import { Response } from "./response.js";
+import type { ResolvedSseOptions, SseOptions } from "./sse/engine.js";
 import { isAttachable } from "./sse/source.js";
 
 /**
@@ -70,6 +71,28 @@ export function sseHeaders(response: Response, http2: boolean): void {
   if (!http2 && response.getHeader("connection") === undefined) response.setHeader("Connection", "keep-alive");
   // nginx buffers proxied responses unless told otherwise per response.
   if (response.getHeader("x-accel-buffering") === undefined) response.setHeader("X-Accel-Buffering", "no");
+}
+
+/**
+ * SSE options layered: `base` (the app's, then a route's) with every option
+ * `override` (a route's, then a response's) defines; `undefined` values do not
+ * count. Returns `base` itself when `override` defines none, so the connections
+ * of a route share one options object.
+ */
+export function withSseOptions(base: ResolvedSseOptions, override: SseOptions | undefined): ResolvedSseOptions {
+  return hasDefined(override) ? { ...base, ...definedOnly(override!) } : base;
+}
+
+function hasDefined(options: object | undefined): boolean {
+  if (!options) return false;
+  for (const value of Object.values(options)) if (value !== undefined) return true;
+  return false;
+}
+
+function definedOnly<T extends object>(options: T): Partial<T> {
+  const result: Partial<T> = {};
+  for (const key of Object.keys(options) as Array<keyof T>) if (options[key] !== undefined) result[key] = options[key];
+  return result;
 }
 
 /** Write a non-streaming Response: status, headers, Content-Length, body (none for HEAD). */
