@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Blueprint } from "./blueprint.js";
 import { declaredControllers, readControllerPrefix, readRouteMetadata } from "./decorators.js";
-import { CelloError, HttpError, assertHeadersSafe } from "./errors.js";
+import { CelloError, HttpError } from "./errors.js";
 import { checkController, exploreDecorated, exploreRoutes, instantiate, noRoutesWarning } from "./explorer.js";
 import { HookRegistry, type HookName, type Hooks } from "./hooks.js";
 import { consoleLogger, type Logger } from "./logger.js";
@@ -16,12 +16,10 @@ import { logging, type LoggingOptions } from "./plugins/logging.js";
 import { Request } from "./request.js";
 import { Connections, createNodeServer, listenOn, resolveRunAddress, type ListenOptions, type NodeServer, type ServerAddress } from "./server.js";
 import { Response } from "./response.js";
-import { errorToResponse, sseHeaders, stripConnectionHeaders, toResponse, withSseOptions, writeBytes } from "./respond.js";
+import { Responder, errorToResponse, withSseOptions } from "./respond.js";
 import { createRouter, joinPaths, type HttpMethod, type Router } from "./router.js";
-import { RouteCollector, type RouteDefinition, type RouteOptions } from "./routes.js";
-import { SSE_DEFAULTS, SseEngine, type SseOptions, type SseShutdownOptions } from "./sse/engine.js";
-import { discardSource } from "./sse/source.js";
-import { SseStream } from "./sse/stream.js";
+import { RouteCollector, type RouteContext, type RouteDefinition, type RouteOptions } from "./routes.js";
+import { SSE_DEFAULTS, SseEngine, type ResolvedSseOptions, type SseOptions, type SseShutdownOptions } from "./sse/engine.js";
 import { UnclosedStreamCheck } from "./sse/unclosed-check.js";
 import { memoryBroker, type ChannelBroker } from "./channels/broker.js";
 import type { Channel, ChannelOptions } from "./channels/channel.js";
@@ -78,13 +76,6 @@ const instantiatedClasses = new WeakSet<Function>();
 // A class is reported once per process, not once per app.
 const reportedControllers = new WeakSet<Function>();
 
-interface RouteContext {
-  handler: RouteDefinition["handler"];
-  bodyLimit: number;
-  sse: typeof SSE_DEFAULTS;
-  where: string;
-}
-
 /**
  * A Cello.ts application.
  *
@@ -111,17 +102,17 @@ export class App extends RouteCollector {
 
   readonly #router: Router<RouteContext> = createRouter();
   readonly #bodyLimit: number;
-  readonly #sseDefaults: typeof SSE_DEFAULTS;
+  readonly #sseDefaults: ResolvedSseOptions;
   readonly #instances = new Map<Function, object>();
   readonly #lifecycle: Record<LifecycleEvent, Array<() => unknown>> = { startup: [], shutdown: [] };
   #ready = false;
   #server: NodeServer | undefined;
-  #http2 = false;
   #closing: Promise<void> | undefined;
   readonly #connections = new Connections();
   readonly #registered: Array<{ method: HttpMethod; path: string }> = [];
   readonly #channels: ChannelRegistry;
   readonly #unclosedStreams: UnclosedStreamCheck | undefined;
+  readonly #responder: Responder;
   /** Set by the first run()/listen(): a second call says which came first. */
   #started: StartedBy | undefined;
   /** The broker behind this app's channels. */
@@ -136,14 +127,7 @@ export class App extends RouteCollector {
     const unclosedMs = options.unclosedStreamWarningMs ?? 10_000;
     if (unclosedMs > 0 && process.env.NODE_ENV !== "production") this.#unclosedStreams = new UnclosedStreamCheck(unclosedMs, this.logger);
     this.#channels = new ChannelRegistry(this.broker, this.logger, options.maxChannels);
-    this.engine.onStreamClosed = (owner, info) => {
-      this.#unclosedStreams?.forget(owner);
-      // A stream closed inside its handler closes during connection.open(), before #send runs the
-      // onStreamOpen hooks: report every close a microtask later, so a hook always sees open before close.
-      queueMicrotask(() => {
-        for (const hook of this.hooks.onStreamClose) this.#safely(() => hook(owner as Request, info));
-      });
-    };
+    this.#responder = new Responder({ hooks: this.hooks, engine: this.engine, logger: this.logger, sseDefaults: this.#sseDefaults, unclosedStreams: this.#unclosedStreams });
   }
 
   /**
@@ -305,7 +289,7 @@ export class App extends RouteCollector {
     for (const hook of this.hooks.onRequest) {
       const early = await hook(request);
       if (early instanceof Response) {
-        this.#send(request, res, early, undefined);
+        this.#responder.send(request, res, early, undefined);
         return;
       }
     }
@@ -317,7 +301,7 @@ export class App extends RouteCollector {
     const path = request.path;
     const match = this.#router.find(method, path);
     if (match === null) {
-      this.#send(request, res, this.#noRoute(method, path), undefined);
+      this.#responder.send(request, res, this.#noRoute(method, path), undefined);
       return;
     }
     const context = match.store;
@@ -327,27 +311,17 @@ export class App extends RouteCollector {
     try {
       value = context.handler(request);
     } catch (err) {
-      this.#send(request, res, errorToResponse(err, this.logger, context.where), context);
+      this.#responder.send(request, res, errorToResponse(err, this.logger, context.where), context);
       return;
     }
     if (value instanceof Promise) {
       value.then(
-        (resolved) => this.#sendValue(request, res, resolved, context),
-        (err) => this.#send(request, res, errorToResponse(err, this.logger, context.where), context),
+        (resolved) => this.#responder.respond(request, res, resolved, context),
+        (err) => this.#responder.send(request, res, errorToResponse(err, this.logger, context.where), context),
       );
       return;
     }
-    this.#sendValue(request, res, value, context);
-  }
-
-  #sendValue(request: Request, res: RawResponse, value: unknown, context: RouteContext): void {
-    let response: Response;
-    try {
-      response = toResponse(value);
-    } catch (err) {
-      response = errorToResponse(err, this.logger, context.where);
-    }
-    this.#send(request, res, response, context);
+    this.#responder.respond(request, res, value, context);
   }
 
   #noRoute(method: string, path: string): Response {
@@ -364,96 +338,8 @@ export class App extends RouteCollector {
     );
   }
 
-  #send(request: Request, res: RawResponse, response: Response, context: RouteContext | undefined): void {
-    if (res.headersSent || res.destroyed) {
-      // The client is gone: nothing to write, but a stream's close callbacks must still run.
-      this.#discardSource(response);
-      return;
-    }
-    const http2 = this.#isHttp2(request);
-    const headOnly = request.method === "HEAD";
-    const hooks = this.hooks;
-    const where = context?.where ?? `${request.method} ${request.path}`;
-    try {
-      if (response.body.kind === "sse") sseHeaders(response, http2);
-      for (const hook of hooks.onResponse) hook(request, response);
-    } catch (err) {
-      this.#discardSource(response);
-      response = errorToResponse(err, this.logger, `an onResponse hook of ${where}`);
-    }
-    // From here on any failure (a header written past setHeader, a status Node refuses, a throw
-    // inside writeHead) is this request's logged 500, or its cut connection once the head is
-    // out: never an exception that escapes the request listener and ends the process.
-    try {
-      // Handlers and hooks may write `response.headers` directly: check every header before the head.
-      assertHeadersSafe(response.headers);
-      if (response.body.kind !== "sse") {
-        writeBytes(res, response, headOnly, http2);
-        for (const hook of hooks.onFinish) this.#safely(() => hook(request, { status: response.status }));
-        return;
-      }
-      const sseBody = response.body;
-      if (headOnly) {
-        this.#discardSource(response);
-        if (http2) stripConnectionHeaders(response.headers);
-        (res as ServerResponse).writeHead(response.status, response.headers);
-        res.end();
-        return;
-      }
-      if (http2) stripConnectionHeaders(response.headers);
-      const routeOptions = context?.sse ?? this.#sseDefaults;
-      // The route's resolved options object is shared by its connections unless this response overrides one.
-      const options = withSseOptions(routeOptions, sseBody.options);
-      const connection = this.engine.create(res, options);
-      connection.open(response.status, response.headers, sseBody.source, this.logger, request);
-      if (this.#unclosedStreams !== undefined && sseBody.source instanceof SseStream) {
-        this.#unclosedStreams.watch(sseBody.source, where, request);
-      }
-      for (const hook of hooks.onStreamOpen) this.#safely(() => hook(request, response));
-    } catch (err) {
-      this.#writeFailed(request, res, response, err, where);
-    }
-  }
-
-  /** Writing `response` threw: answer a logged 500 while the head is not out, else cut the connection. */
-  #writeFailed(request: Request, res: RawResponse, response: Response, err: unknown, where: string): void {
-    if (res.headersSent) {
-      // A truncated body must not pass for a whole one: the client sees the connection cut.
-      this.logger.error(`Writing the response failed in ${where}`, err);
-      res.destroy();
-      return;
-    }
-    this.#discardSource(response);
-    const fallback = errorToResponse(err, this.logger, where);
-    try {
-      writeBytes(res, fallback, request.method === "HEAD", this.#isHttp2(request));
-    } catch (again) {
-      this.logger.error(`Writing the error response failed in ${where}`, again);
-      res.destroy();
-      return;
-    }
-    for (const hook of this.hooks.onFinish) this.#safely(() => hook(request, { status: fallback.status }));
-  }
-
-  #discardSource(response: Response): void {
-    if (response.body.kind !== "sse") return;
-    discardSource(response.body.source, (err) => this.logger.error("An SSE close callback failed", err));
-  }
-
   #fail(request: Request, res: RawResponse, err: unknown): void {
-    this.#send(request, res, errorToResponse(err, this.logger, `${request.method} ${request.path}`), undefined);
-  }
-
-  #safely(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.logger.error("A hook failed", err);
-    }
-  }
-
-  #isHttp2(request: Request): boolean {
-    return this.#http2 && request.raw.httpVersionMajor === 2;
+    this.#responder.send(request, res, errorToResponse(err, this.logger, `${request.method} ${request.path}`), undefined);
   }
 
   /**
@@ -472,7 +358,7 @@ export class App extends RouteCollector {
     const port = options.port ?? 8000;
     try {
       await this.ready();
-      this.#http2 = options.http2 === true;
+      this.#responder.http2 = options.http2 === true;
       const server = createNodeServer(options, this.handler, this.#connections);
       this.#server = server;
       started.address = await listenOn(server, host, port, options.tls !== undefined);
