@@ -1,22 +1,23 @@
 /**
  * App: Cello's `App()` for TypeScript. Registers routes (calls, decorators,
- * controllers, blueprints), runs requests through hooks and handlers, hands
- * every result to respond.ts, and owns the server's lifecycle.
+ * controllers, blueprints) and owns the server's lifecycle; requests run
+ * through pipeline.ts, responses are written by respond.ts.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import type { ServerResponse } from "node:http";
+import type { Http2ServerResponse } from "node:http2";
 import type { Blueprint } from "./blueprint.js";
 import { declaredControllers, readControllerPrefix, readRouteMetadata } from "./decorators.js";
-import { CelloError, HttpError } from "./errors.js";
+import { CelloError } from "./errors.js";
 import { checkController, exploreDecorated, exploreRoutes, instantiate, noRoutesWarning } from "./explorer.js";
 import { HookRegistry, type HookName, type Hooks } from "./hooks.js";
 import { consoleLogger, type Logger } from "./logger.js";
 import { cors, type CorsOptions } from "./plugins/cors.js";
 import { logging, type LoggingOptions } from "./plugins/logging.js";
-import { Request } from "./request.js";
+import { Pipeline } from "./pipeline.js";
+import type { RawRequest, Request } from "./request.js";
 import { Connections, createNodeServer, listenOn, resolveRunAddress, type ListenOptions, type NodeServer, type ServerAddress } from "./server.js";
-import { Response } from "./response.js";
-import { Responder, errorToResponse, withSseOptions } from "./respond.js";
+import type { Response } from "./response.js";
+import { Responder, withSseOptions } from "./respond.js";
 import { createRouter, joinPaths, type HttpMethod, type Router } from "./router.js";
 import { RouteCollector, type RouteContext, type RouteDefinition, type RouteOptions } from "./routes.js";
 import { SSE_DEFAULTS, SseEngine, type ResolvedSseOptions, type SseOptions, type SseShutdownOptions } from "./sse/engine.js";
@@ -113,6 +114,12 @@ export class App extends RouteCollector {
   readonly #channels: ChannelRegistry;
   readonly #unclosedStreams: UnclosedStreamCheck | undefined;
   readonly #responder: Responder;
+
+  /**
+   * The node request listener: `http.createServer(app.handler)` works too.
+   * Errors never escape it.
+   */
+  readonly handler: (raw: RawRequest, res: RawResponse) => void;
   /** Set by the first run()/listen(): a second call says which came first. */
   #started: StartedBy | undefined;
   /** The broker behind this app's channels. */
@@ -128,6 +135,7 @@ export class App extends RouteCollector {
     if (unclosedMs > 0 && process.env.NODE_ENV !== "production") this.#unclosedStreams = new UnclosedStreamCheck(unclosedMs, this.logger);
     this.#channels = new ChannelRegistry(this.broker, this.logger, options.maxChannels);
     this.#responder = new Responder({ hooks: this.hooks, engine: this.engine, logger: this.logger, sseDefaults: this.#sseDefaults, unclosedStreams: this.#unclosedStreams });
+    this.handler = new Pipeline({ router: this.#router, hooks: this.hooks, responder: this.#responder, logger: this.logger, bodyLimit: this.#bodyLimit }).handler;
   }
 
   /**
@@ -267,79 +275,6 @@ export class App extends RouteCollector {
       const served = routes.length === 0 ? "" : `, so ${routes.length === 1 ? "its route" : `its ${routes.length} routes`} (${listSome(routes)}) ${routes.length === 1 ? "is" : "are"} not served`;
       this.logger.warn(`@controller class ${name} was never passed to app.register()${served}. Add app.register(${name}) (or blueprint.register(${name})) before the app starts.`);
     }
-  }
-
-  /**
-   * The node request listener: `http.createServer(app.handler)` works too.
-   * Errors never escape it.
-   */
-  readonly handler = (raw: IncomingMessage | Http2ServerRequest, res: RawResponse): void => {
-    // No per-request close listener: it cost 5-8% of throughput (bench/). The request
-    // notices a departed client when its signal is first read, and the SSE engine
-    // listens from the moment a stream starts and checks the socket before writing.
-    const request = new Request(raw, this.#bodyLimit, res);
-    if (this.hooks.onRequest.length > 0) {
-      this.#runRequestHooks(request, res).catch((err) => this.#fail(request, res, err));
-      return;
-    }
-    this.#route(request, res);
-  };
-
-  async #runRequestHooks(request: Request, res: RawResponse): Promise<void> {
-    for (const hook of this.hooks.onRequest) {
-      const early = await hook(request);
-      if (early instanceof Response) {
-        this.#responder.send(request, res, early, undefined);
-        return;
-      }
-    }
-    this.#route(request, res);
-  }
-
-  #route(request: Request, res: RawResponse): void {
-    const method = request.method;
-    const path = request.path;
-    const match = this.#router.find(method, path);
-    if (match === null) {
-      this.#responder.send(request, res, this.#noRoute(method, path), undefined);
-      return;
-    }
-    const context = match.store;
-    request.params = match.params;
-    request.bodyLimit = context.bodyLimit;
-    let value: unknown;
-    try {
-      value = context.handler(request);
-    } catch (err) {
-      this.#responder.send(request, res, errorToResponse(err, this.logger, context.where), context);
-      return;
-    }
-    if (value instanceof Promise) {
-      value.then(
-        (resolved) => this.#responder.respond(request, res, resolved, context),
-        (err) => this.#responder.send(request, res, errorToResponse(err, this.logger, context.where), context),
-      );
-      return;
-    }
-    this.#responder.respond(request, res, value, context);
-  }
-
-  #noRoute(method: string, path: string): Response {
-    const allowed = this.#router.allowedMethods(path);
-    if (allowed.length === 0) return errorToResponse(HttpError.fromCode("CELLO_NOT_FOUND", `${method} ${path}`), this.logger, "router");
-    if (method === "OPTIONS") {
-      // Automatic OPTIONS: say what the path answers to.
-      return Response.noContent({ headers: { Allow: allowed.join(", ") } });
-    }
-    return errorToResponse(
-      HttpError.fromCode("CELLO_METHOD_NOT_ALLOWED", `${method} ${path}`, { headers: { Allow: allowed.join(", ") } }),
-      this.logger,
-      "router",
-    );
-  }
-
-  #fail(request: Request, res: RawResponse, err: unknown): void {
-    this.#responder.send(request, res, errorToResponse(err, this.logger, `${request.method} ${request.path}`), undefined);
   }
 
   /**
