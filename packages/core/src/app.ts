@@ -6,9 +6,8 @@
 import type { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
 import type { Blueprint } from "./blueprint.js";
-import { declaredControllers, readControllerPrefix, readRouteMetadata } from "./decorators.js";
 import { CelloError } from "./errors.js";
-import { checkController, exploreDecorated, exploreRoutes, instantiate, noRoutesWarning } from "./explorer.js";
+import { checkController, exploreDecorated, exploreRoutes, instantiate, noRoutesWarning, unregisteredControllerWarnings } from "./explorer.js";
 import { HookRegistry, type HookName, type Hooks } from "./hooks.js";
 import { consoleLogger, type Logger } from "./logger.js";
 import { cors, type CorsOptions } from "./plugins/cors.js";
@@ -70,12 +69,6 @@ interface StartedBy {
   address?: ServerAddress;
 }
 type RawResponse = ServerResponse | Http2ServerResponse;
-
-// Classes an app instantiated (registered directly, through a blueprint, or with `@app.get`),
-// across every app of the process: a @controller class missing here at startup was never registered.
-const instantiatedClasses = new WeakSet<Function>();
-// A class is reported once per process, not once per app.
-const reportedControllers = new WeakSet<Function>();
 
 /**
  * A Cello.ts application.
@@ -245,7 +238,7 @@ export class App extends RouteCollector {
     if (this.#ready) return;
     this.#ready = true;
     for (const definition of exploreDecorated(this, this.decoratedSites, (ctor) => this.#instance(ctor))) this.addRoute(definition);
-    this.#warnUnregisteredControllers();
+    for (const warning of unregisteredControllerWarnings()) this.logger.warn(warning);
     this.#router.compile();
     for (const fn of this.#lifecycle.startup) await fn();
   }
@@ -260,21 +253,8 @@ export class App extends RouteCollector {
     if (!instance) {
       instance = instantiate(ctor);
       this.#instances.set(ctor, instance);
-      instantiatedClasses.add(ctor);
     }
     return instance;
-  }
-
-  /** Warn about each `@controller` class that no app or blueprint registered: its routes are not served. */
-  #warnUnregisteredControllers(): void {
-    for (const ctor of declaredControllers) {
-      if (instantiatedClasses.has(ctor) || reportedControllers.has(ctor)) continue;
-      reportedControllers.add(ctor);
-      const name = className(ctor);
-      const routes = readRouteMetadata(ctor).flatMap((entry) => entry.methods.map((method) => `${method} ${joinPaths(readControllerPrefix(ctor), entry.path)}`));
-      const served = routes.length === 0 ? "" : `, so ${routes.length === 1 ? "its route" : `its ${routes.length} routes`} (${listSome(routes)}) ${routes.length === 1 ? "is" : "are"} not served`;
-      this.logger.warn(`@controller class ${name} was never passed to app.register()${served}. Add app.register(${name}) (or blueprint.register(${name})) before the app starts.`);
-    }
   }
 
   /**
@@ -415,15 +395,6 @@ export class App extends RouteCollector {
       }
     }
   }
-}
-
-function className(ctor: Function): string {
-  return ctor.name || "(anonymous class)";
-}
-
-/** The first three items, then how many more. */
-function listSome(items: string[]): string {
-  return items.length <= 3 ? items.join(", ") : `${items.slice(0, 3).join(", ")} and ${items.length - 3} more`;
 }
 
 export type { RouteOptions };
