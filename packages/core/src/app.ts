@@ -6,15 +6,15 @@
 import type { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
 import type { Blueprint } from "./blueprint.js";
-import { CelloError } from "./errors.js";
 import { checkController, exploreDecorated, exploreRoutes, instantiate, noRoutesWarning, unregisteredControllerWarnings } from "./explorer.js";
 import { HookRegistry, type HookName, type Hooks } from "./hooks.js";
+import { Lifecycle, type LifecycleEvent } from "./lifecycle.js";
 import { consoleLogger, type Logger } from "./logger.js";
 import { cors, type CorsOptions } from "./plugins/cors.js";
 import { logging, type LoggingOptions } from "./plugins/logging.js";
 import { Pipeline } from "./pipeline.js";
 import type { RawRequest, Request } from "./request.js";
-import { Connections, createNodeServer, listenOn, resolveRunAddress, type ListenOptions, type NodeServer, type ServerAddress } from "./server.js";
+import type { ListenOptions, NodeServer, ServerAddress } from "./server.js";
 import type { Response } from "./response.js";
 import { Responder, withSseOptions } from "./respond.js";
 import { createRouter, joinPaths, type HttpMethod, type Router } from "./router.js";
@@ -62,12 +62,6 @@ export type { ListenOptions, ServerAddress };
 /** A plugin: a function that configures an app through its public API. */
 export type Plugin = (app: App) => void;
 
-type LifecycleEvent = "startup" | "shutdown";
-/** Which of run()/listen() started the app, and where it listens once it does. */
-interface StartedBy {
-  by: "run" | "listen";
-  address?: ServerAddress;
-}
 type RawResponse = ServerResponse | Http2ServerResponse;
 
 /**
@@ -98,23 +92,16 @@ export class App extends RouteCollector {
   readonly #bodyLimit: number;
   readonly #sseDefaults: ResolvedSseOptions;
   readonly #instances = new Map<Function, object>();
-  readonly #lifecycle: Record<LifecycleEvent, Array<() => unknown>> = { startup: [], shutdown: [] };
+  readonly #lifecycle: Lifecycle;
   #ready = false;
-  #server: NodeServer | undefined;
-  #closing: Promise<void> | undefined;
-  readonly #connections = new Connections();
   readonly #registered: Array<{ method: HttpMethod; path: string }> = [];
   readonly #channels: ChannelRegistry;
-  readonly #unclosedStreams: UnclosedStreamCheck | undefined;
-  readonly #responder: Responder;
 
   /**
    * The node request listener: `http.createServer(app.handler)` works too.
    * Errors never escape it.
    */
   readonly handler: (raw: RawRequest, res: RawResponse) => void;
-  /** Set by the first run()/listen(): a second call says which came first. */
-  #started: StartedBy | undefined;
   /** The broker behind this app's channels. */
   readonly broker: ChannelBroker;
 
@@ -125,10 +112,21 @@ export class App extends RouteCollector {
     this.#sseDefaults = withSseOptions(SSE_DEFAULTS, options.sse);
     this.broker = options.broker ?? memoryBroker();
     const unclosedMs = options.unclosedStreamWarningMs ?? 10_000;
-    if (unclosedMs > 0 && process.env.NODE_ENV !== "production") this.#unclosedStreams = new UnclosedStreamCheck(unclosedMs, this.logger);
+    const unclosedStreams = unclosedMs > 0 && process.env.NODE_ENV !== "production" ? new UnclosedStreamCheck(unclosedMs, this.logger) : undefined;
     this.#channels = new ChannelRegistry(this.broker, this.logger, options.maxChannels);
-    this.#responder = new Responder({ hooks: this.hooks, engine: this.engine, logger: this.logger, sseDefaults: this.#sseDefaults, unclosedStreams: this.#unclosedStreams });
-    this.handler = new Pipeline({ router: this.#router, hooks: this.hooks, responder: this.#responder, logger: this.logger, bodyLimit: this.#bodyLimit }).handler;
+    // Requests flow one way: pipeline -> responder -> engine; none of them calls back into the app.
+    const responder = new Responder({ hooks: this.hooks, engine: this.engine, logger: this.logger, sseDefaults: this.#sseDefaults, unclosedStreams });
+    this.handler = new Pipeline({ router: this.#router, hooks: this.hooks, responder, logger: this.logger, bodyLimit: this.#bodyLimit }).handler;
+    this.#lifecycle = new Lifecycle({
+      logger: this.logger,
+      handler: this.handler,
+      ready: () => this.ready(),
+      responder,
+      engine: this.engine,
+      unclosedStreams,
+      channels: this.#channels,
+      broker: this.broker,
+    });
   }
 
   /**
@@ -224,8 +222,7 @@ export class App extends RouteCollector {
 
   /** Run `fn` at startup (before the server accepts) or shutdown (after streams closed). */
   onEvent(event: LifecycleEvent, fn: () => unknown): this {
-    if (!(event in this.#lifecycle)) throw new CelloError("CELLO_INVALID_OPTION", `unknown event ${JSON.stringify(event)}`);
-    this.#lifecycle[event].push(fn);
+    this.#lifecycle.on(event, fn);
     return this;
   }
 
@@ -240,7 +237,7 @@ export class App extends RouteCollector {
     for (const definition of exploreDecorated(this, this.decoratedSites, (ctor) => this.#instance(ctor))) this.addRoute(definition);
     for (const warning of unregisteredControllerWarnings()) this.logger.warn(warning);
     this.#router.compile();
-    for (const fn of this.#lifecycle.startup) await fn();
+    await this.#lifecycle.startup();
   }
 
   /** Every registered route as `{ method, path }`, in registration order (after `ready()` for `@app.get` classes). */
@@ -262,46 +259,12 @@ export class App extends RouteCollector {
    * @example const { url } = await app.listen({ port: 0 });
    */
   async listen(options: ListenOptions = {}): Promise<ServerAddress> {
-    return this.#listen("listen", options);
-  }
-
-  async #listen(by: "run" | "listen", options: ListenOptions): Promise<ServerAddress> {
-    this.#assertNotStarted(by);
-    const started: StartedBy = { by };
-    this.#started = started;
-    const host = options.host ?? "127.0.0.1";
-    const port = options.port ?? 8000;
-    try {
-      await this.ready();
-      this.#responder.http2 = options.http2 === true;
-      const server = createNodeServer(options, this.handler, this.#connections);
-      this.#server = server;
-      started.address = await listenOn(server, host, port, options.tls !== undefined);
-      return started.address;
-    } catch (err) {
-      // Nothing listens: a later listen() (on another port) may try again.
-      this.#server = undefined;
-      this.#started = undefined;
-      if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
-        throw new CelloError("CELLO_PORT_IN_USE", `port ${port} on ${host} is taken by another process`, { cause: err });
-      }
-      throw err;
-    }
-  }
-
-  /** One app listens once: a second run()/listen() says what is already running. */
-  #assertNotStarted(by: "run" | "listen"): void {
-    const started = this.#started;
-    if (this.#closing) throw new CelloError("CELLO_ALREADY_LISTENING", `app.${by}() after app.close(): an app listens once; create a new App to serve again`);
-    if (started === undefined) return;
-    const where = started.address ? `it already serves ${started.address.url}` : "it is already starting";
-    const twice = started.by === by ? `app.${by}() was called twice` : `app.${by}() was called after app.${started.by}()`;
-    throw new CelloError("CELLO_ALREADY_LISTENING", `${twice}: ${where}. Call it once per app; for a second server, create another App.`);
+    return this.#lifecycle.listen(options);
   }
 
   /** The underlying node server, once listening. */
   get server(): NodeServer | undefined {
-    return this.#server;
+    return this.#lifecycle.server;
   }
 
   /**
@@ -309,41 +272,7 @@ export class App extends RouteCollector {
    * else `options`, else 127.0.0.1:8000; print the URL; close gracefully on SIGINT/SIGTERM.
    */
   async run(options: ListenOptions = {}): Promise<ServerAddress> {
-    // Before the signal handlers: a second run() must not install them twice.
-    this.#assertNotStarted("run");
-    const { host, port } = resolveRunAddress(process.argv.slice(2), process.env, options);
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (this.#closing) {
-        process.exit(1); // a second signal: stop now
-      }
-      this.logger.info(`${signal}: closing gracefully`);
-      this.close().then(
-        () => process.exit(0),
-        (err) => {
-          this.logger.error("Shutdown failed", err);
-          process.exit(1);
-        },
-      );
-    };
-    // Installed before the URL is printed: whoever reads the URL may signal at once.
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-    let address: ServerAddress;
-    try {
-      address = await this.#listen("run", { ...options, host, port });
-    } catch (err) {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-      if (err instanceof CelloError && err.code === "CELLO_PORT_IN_USE") {
-        // The person at the terminal needs one line and the flag that fixes it, not a stack trace.
-        const other = port < 65535 ? port + 1 : 8000;
-        this.logger.error(`Port ${port} is already in use on ${host}: stop the other server, or start on another port with --port ${other} (or PORT=${other}).`);
-        process.exit(1);
-      }
-      throw err;
-    }
-    this.logger.info(`Cello.ts running on ${address.url}`);
-    return address;
+    return this.#lifecycle.run(options);
   }
 
   /**
@@ -352,48 +281,7 @@ export class App extends RouteCollector {
    * run shutdown handlers.
    */
   close(options: CloseOptions = {}): Promise<void> {
-    this.#closing ??= this.#close(options);
-    return this.#closing;
-  }
-
-  async #close(options: CloseOptions): Promise<void> {
-    const server = this.#server;
-    const graceMs = options.graceMs ?? 5000;
-    const started = Date.now();
-    const serverClosed = server
-      ? new Promise<void>((resolve) => server.close(() => resolve()))
-      : Promise.resolve();
-    if (server) this.#connections.closeIdle(server);
-    await this.engine.shutdown({ ...options, graceMs });
-    if (server) {
-      const remaining = Math.max(0, graceMs - (Date.now() - started));
-      // Any keep-alive connection that goes idle while we close (an ended stream, or a page's
-      // other connection finishing a request) would otherwise be reused by a reconnecting
-      // client and served by this closing server: close each as it goes idle.
-      const sweep = setInterval(() => this.#connections.closeIdle(server), 20);
-      this.#connections.closeIdle(server);
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([
-        serverClosed.then(() => false),
-        new Promise<boolean>((resolve) => (timer = setTimeout(resolve, remaining, true))),
-      ]);
-      clearTimeout(timer);
-      clearInterval(sweep);
-      if (timedOut) {
-        this.#connections.closeAll(server);
-        await serverClosed;
-      }
-    }
-    this.#unclosedStreams?.stop();
-    this.#channels.stopAll();
-    await this.broker.close();
-    for (const fn of this.#lifecycle.shutdown) {
-      try {
-        await fn();
-      } catch (err) {
-        this.logger.error("A shutdown handler failed", err);
-      }
-    }
+    return this.#lifecycle.close(options);
   }
 }
 
