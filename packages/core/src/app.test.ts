@@ -383,3 +383,22 @@ describe("lifecycle", () => {
     await expect(fetch(address.url)).rejects.toThrow();
   });
 });
+
+describe("surface", () => {
+  it("counts open streams in openStreams and keeps its engine and hook lists private", async () => {
+    const app = new App({ logger: silentLogger });
+    app.get("/live", () => new SseStream());
+    expect("engine" in app).toBe(false);
+    expect("hooks" in app).toBe(false);
+    const client = await start(app);
+    expect(app.openStreams).toBe(0);
+    const [one, two] = await Promise.all([client.openSse("/live"), client.openSse("/live")]);
+    expect(app.openStreams).toBe(2);
+    one.close();
+    for (let i = 0; i < 200 && app.openStreams > 1; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(app.openStreams).toBe(1);
+    two.close();
+    for (let i = 0; i < 200 && app.openStreams > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(app.openStreams).toBe(0);
+  });
+});

@@ -64,6 +64,9 @@ export type Plugin = (app: App) => void;
 
 type RawResponse = ServerResponse | Http2ServerResponse;
 
+/** @internal Test support: the SSE engine of `app` (its connections, its shutdown). Not exported from the package. */
+export let engineOf: (app: App) => SseEngine;
+
 /**
  * A Cello.ts application.
  *
@@ -81,12 +84,16 @@ type RawResponse = ServerResponse | Http2ServerResponse;
  * await app.run(); // http://127.0.0.1:8000, honours --host/--port and HOST/PORT
  */
 export class App extends RouteCollector {
+  static {
+    engineOf = (app) => app.#engine;
+  }
+
   /** Framework diagnostics. */
   readonly logger: Logger;
-  /** The hook registry plugins add to with {@link App.addHook}. */
-  readonly hooks = new HookRegistry();
-  /** @internal The SSE engine owning every open stream. */
-  readonly engine = new SseEngine();
+  /** Hooks added with {@link App.addHook}, read by the pipeline and the responder. */
+  readonly #hooks = new HookRegistry();
+  /** The SSE engine owning every open stream. */
+  readonly #engine = new SseEngine();
 
   readonly #router: Router<RouteContext> = createRouter();
   readonly #bodyLimit: number;
@@ -115,14 +122,14 @@ export class App extends RouteCollector {
     const unclosedStreams = unclosedMs > 0 && process.env.NODE_ENV !== "production" ? new UnclosedStreamCheck(unclosedMs, this.logger) : undefined;
     this.#channels = new ChannelRegistry(this.broker, this.logger, options.maxChannels);
     // Requests flow one way: pipeline -> responder -> engine; none of them calls back into the app.
-    const responder = new Responder({ hooks: this.hooks, engine: this.engine, logger: this.logger, sseDefaults: this.#sseDefaults, unclosedStreams });
-    this.handler = new Pipeline({ router: this.#router, hooks: this.hooks, responder, logger: this.logger, bodyLimit: this.#bodyLimit }).handler;
+    const responder = new Responder({ hooks: this.#hooks, engine: this.#engine, logger: this.logger, sseDefaults: this.#sseDefaults, unclosedStreams });
+    this.handler = new Pipeline({ router: this.#router, hooks: this.#hooks, responder, logger: this.logger, bodyLimit: this.#bodyLimit }).handler;
     this.#lifecycle = new Lifecycle({
       logger: this.logger,
       handler: this.handler,
       ready: () => this.ready(),
       responder,
-      engine: this.engine,
+      engine: this.#engine,
       unclosedStreams,
       channels: this.#channels,
       broker: this.broker,
@@ -200,7 +207,7 @@ export class App extends RouteCollector {
    * @example app.addHook("onResponse", (req, res) => { res.setHeader("X-Powered-By", "cello"); });
    */
   addHook<K extends HookName>(name: K, fn: Hooks[K]): this {
-    this.hooks.add(name, fn);
+    this.#hooks.add(name, fn);
     return this;
   }
 
@@ -265,6 +272,15 @@ export class App extends RouteCollector {
   /** The underlying node server, once listening. */
   get server(): NodeServer | undefined {
     return this.#lifecycle.server;
+  }
+
+  /**
+   * How many SSE streams are open right now: opened and not yet closed, by
+   * either side. For a health check, a metric, or a test that a stream ended.
+   * @example app.get("/health", () => ({ ok: true, streams: app.openStreams }));
+   */
+  get openStreams(): number {
+    return this.#engine.connections.size;
   }
 
   /**

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { App } from "../app.js";
+import { App, engineOf } from "../app.js";
 import { TestClient } from "../testing.js";
 import type { SseOptions } from "./engine.js";
 import { SseEvent } from "./event.js";
@@ -52,7 +52,7 @@ async function broadcastScenario(sse: SseOptions) {
       const event = new SseEvent(payload, { id: String(sent) });
       for (const stream of streams) stream.add(event);
     }
-    for (const connection of app.engine.connections) maxBuffered = Math.max(maxBuffered, connection.bufferedBytes);
+    for (const connection of engineOf(app).connections) maxBuffered = Math.max(maxBuffered, connection.bufferedBytes);
     await new Promise((r) => setImmediate(r));
   }
   const received = await reader.waitForEvents(EVENTS, 30_000);
@@ -68,7 +68,7 @@ describe("backpressure and slow clients", () => {
     // Bounded: never more than the limit, plus what the last turns queued, held for one client.
     expect(maxBuffered).toBeLessThanOrEqual(STALLED_BOUND);
     // The server let go of it (a paused client never reads the FIN, so ask the server, not the client).
-    expect(app.engine.connections.size).toBe(1);
+    expect(app.openStreams).toBe(1);
     stalled.socket.destroy();
   }, 60_000);
 
@@ -81,7 +81,7 @@ describe("backpressure and slow clients", () => {
     const stalledStream = streams.find((s) => s.droppedCount > 0)!;
     expect(stalledStream).toBeDefined();
     expect(stalledStream.droppedCount).toBeGreaterThan(EVENTS / 2);
-    expect(app.engine.connections.size).toBe(2);
+    expect(app.openStreams).toBe(2);
     stalled.socket.destroy();
   }, 60_000);
 
@@ -90,7 +90,7 @@ describe("backpressure and slow clients", () => {
     expect(received.length).toBe(EVENTS);
     for (let i = 0; i < 100 && closeReasons.length === 0; i++) await sleep(10);
     expect(closeReasons).toEqual(["write-timeout"]);
-    expect(app.engine.connections.size).toBe(1);
+    expect(app.openStreams).toBe(1);
     stalled.socket.destroy();
   }, 60_000);
 
@@ -107,7 +107,7 @@ describe("backpressure and slow clients", () => {
     clients.push(client);
     const stalled = await rawSse(Number(new URL(client.url).port), "/firehose", { read: false });
     await sleep(300);
-    const [connection] = app.engine.connections;
+    const [connection] = engineOf(app).connections;
     expect(connection).toBeDefined();
     expect(connection!.bufferedBytes).toBeLessThanOrEqual(LIMIT);
     const plateau = produced;

@@ -118,7 +118,7 @@ describe("a client that does not read", () => {
     }
     expect(stream.closed).toBe(true);
     expect(closed.map((c) => c.reason)).toEqual(["overflow"]);
-    expect(app.engine.connections.size).toBe(0);
+    expect(app.openStreams).toBe(0);
     // Cut within a few turns of its socket filling up, not after the whole run.
     expect(turns).toBeLessThan(200);
     stalled.socket.destroy();
