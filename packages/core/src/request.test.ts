@@ -99,3 +99,12 @@ describe("bytes that are not UTF-8", () => {
     expect(logger.errors).toEqual([]);
   });
 });
+
+describe("what a handler may change", () => {
+  it("cannot mark the request gone: only the engine aborts request.signal", async () => {
+    const app = new App();
+    app.get("/", (req) => ({ markGone: "markGone" in req, aborted: req.signal.aborted }));
+    const client = await start(app);
+    expect((await client.get("/")).json).toEqual({ markGone: false, aborted: false });
+  });
+});

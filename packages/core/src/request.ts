@@ -12,6 +12,10 @@ export type RawRequest = IncomingMessage | Http2ServerRequest;
 
 const EMPTY_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 
+// The client is gone or the server ended the stream early: the request's signal aborts.
+// Module-private: only a RequestStreamOwner, handed to the SSE engine, calls it.
+const kGone = Symbol("cello.request.gone");
+
 /**
  * An incoming HTTP request.
  *
@@ -99,17 +103,17 @@ export class Request {
     if (!this.#abort) {
       this.#abort = new AbortController();
       const res = this.#res;
-      if (this.#gone || (res !== undefined && clientLeft(res))) this.markGone();
+      if (this.#gone || (res !== undefined && clientLeft(res))) this[kGone]();
       // Created on first use: from here on, a departing client aborts it.
       else res?.once("close", () => {
-        if (!res.writableFinished) this.markGone();
+        if (!res.writableFinished) this[kGone]();
       });
     }
     return this.#abort.signal;
   }
 
-  /** @internal The app calls this when the client disconnects or the server ends the stream. */
-  markGone(): void {
+  /** @internal See kGone. */
+  [kGone](): void {
     if (this.#gone) return;
     this.#gone = true;
     this.#abort?.abort(clientGone());
@@ -153,6 +157,20 @@ export class Request {
 // Fatal: a byte sequence that is not UTF-8 throws instead of becoming U+FFFD. Without
 // `stream: true` each decode() starts afresh, so one decoder serves every request.
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * @internal What the SSE engine reports to about the stream of `request`: it
+ * calls `markGone()` when the stream ends early (the client left, a slow client
+ * was cut, shutdown), which aborts `request.signal`. One per stream, built by
+ * the responder; the engine hands it back when the stream closes.
+ */
+export class RequestStreamOwner {
+  constructor(readonly request: Request) {}
+
+  markGone(): void {
+    this.request[kGone]();
+  }
+}
 
 function decodeUtf8(bytes: Uint8Array, code: "CELLO_BAD_REQUEST" | "CELLO_INVALID_JSON"): string {
   try {

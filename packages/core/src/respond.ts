@@ -8,7 +8,7 @@ import type { Http2ServerResponse } from "node:http2";
 import { HttpError, assertHeadersSafe, publicErrorBody } from "./errors.js";
 import type { HookRegistry } from "./hooks.js";
 import type { Logger } from "./logger.js";
-import type { Request } from "./request.js";
+import { RequestStreamOwner, type Request } from "./request.js";
 import { Response } from "./response.js";
 import type { RouteContext } from "./routes.js";
 import type { ResolvedSseOptions, SseEngine, SseOptions } from "./sse/engine.js";
@@ -172,10 +172,11 @@ export class Responder {
     this.#unclosedStreams = context.unclosedStreams;
     this.#engine.onStreamClosed = (owner, info) => {
       this.#unclosedStreams?.forget(owner);
+      const request = (owner as RequestStreamOwner).request;
       // A stream closed inside its handler closes during connection.open(), before send() runs the
       // onStreamOpen hooks: report every close a microtask later, so a hook always sees open before close.
       queueMicrotask(() => {
-        for (const hook of this.#hooks.onStreamClose) this.#safely(() => hook(owner as Request, info));
+        for (const hook of this.#hooks.onStreamClose) this.#safely(() => hook(request, info));
       });
     };
   }
@@ -235,9 +236,10 @@ export class Responder {
       // The route's resolved options object is shared by its connections unless this response overrides one.
       const options = withSseOptions(route?.sse ?? this.#sseDefaults, sseBody.options);
       const connection = this.#engine.create(res, options);
-      connection.open(response.status, response.headers, sseBody.source, this.#logger, request);
+      const owner = new RequestStreamOwner(request);
+      connection.open(response.status, response.headers, sseBody.source, this.#logger, owner);
       if (this.#unclosedStreams !== undefined && sseBody.source instanceof SseStream) {
-        this.#unclosedStreams.watch(sseBody.source, where, request);
+        this.#unclosedStreams.watch(sseBody.source, where, owner);
       }
       for (const hook of hooks.onStreamOpen) this.#safely(() => hook(request, response));
     } catch (err) {
