@@ -9,7 +9,7 @@ import type { Http2ServerResponse } from "node:http2";
 import { HttpError } from "./errors.js";
 import type { HookRegistry } from "./hooks.js";
 import type { Logger } from "./logger.js";
-import { Request, type RawRequest } from "./request.js";
+import { Request, kRouted, type RawRequest } from "./request.js";
 import { Response } from "./response.js";
 import { errorToResponse, type Responder } from "./respond.js";
 import type { Router } from "./router.js";
@@ -78,8 +78,7 @@ export class Pipeline {
       return;
     }
     const context = match.store;
-    request.params = match.params;
-    request.bodyLimit = context.bodyLimit;
+    request[kRouted](match.params, context.bodyLimit);
     let value: unknown;
     try {
       value = context.handler(request);

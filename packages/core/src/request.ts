@@ -12,6 +12,9 @@ export type RawRequest = IncomingMessage | Http2ServerRequest;
 
 const EMPTY_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 
+/** @internal The method the pipeline sets a routed request's params and body limit with. Not exported from the package. */
+export const kRouted = Symbol("cello.request.routed");
+
 // The client is gone or the server ended the stream early: the request's signal aborts.
 // Module-private: only a RequestStreamOwner, handed to the SSE engine, calls it.
 const kGone = Symbol("cello.request.gone");
@@ -30,13 +33,11 @@ export class Request {
   readonly method: string;
   /** The request target as received, path and query: `/items/1?sort=asc`. */
   readonly url: string;
-  /** Path parameters from the route (`/items/{id}` -> `{ id: "1" }`), always strings. */
-  params: Readonly<Record<string, string>> = EMPTY_PARAMS;
   /** The raw node request, for what this class does not cover. */
   readonly raw: RawRequest;
-  /** Most bytes `body()` accepts before answering 413. */
-  bodyLimit: number;
 
+  #params: Readonly<Record<string, string>> = EMPTY_PARAMS;
+  #bodyLimit: number;
   #queryStart: number;
   #query: Record<string, string> | undefined;
   #searchParams: URLSearchParams | undefined;
@@ -52,7 +53,23 @@ export class Request {
     this.method = raw.method ?? "GET";
     this.url = raw.url ?? "/";
     this.#queryStart = this.url.indexOf("?");
-    this.bodyLimit = bodyLimit;
+    this.#bodyLimit = bodyLimit;
+  }
+
+  /** Path parameters from the route (`/items/{id}` -> `{ id: "1" }`), always strings; empty before routing (in an onRequest hook). */
+  get params(): Readonly<Record<string, string>> {
+    return this.#params;
+  }
+
+  /** Most bytes `body()` accepts before answering 413: the route's `bodyLimit`, else the app's. */
+  get bodyLimit(): number {
+    return this.#bodyLimit;
+  }
+
+  /** @internal The pipeline records what routing found: the route's params and body limit. */
+  [kRouted](params: Readonly<Record<string, string>>, bodyLimit: number): void {
+    this.#params = params;
+    this.#bodyLimit = bodyLimit;
   }
 
   /** The path without the query string, e.g. `/items/1`. */
@@ -124,7 +141,7 @@ export class Request {
    * are announced or received (the rest is never buffered).
    */
   body(): Promise<Uint8Array> {
-    this.#body ??= readBody(this.raw, this.bodyLimit);
+    this.#body ??= readBody(this.raw, this.#bodyLimit);
     return this.#body;
   }
 
