@@ -6,6 +6,8 @@
 import type { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
 import type { Blueprint } from "./blueprint.js";
+import { describeValue } from "./describe.js";
+import { CelloError } from "./errors.js";
 import { checkController, exploreDecorated, exploreRoutes, instantiate, noRoutesWarning, unregisteredControllerWarnings } from "./explorer.js";
 import { HookRegistry, type HookName, type Hooks } from "./hooks.js";
 import { Lifecycle, type LifecycleEvent } from "./lifecycle.js";
@@ -211,8 +213,16 @@ export class App extends RouteCollector {
     return this;
   }
 
-  /** Apply a plugin. */
+  /**
+   * Apply a plugin: call it with this app. Anything but a function throws a
+   * CelloError `CELLO_INVALID_OPTION` naming what was passed.
+   * @param plugin - A {@link Plugin}, e.g. `cors()`.
+   * @example app.use(cors({ origins: ["https://example.com"] })).use(logging());
+   */
   use(plugin: Plugin): this {
+    if (typeof plugin !== "function") {
+      throw new CelloError("CELLO_INVALID_OPTION", `app.use() takes a plugin, a function (app) => void such as cors() or logging(); got ${describeValue(plugin)}`);
+    }
     plugin(this);
     return this;
   }
