@@ -3,8 +3,6 @@
  * controllers, blueprints) and owns the server's lifecycle; requests run
  * through pipeline.ts, responses are written by respond.ts.
  */
-import type { ServerResponse } from "node:http";
-import type { Http2ServerResponse } from "node:http2";
 import type { Blueprint } from "./blueprint.js";
 import { describeValue } from "./describe.js";
 import { CelloError } from "./errors.js";
@@ -15,8 +13,8 @@ import { consoleLogger, type Logger } from "./logger.js";
 import { cors, type CorsOptions } from "./plugins/cors.js";
 import { logging, type LoggingOptions } from "./plugins/logging.js";
 import { Pipeline } from "./pipeline.js";
-import type { RawRequest, Request } from "./request.js";
-import type { ListenOptions, NodeServer, ServerAddress } from "./server.js";
+import type { Request } from "./request.js";
+import type { ListenOptions, NodeServer, RequestListener, ServerAddress } from "./server.js";
 import type { Response } from "./response.js";
 import { Responder, withSseOptions } from "./respond.js";
 import { createRouter, joinPaths, type HttpMethod, type Router } from "./router.js";
@@ -64,8 +62,6 @@ export type { ListenOptions, ServerAddress };
 /** A plugin: a function that configures an app through its public API. */
 export type Plugin = (app: App) => void;
 
-type RawResponse = ServerResponse | Http2ServerResponse;
-
 /** @internal Test support: the SSE engine of `app` (its connections, its shutdown). Not exported from the package. */
 export let engineOf: (app: App) => SseEngine;
 
@@ -92,27 +88,26 @@ export class App extends RouteCollector {
 
   /** Framework diagnostics. */
   readonly logger: Logger;
-  /** Hooks added with {@link App.addHook}, read by the pipeline and the responder. */
-  readonly #hooks = new HookRegistry();
-  /** The SSE engine owning every open stream. */
-  readonly #engine = new SseEngine();
-
-  readonly #router: Router<RouteContext> = createRouter();
-  readonly #bodyLimit: number;
-  readonly #sseDefaults: ResolvedSseOptions;
-  readonly #instances = new Map<Function, object>();
-  readonly #lifecycle: Lifecycle;
-  #ready = false;
-  readonly #registered: Array<{ method: HttpMethod; path: string }> = [];
-  readonly #channels: ChannelRegistry;
-
+  /** The broker behind this app's channels. */
+  readonly broker: ChannelBroker;
   /**
    * The node request listener: `http.createServer(app.handler)` works too.
    * Errors never escape it.
    */
-  readonly handler: (raw: RawRequest, res: RawResponse) => void;
-  /** The broker behind this app's channels. */
-  readonly broker: ChannelBroker;
+  readonly handler: RequestListener;
+
+  /** Hooks added with {@link App.addHook}, read by the pipeline and the responder. */
+  readonly #hooks = new HookRegistry();
+  /** The SSE engine owning every open stream. */
+  readonly #engine = new SseEngine();
+  readonly #router: Router<RouteContext> = createRouter();
+  readonly #registered: Array<{ method: HttpMethod; path: string }> = [];
+  readonly #instances = new Map<Function, object>();
+  readonly #bodyLimit: number;
+  readonly #sseDefaults: ResolvedSseOptions;
+  readonly #channels: ChannelRegistry;
+  readonly #lifecycle: Lifecycle;
+  #ready = false;
 
   constructor(options: AppOptions = {}) {
     super();

@@ -3,15 +3,12 @@
  * signal handling), run the startup and shutdown handlers, and close
  * gracefully: streams first, then the server, then what outlives it.
  */
-import type { ServerResponse } from "node:http";
-import type { Http2ServerResponse } from "node:http2";
 import type { ChannelBroker } from "./channels/broker.js";
 import type { ChannelRegistry } from "./channels/registry.js";
 import { CelloError } from "./errors.js";
 import type { Logger } from "./logger.js";
-import type { RawRequest } from "./request.js";
 import type { Responder } from "./respond.js";
-import { Connections, createNodeServer, listenOn, resolveRunAddress, type ListenOptions, type NodeServer, type ServerAddress } from "./server.js";
+import { Connections, createNodeServer, listenOn, resolveRunAddress, type ListenOptions, type NodeServer, type RequestListener, type ServerAddress } from "./server.js";
 import type { SseEngine, SseShutdownOptions } from "./sse/engine.js";
 import type { UnclosedStreamCheck } from "./sse/unclosed-check.js";
 
@@ -28,7 +25,7 @@ interface StartedBy {
 export interface LifecycleContext {
   readonly logger: Logger;
   /** The request listener of every server. */
-  readonly handler: (raw: RawRequest, res: ServerResponse | Http2ServerResponse) => void;
+  readonly handler: RequestListener;
   /** The app's `ready()`: routes registered and compiled, startup handlers run. Awaited before the server accepts. */
   readonly ready: () => Promise<void>;
   /** Told before the server accepts whether it speaks HTTP/2. */
@@ -46,7 +43,7 @@ export interface LifecycleContext {
 /** Starts and stops one app's server, once each. @internal */
 export class Lifecycle {
   readonly #logger: Logger;
-  readonly #handler: LifecycleContext["handler"];
+  readonly #handler: RequestListener;
   readonly #ready: () => Promise<void>;
   readonly #responder: Responder;
   readonly #engine: SseEngine;

@@ -4,18 +4,15 @@
  * (respond.ts). It gets what it needs from its app once, at construction, and
  * never calls back into it.
  */
-import type { ServerResponse } from "node:http";
-import type { Http2ServerResponse } from "node:http2";
 import { HttpError } from "./errors.js";
 import type { HookRegistry } from "./hooks.js";
 import type { Logger } from "./logger.js";
-import { Request, kRouted, type RawRequest } from "./request.js";
+import { Request, kRouted } from "./request.js";
 import { Response } from "./response.js";
-import { errorToResponse, type Responder } from "./respond.js";
+import { errorToResponse, type RawResponse, type Responder } from "./respond.js";
 import type { Router } from "./router.js";
 import type { RouteContext } from "./routes.js";
-
-type RawResponse = ServerResponse | Http2ServerResponse;
+import type { RequestListener } from "./server.js";
 
 /** What a {@link Pipeline} needs from its app, given once at construction. */
 export interface PipelineContext {
@@ -46,7 +43,7 @@ export class Pipeline {
   }
 
   /** The node request listener (the app's `handler`). Errors never escape it. */
-  readonly handler = (raw: RawRequest, res: RawResponse): void => {
+  readonly handler: RequestListener = (raw, res) => {
     // No per-request close listener: it cost 5-8% of throughput (bench/). The request
     // notices a departed client when its signal is first read, and the SSE engine
     // listens from the moment a stream starts and checks the socket before writing.

@@ -16,7 +16,8 @@ import { discardSource, isAttachable } from "./sse/source.js";
 import { SseStream } from "./sse/stream.js";
 import type { UnclosedStreamCheck } from "./sse/unclosed-check.js";
 
-type RawResponse = ServerResponse | Http2ServerResponse;
+/** The node:http or node:http2 (compatibility API) response a Responder writes to. */
+export type RawResponse = ServerResponse | Http2ServerResponse;
 
 /**
  * Map a handler's return value to a Response:
