@@ -145,7 +145,7 @@ describe("a client that does not read", () => {
     stalled.socket.on("data", (chunk: Buffer) => chunks.push(chunk.toString("utf8")));
     stalled.socket.resume();
     await stalled.closed;
-    const dropped = stream.droppedCount;
+    const dropped = stream.eventsDropped;
     expect(dropped).toBeGreaterThan(total / 2);
     const ids = [...chunks.join("").matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
     expect(ids.length + dropped).toBe(total);

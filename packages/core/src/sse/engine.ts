@@ -169,7 +169,7 @@ export class SseConnection implements SseSink {
   readonly options: ResolvedSseOptions;
   readonly openedAt = Date.now();
   eventsSent = 0;
-  droppedCount = 0;
+  eventsDropped = 0;
   closed = false;
 
   readonly #engine: SseEngine;
@@ -438,7 +438,7 @@ export class SseConnection implements SseSink {
       bytes -= Buffer.byteLength(frame);
       if (frame.charCodeAt(0) !== COLON) {
         this.#pendingEvents--;
-        this.droppedCount++;
+        this.eventsDropped++;
       }
     }
     pending.splice(0, dropped);
@@ -514,7 +514,7 @@ export class SseConnection implements SseSink {
     this.#engine.forget(this);
     this.#info = {
       eventsSent: this.eventsSent,
-      eventsDropped: this.droppedCount,
+      eventsDropped: this.eventsDropped,
       durationMs: Date.now() - this.openedAt,
       reason,
     };

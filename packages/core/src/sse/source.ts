@@ -18,7 +18,7 @@ export interface SseSink {
   /** End the response once queued frames are written (`"error"` when the source failed). */
   end(reason?: "end" | "error"): void;
   /** Events dropped under the drop-oldest policy. */
-  readonly droppedCount: number;
+  readonly eventsDropped: number;
   /** The connection's `bufferLimit`: a source sending in pages keeps each page well under it. */
   readonly bufferLimit: number;
 }
