@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { App } from "../app.js";
 import { TestClient } from "../testing.js";
-import type { SseOptions } from "./engine.js";
+import type { SseOptions } from "./options.js";
 import { SseEvent } from "./event.js";
 import { rawSse, sleep } from "./raw-client.test-support.js";
 import { SseStream } from "./stream.js";

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { App } from "../app.js";
 import type { Request } from "../request.js";
 import { startWithCleanup, type TestClient } from "../testing.js";
-import type { SseOptions } from "./engine.js";
+import type { SseOptions } from "./options.js";
 import { SseEvent } from "./event.js";
 import { rawSse, sleep } from "./raw-client.test-support.js";
 import { SseStream } from "./stream.js";

@@ -10,72 +10,12 @@ import type { Logger } from "../logger.js";
 import { SseEvent, formatSseComment, formatSseRetry } from "./event.js";
 import { HeartbeatSweeper } from "./heartbeat.js";
 import { pump } from "./pump.js";
-import { isAttachable, kAttach, kDetach, type AttachableSource, type SseSink } from "./source.js";
-import type { SseStream } from "./stream.js";
-
-/** What to do when a client cannot keep up and its buffer reaches `bufferLimit`. */
-export type OverflowPolicy = "close" | "drop-oldest";
-
-/** Per-app or per-route streaming options. */
-export interface SseOptions {
-  /** Send a `:` comment after this many ms without a frame. Default 15000; 0 turns it off. */
-  heartbeatMs?: number;
-  /** Send `retry: N` when the stream opens: the client's reconnection delay. Default: none. */
-  retry?: number;
-  /**
-   * Most bytes queued for one client behind a socket that has stopped taking
-   * more (the client is not reading as fast as events come). What one turn of
-   * the event loop queues for a socket that takes it is written whole, however
-   * large. Default 1 MiB.
-   */
-  bufferLimit?: number;
-  /** What to do past `bufferLimit`: `"close"` the connection (default) or `"drop-oldest"` queued events. */
-  overflow?: OverflowPolicy;
-  /** Close a client whose socket has not drained for this many ms. Default 30000. */
-  writeTimeoutMs?: number;
-}
-
-/** Options of {@link SseEngine.shutdown}. */
-export interface SseShutdownOptions {
-  /** The last frame every open stream gets. Default: a `: shutdown` comment; `retry` is sent too. */
-  finalEvent?: SseEvent;
-  /** `retry:` sent with the final frame so clients come back after a restart. Default 1000. */
-  retry?: number;
-  /** How long producers get to finish, and clients to read the final frame, before sockets are destroyed. Default 5000. */
-  graceMs?: number;
-}
-
-/** Why a stream closed. */
-export type SseCloseReason = "end" | "client" | "error" | "overflow" | "write-timeout" | "heartbeat" | "shutdown";
-
-/** What the engine reports about a stream when it closes (for logging and metrics). */
-export interface SseStreamInfo {
-  /** Events written (comments not counted). */
-  eventsSent: number;
-  /** Events dropped under the drop-oldest policy. */
-  eventsDropped: number;
-  /** Time from open to close. */
-  durationMs: number;
-  reason: SseCloseReason;
-}
-
-/** Anything a handler may return to be streamed. */
-export type SseSource =
-  | SseStream
-  | AttachableSource
-  | AsyncIterable<unknown>
-  | Iterable<unknown>;
+import type { ResolvedSseOptions, SseShutdownOptions } from "./options.js";
+import type { SseCloseReason, SseStreamInfo, StreamClosedCallback, StreamOwner } from "./report.js";
+import { isAttachable, kAttach, kDetach, type AttachableSource, type SseSink, type SseSource } from "./source.js";
 
 /** The subset of node:http / node:http2 responses the engine uses. */
 type RawResponse = ServerResponse | Http2ServerResponse;
-
-export const SSE_DEFAULTS: Required<Omit<SseOptions, "retry">> & { retry: number | undefined } = Object.freeze({
-  heartbeatMs: 15_000,
-  retry: undefined,
-  bufferLimit: 1024 * 1024,
-  overflow: "close",
-  writeTimeoutMs: 30_000,
-});
 
 // A pull producer's frames are written inline once this much is queued, so a
 // producer that never yields to the event loop still meets socket backpressure.
@@ -87,17 +27,6 @@ const PRODUCER_ABANDON_MS = 1000;
 const OPEN_FRAME = formatSseComment("ok");
 const COLON = 0x3a;
 const HEARTBEAT_FRAME = ":\n\n";
-
-/** Who a connection reports to when it closes: the request (its signal aborts). */
-export interface StreamOwner {
-  markGone(): void;
-}
-
-/** Called once per closed connection, after its producer finished (or was abandoned, see SseConnection.done). */
-export type StreamClosedCallback = (owner: StreamOwner, info: SseStreamInfo) => void;
-
-/** The options a connection runs with (defaults filled in). */
-export type ResolvedSseOptions = Required<Omit<SseOptions, "retry">> & { retry: number | undefined };
 
 /** The frames one flush pass has already joined, so identical queues share one encoded chunk. */
 interface FlushCache {
