@@ -5,8 +5,8 @@
  */
 import type { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
-import type { Socket } from "node:net";
 import type { Logger } from "../logger.js";
+import { asHttpChunk, directSocket, servedResponse, type ServingSocket } from "./direct-write.js";
 import { SseEvent, formatSseComment, formatSseRetry } from "./event.js";
 import { HeartbeatSweeper } from "./heartbeat.js";
 import { pump } from "./pump.js";
@@ -42,39 +42,6 @@ interface FlushCache {
 
 const kConnection = Symbol("cello.sse.connection");
 type TaggedResponse = ServerResponse & { [kConnection]?: SseConnection };
-type TaggedSocket = Socket & { _httpMessage?: TaggedResponse | null };
-
-/** The parts of node:http's OutgoingMessage that say whether writing to its socket directly is safe. */
-interface OutgoingState {
-  socket: TaggedSocket | null;
-  chunkedEncoding?: unknown;
-  _hasBody?: unknown;
-  _headerSent?: unknown;
-  outputData?: unknown;
-}
-
-/**
- * The socket of an HTTP/1.1 response whose head has gone out and whose body is
- * chunked, with nothing of its own still queued: SSE frames can then be framed
- * as chunks here and written straight to the socket, skipping the four
- * writes and the per-response cork that `res.write()` costs on every flush
- * (the per-client cost that dominates fan-out). Anything else (HTTP/2, a
- * response queued behind a pipelined one, a Node that changed these fields)
- * keeps writing through `res.write()`.
- */
-function directSocket(res: TaggedResponse): TaggedSocket | undefined {
-  const state = res as unknown as OutgoingState;
-  const socket = state.socket;
-  if (socket === null || socket === undefined || socket._httpMessage !== res) return undefined;
-  if (state.chunkedEncoding !== true || state._hasBody !== true || state._headerSent !== true) return undefined;
-  if (!Array.isArray(state.outputData) || state.outputData.length !== 0) return undefined;
-  return socket;
-}
-
-/** `payload` as one HTTP/1.1 chunk: size in hex, CRLF, the bytes, CRLF. */
-function asHttpChunk(payload: string): string {
-  return `${Buffer.byteLength(payload).toString(16)}\r\n${payload}\r\n`;
-}
 
 /**
  * One open SSE response. Frames are queued and written once per event-loop
@@ -104,8 +71,8 @@ export class SseConnection implements SseSink {
   readonly #engine: SseEngine;
   // Typed as the HTTP/1 response: node:http2's compatibility response has the same write/end/drain surface.
   readonly #res: TaggedResponse;
-  /** Set once the head is out, when frames can go straight to the socket (see directSocket). */
-  #socket: TaggedSocket | undefined;
+  /** Set once the head is out, when frames can go straight to the socket (see direct-write.ts). */
+  #socket: ServingSocket | undefined;
   #pending: string[] | undefined;
   #pendingBytes = 0;
   #pendingEvents = 0;
@@ -162,8 +129,8 @@ export class SseConnection implements SseSink {
   }
 
   // The socket's response is ours while the stream is open: no tag on the socket itself.
-  static #onSocketDrain(this: TaggedSocket): void {
-    const connection = this._httpMessage?.[kConnection];
+  static #onSocketDrain(this: ServingSocket): void {
+    const connection = (servedResponse(this) as TaggedResponse | null | undefined)?.[kConnection];
     if (connection) connection.#drained();
   }
 
@@ -284,7 +251,7 @@ export class SseConnection implements SseSink {
     if (this.options.retry !== undefined) first += formatSseRetry(this.options.retry);
     // Head and first comment in one write: EventSource fires `open` and proxies pass the stream at once.
     this.#write(first);
-    this.#socket = directSocket(res as TaggedResponse);
+    this.#socket = directSocket(res);
     if (this.options.heartbeatMs > 0) this.#engine.heartbeats.add(this, this.options.heartbeatMs);
     if (attachable) {
       this.#attached = attachable;
