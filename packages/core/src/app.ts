@@ -16,10 +16,11 @@ import { Pipeline } from "./pipeline.js";
 import type { Request } from "./request.js";
 import type { ListenOptions, NodeServer, RequestListener, ServerAddress } from "./server.js";
 import type { Response } from "./response.js";
-import { Responder, withSseOptions } from "./respond.js";
+import { Responder } from "./respond.js";
 import { createRouter, joinPaths, type HttpMethod, type Router } from "./router.js";
 import { RouteCollector, type RouteContext, type RouteDefinition, type RouteOptions } from "./routes.js";
-import { SSE_DEFAULTS, SseEngine, type ResolvedSseOptions, type SseOptions, type SseShutdownOptions } from "./sse/engine.js";
+import { SseEngine } from "./sse/engine.js";
+import { SSE_DEFAULTS, resolveSseOptions, type ResolvedSseOptions, type SseOptions, type SseShutdownOptions } from "./sse/options.js";
 import { UnclosedStreamCheck } from "./sse/unclosed-check.js";
 import { memoryBroker, type ChannelBroker } from "./channels/broker.js";
 import type { Channel, ChannelOptions } from "./channels/channel.js";
@@ -113,7 +114,7 @@ export class App extends RouteCollector {
     super();
     this.logger = options.logger ?? consoleLogger;
     this.#bodyLimit = options.bodyLimit ?? 1024 * 1024;
-    this.#sseDefaults = withSseOptions(SSE_DEFAULTS, options.sse);
+    this.#sseDefaults = resolveSseOptions(SSE_DEFAULTS, options.sse);
     this.broker = options.broker ?? memoryBroker();
     const unclosedMs = options.unclosedStreamWarningMs ?? 10_000;
     const unclosedStreams = unclosedMs > 0 && process.env.NODE_ENV !== "production" ? new UnclosedStreamCheck(unclosedMs, this.logger) : undefined;
@@ -166,7 +167,7 @@ export class App extends RouteCollector {
 
   protected addRoute(definition: RouteDefinition): void {
     for (const method of definition.methods) this.#registered.push({ method, path: definition.path });
-    const sse = withSseOptions(this.#sseDefaults, definition.options.sse);
+    const sse = resolveSseOptions(this.#sseDefaults, definition.options.sse);
     for (const method of definition.methods) {
       this.#router.add(method, definition.path, {
         handler: definition.handler,

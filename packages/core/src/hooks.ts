@@ -4,7 +4,7 @@
  */
 import type { Request } from "./request.js";
 import type { Response } from "./response.js";
-import type { SseStreamInfo } from "./sse/engine.js";
+import type { SseStreamInfo } from "./sse/report.js";
 
 /** What {@link Hooks.onFinish} is told about a completed non-streaming response. */
 export interface FinishInfo {

@@ -9,7 +9,8 @@ import { CelloError } from "./errors.js";
 import type { Logger } from "./logger.js";
 import type { Responder } from "./respond.js";
 import { Connections, createNodeServer, listenOn, resolveRunAddress, type ListenOptions, type NodeServer, type RequestListener, type ServerAddress } from "./server.js";
-import type { SseEngine, SseShutdownOptions } from "./sse/engine.js";
+import type { SseEngine } from "./sse/engine.js";
+import type { SseShutdownOptions } from "./sse/options.js";
 import type { UnclosedStreamCheck } from "./sse/unclosed-check.js";
 
 /** When `app.onEvent` handlers run. */

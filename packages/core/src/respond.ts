@@ -11,7 +11,8 @@ import type { Logger } from "./logger.js";
 import { RequestStreamOwner, type Request } from "./request.js";
 import { Response } from "./response.js";
 import type { RouteContext } from "./routes.js";
-import type { ResolvedSseOptions, SseEngine, SseOptions } from "./sse/engine.js";
+import type { SseEngine } from "./sse/engine.js";
+import { resolveSseOptions, type ResolvedSseOptions } from "./sse/options.js";
 import { discardSource, isAttachable } from "./sse/source.js";
 import { SseStream } from "./sse/stream.js";
 import type { UnclosedStreamCheck } from "./sse/unclosed-check.js";
@@ -80,28 +81,6 @@ export function sseHeaders(response: Response, http2: boolean): void {
   if (!http2 && response.getHeader("connection") === undefined) response.setHeader("Connection", "keep-alive");
   // nginx buffers proxied responses unless told otherwise per response.
   if (response.getHeader("x-accel-buffering") === undefined) response.setHeader("X-Accel-Buffering", "no");
-}
-
-/**
- * SSE options layered: `base` (the app's, then a route's) with every option
- * `override` (a route's, then a response's) defines; `undefined` values do not
- * count. Returns `base` itself when `override` defines none, so the connections
- * of a route share one options object.
- */
-export function withSseOptions(base: ResolvedSseOptions, override: SseOptions | undefined): ResolvedSseOptions {
-  return hasDefined(override) ? { ...base, ...definedOnly(override!) } : base;
-}
-
-function hasDefined(options: object | undefined): boolean {
-  if (!options) return false;
-  for (const value of Object.values(options)) if (value !== undefined) return true;
-  return false;
-}
-
-function definedOnly<T extends object>(options: T): Partial<T> {
-  const result: Partial<T> = {};
-  for (const key of Object.keys(options) as Array<keyof T>) if (options[key] !== undefined) result[key] = options[key];
-  return result;
 }
 
 /** Write a non-streaming Response: status, headers, Content-Length, body (none for HEAD). */
@@ -235,7 +214,7 @@ export class Responder {
       }
       if (http2) stripConnectionHeaders(response.headers);
       // The route's resolved options object is shared by its connections unless this response overrides one.
-      const options = withSseOptions(route?.sse ?? this.#sseDefaults, sseBody.options);
+      const options = resolveSseOptions(route?.sse ?? this.#sseDefaults, sseBody.options);
       const connection = this.#engine.create(res, options);
       const owner = new RequestStreamOwner(request);
       connection.open(response.status, response.headers, sseBody.source, this.#logger, owner);

@@ -7,7 +7,7 @@ import { routeDecorator, type DecoratedSite, type RouteDecorator } from "./decor
 import { CelloError } from "./errors.js";
 import type { Request } from "./request.js";
 import type { HttpMethod } from "./router.js";
-import type { ResolvedSseOptions, SseOptions } from "./sse/engine.js";
+import type { ResolvedSseOptions, SseOptions } from "./sse/options.js";
 
 /** A route handler: gets the Request, returns anything `respond` understands (or a Promise of it). */
 export type Handler = (request: Request) => unknown;

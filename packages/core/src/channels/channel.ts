@@ -7,7 +7,7 @@ import { CelloError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Request } from "../request.js";
 import { Response } from "../response.js";
-import type { SseOptions } from "../sse/engine.js";
+import type { SseOptions } from "../sse/options.js";
 import { formatSseFrame } from "../sse/event.js";
 import type { ChannelBroker, ChannelHistoryOptions, ChannelMessage } from "./broker.js";
 import { Subscription, type ChannelEvent, type SubscribeOptions } from "./subscription.js";

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { App, engineOf } from "../app.js";
 import { TestClient } from "../testing.js";
-import type { SseOptions } from "./engine.js";
+import type { SseOptions } from "./options.js";
 import { SseEvent } from "./event.js";
 import { rawSse, sleep } from "./raw-client.test-support.js";
 import { SseStream } from "./stream.js";
@@ -78,9 +78,11 @@ describe("backpressure and slow clients", () => {
     expect(received.every((e, i) => e.id === String(i))).toBe(true);
     expect(closeReasons).toEqual([]);
     expect(maxBuffered).toBeLessThanOrEqual(STALLED_BOUND);
-    const stalledStream = streams.find((s) => s.droppedCount > 0)!;
+    const stalledStream = streams.find((s) => s.eventsDropped > 0)!;
     expect(stalledStream).toBeDefined();
-    expect(stalledStream.droppedCount).toBeGreaterThan(EVENTS / 2);
+    expect(stalledStream.eventsDropped).toBeGreaterThan(EVENTS / 2);
+    // The deprecated name reads the same count.
+    expect(stalledStream.droppedCount).toBe(stalledStream.eventsDropped);
     expect(app.openStreams).toBe(2);
     stalled.socket.destroy();
   }, 60_000);

@@ -1,8 +1,19 @@
 /**
- * The contract between the engine and push-style sources (SseStream, channel
- * subscriptions): the engine hands the source a sink when streaming starts and
- * tells it when the connection is gone. Internal: not exported from the package.
+ * What can be streamed, and the contract between the engine and push-style
+ * sources (SseStream, channel subscriptions): the engine hands the source a
+ * sink when streaming starts and tells it when the connection is gone. Only
+ * `SseSource` is exported from the package; the contract is internal.
  */
+import type { SseStream } from "./stream.js";
+
+/**
+ * Anything a handler may return to be streamed: an SseStream, a channel
+ * subscription, an async iterable or generator, or a sync iterable.
+ * @example
+ * app.get("/ticks", () => Response.sse(ticks()));
+ * async function* ticks(): AsyncGenerator<string> { yield "tick"; }
+ */
+export type SseSource = SseStream | AttachableSource | AsyncIterable<unknown> | Iterable<unknown>;
 
 /** What the engine hands a push source. @internal */
 export interface SseSink {
@@ -18,7 +29,7 @@ export interface SseSink {
   /** End the response once queued frames are written (`"error"` when the source failed). */
   end(reason?: "end" | "error"): void;
   /** Events dropped under the drop-oldest policy. */
-  readonly droppedCount: number;
+  readonly eventsDropped: number;
   /** The connection's `bufferLimit`: a source sending in pages keeps each page well under it. */
   readonly bufferLimit: number;
 }

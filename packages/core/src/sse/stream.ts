@@ -100,9 +100,19 @@ export class SseStream implements AttachableSource {
     return this.#closed;
   }
 
-  /** Events dropped for a slow client under the `"drop-oldest"` policy. */
+  /**
+   * Events dropped for a slow client under the `"drop-oldest"` policy (the same
+   * count `onStreamClose` reports as `eventsDropped`).
+   * @example
+   * stream.onClose(() => console.log(`${stream.eventsDropped} events dropped`));
+   */
+  get eventsDropped(): number {
+    return this.#sink?.eventsDropped ?? 0;
+  }
+
+  /** @deprecated Renamed {@link SseStream.eventsDropped}, the name `onStreamClose` and the logs use; this alias will be removed. */
   get droppedCount(): number {
-    return this.#sink?.droppedCount ?? 0;
+    return this.eventsDropped;
   }
 
   /**
