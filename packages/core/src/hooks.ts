@@ -31,7 +31,11 @@ export interface Hooks {
 /** A hook name. */
 export type HookName = keyof Hooks;
 
-/** @internal Hook arrays of one app, read on the hot path. */
+/**
+ * Hook arrays of one app, read on the hot path. Not exported from the package's
+ * index (apps add hooks with `app.addHook`), and not tagged internal either: a
+ * declaration that the published App class mentions must stay in its .d.ts.
+ */
 export class HookRegistry {
   readonly onRequest: Array<Hooks["onRequest"]> = [];
   readonly onResponse: Array<Hooks["onResponse"]> = [];

@@ -27,7 +27,13 @@ export class BrokerUnavailableError extends CelloError {
    */
   readonly mayHaveApplied: boolean;
 
-  /** @internal */
+  /**
+   * Made by the broker; a test may build one to stand in for an outage.
+   * (Not tagged internal: a stripped constructor would leave CelloError's, which takes a code.)
+   * @param detail - what failed, e.g. `Redis at redis://127.0.0.1:6379 did not answer within 2000 ms`
+   * @param mayHaveApplied - see {@link BrokerUnavailableError.mayHaveApplied}
+   * @param cause - the underlying error
+   */
   constructor(detail: string, mayHaveApplied: boolean, cause: unknown) {
     super("CELLO_BROKER_UNAVAILABLE", detail, { cause });
     this.name = "BrokerUnavailableError";
