@@ -148,10 +148,22 @@ describe.skipIf(skipWithoutRedis)("redisBroker against a real Redis", () => {
     expect(await broker.lastId("fleeting")).toBe(id);
   });
 
-  it("refuses invalid options with a message naming the option", () => {
-    expect(() => redisBroker({ blockMs: 0 })).toThrow("redisBroker(): blockMs must be a positive integer, got 0");
-    expect(() => redisBroker({ readCount: 1.5 })).toThrow("redisBroker(): readCount must be a positive integer, got 1.5");
-    expect(() => redisBroker({ commandTimeoutMs: -1 })).toThrow("redisBroker(): commandTimeoutMs must be a positive number, got -1");
+  it.each([
+    [{ blockMs: 0 }, "blockMs must be a positive integer of milliseconds (default 1000), got 0"],
+    [{ readCount: 1.5 }, "readCount must be a positive integer of entries (default 500), got 1.5"],
+    [{ commandTimeoutMs: -1 }, "commandTimeoutMs must be a positive number of milliseconds (default 2000), got -1"],
+    [{ commandTimeoutMs: "2000" as never }, 'commandTimeoutMs must be a positive number of milliseconds (default 2000), got "2000"'],
+    [{ retry: { minMs: Number.NaN } }, "retry.minMs must be a positive number of milliseconds (default 50), got NaN"],
+    [{ retry: { maxMs: Infinity } }, "retry.maxMs must be a positive number of milliseconds (default 2000), got Infinity"],
+  ] satisfies Array<[RedisBrokerOptions, string]>)("refuses invalid options (%o) with CELLO_INVALID_OPTION and a message naming the option, its unit and default", (options, detail) => {
+    let thrown: unknown;
+    try {
+      redisBroker({ logger: silentLogger, ...options });
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(CelloError);
+    expect([(thrown as CelloError).code, (thrown as CelloError).message]).toEqual(["CELLO_INVALID_OPTION", `Invalid option: redisBroker(): ${detail}`]);
   });
 
   it("compares ids as two 64-bit numbers", () => {

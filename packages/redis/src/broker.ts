@@ -3,7 +3,7 @@
  * the SSE id, so every instance numbers events the same way and a client can
  * resume on any of them with its Last-Event-ID.
  */
-import { consoleLogger, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type Logger, type ReplayOptions, type ReplayResult } from "@cellojs/core";
+import { CelloError, consoleLogger, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type Logger, type ReplayOptions, type ReplayResult } from "@cellojs/core";
 import type { Redis, RedisOptions } from "ioredis";
 import { BrokerUnavailableError, lastConnectionError, openConnection, redactUrl, sendWhenConnected, toBrokerError, type ConnectionSettings } from "./connection.js";
 import { compareStreamIds, isStreamId, MIN_ID } from "./ids.js";
@@ -104,15 +104,15 @@ class RedisStreamsBroker implements RedisBroker {
     this.url = redactUrl(url);
     this.#prefix = options.prefix ?? "cello:ch:";
     // Validated before any connection opens, so a bad option leaks nothing.
-    const blockMs = positive("blockMs", options.blockMs ?? 1000, true);
-    const readCount = positive("readCount", options.readCount ?? 500, true);
+    const blockMs = positive("blockMs", options.blockMs, 1000, "milliseconds", true);
+    const readCount = positive("readCount", options.readCount, 500, "entries", true);
     this.#settings = {
       url,
       safeUrl: this.url,
       blockMs,
-      commandTimeoutMs: positive("commandTimeoutMs", options.commandTimeoutMs ?? 2000),
-      retryMinMs: positive("retry.minMs", options.retry?.minMs ?? 50),
-      retryMaxMs: positive("retry.maxMs", options.retry?.maxMs ?? 2000),
+      commandTimeoutMs: positive("commandTimeoutMs", options.commandTimeoutMs, 2000, "milliseconds"),
+      retryMinMs: positive("retry.minMs", options.retry?.minMs, 50, "milliseconds"),
+      retryMaxMs: positive("retry.maxMs", options.retry?.maxMs, 2000, "milliseconds"),
       extra: options.redis ?? {},
       logger: options.logger ?? consoleLogger,
     };
@@ -338,9 +338,16 @@ function parseInfo(reply: unknown): StreamInfo {
   };
 }
 
-function positive(name: string, value: number, integer = false): number {
+/**
+ * An option's value, `fallback` when not given; checked before any connection
+ * opens: a CelloError `CELLO_INVALID_OPTION` naming the option, its unit and default otherwise.
+ */
+function positive(name: string, given: number | undefined, fallback: number, unit: "milliseconds" | "entries", integer = false): number {
+  const value = given ?? fallback;
   if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
-    throw new RangeError(`redisBroker(): ${name} must be a positive ${integer ? "integer" : "number"}, got ${value}`);
+    // A string is quoted, so "1000" is not mistaken for the number it is not.
+    const got = typeof value === "string" ? JSON.stringify(value) : String(value);
+    throw new CelloError("CELLO_INVALID_OPTION", `redisBroker(): ${name} must be a positive ${integer ? "integer" : "number"} of ${unit} (default ${fallback}), got ${got}`);
   }
   return value;
 }
