@@ -26,7 +26,15 @@ export interface RedisBrokerOptions {
   readCount?: number;
   /** A publish, replay or lastId without an answer after this long rejects (ms). Default 2000. */
   commandTimeoutMs?: number;
-  /** Reconnect backoff: first delay and cap (ms), with jitter. Default `{ minMs: 50, maxMs: 2000 }`. */
+  /**
+   * How the two connections reconnect after Redis went away: the first delay and
+   * the cap (ms) of an exponential backoff, with jitter. Default `{ minMs: 50, maxMs: 2000 }`.
+   */
+  reconnectBackoff?: { minMs?: number; maxMs?: number };
+  /**
+   * @deprecated Renamed {@link RedisBrokerOptions.reconnectBackoff} ("retry" is also
+   * the SSE field and a client option); this name still works and will be removed in the next release.
+   */
   retry?: { minMs?: number; maxMs?: number };
   /** Where outages and their end are reported. Default: the console. */
   logger?: Logger;
@@ -71,7 +79,7 @@ const DEFAULT_HISTORY: ChannelHistoryOptions = { history: 1000, ttlMs: 0 };
  *
  * @param options - See {@link RedisBrokerOptions}: `url` (REDIS_URL or redis://127.0.0.1:6379),
  *   `prefix` ("cello:ch:"), `connectionName` ("cello"), `blockMs` (1000), `readCount` (500),
- *   `commandTimeoutMs` (2000), `retry` ({ minMs: 50, maxMs: 2000 }), `logger` (console), `redis`.
+ *   `commandTimeoutMs` (2000), `reconnectBackoff` ({ minMs: 50, maxMs: 2000 }), `logger` (console), `redis`.
  * @returns A {@link RedisBroker}; pass it to `new App({ broker })`. `app.close()` closes it.
  * @example
  * import { App } from "@cellojs/core";
@@ -111,8 +119,7 @@ class RedisStreamsBroker implements RedisBroker {
       safeUrl: this.url,
       blockMs,
       commandTimeoutMs: positive("commandTimeoutMs", options.commandTimeoutMs, 2000, "milliseconds"),
-      retryMinMs: positive("retry.minMs", options.retry?.minMs, 50, "milliseconds"),
-      retryMaxMs: positive("retry.maxMs", options.retry?.maxMs, 2000, "milliseconds"),
+      ...reconnectBackoff(options),
       extra: options.redis ?? {},
       logger: options.logger ?? consoleLogger,
     };
@@ -335,6 +342,19 @@ function parseInfo(reply: unknown): StreamInfo {
     lastEntryId: last ? last[0] : undefined,
     maxDeletedId: maxDeleted === undefined ? undefined : String(maxDeleted),
     entriesAdded: entriesAdded === undefined ? undefined : Number(entriesAdded),
+  };
+}
+
+/** The `reconnectBackoff` bounds, given under that name or its deprecated one, `retry`. */
+function reconnectBackoff(options: RedisBrokerOptions): Pick<ConnectionSettings, "backoffMinMs" | "backoffMaxMs"> {
+  if (options.reconnectBackoff !== undefined && options.retry !== undefined) {
+    throw new CelloError("CELLO_INVALID_OPTION", "redisBroker(): retry is the deprecated name of reconnectBackoff; pass reconnectBackoff only");
+  }
+  const name = options.retry !== undefined ? "retry" : "reconnectBackoff";
+  const bounds = options.reconnectBackoff ?? options.retry;
+  return {
+    backoffMinMs: positive(`${name}.minMs`, bounds?.minMs, 50, "milliseconds"),
+    backoffMaxMs: positive(`${name}.maxMs`, bounds?.maxMs, 2000, "milliseconds"),
   };
 }
 

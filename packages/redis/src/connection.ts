@@ -48,8 +48,8 @@ export interface ConnectionSettings {
   safeUrl: string;
   commandTimeoutMs: number;
   blockMs: number;
-  retryMinMs: number;
-  retryMaxMs: number;
+  backoffMinMs: number;
+  backoffMaxMs: number;
   extra: RedisOptions;
   logger: Logger;
 }
@@ -126,7 +126,7 @@ export function openConnection(role: "reader" | "publisher", name: string, setti
     // and is never sent again on the next connection: an XADD written twice is a duplicate event.
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
-    retryStrategy: (attempt) => backoff(attempt, settings.retryMinMs, settings.retryMaxMs),
+    retryStrategy: (attempt) => backoff(attempt, settings.backoffMinMs, settings.backoffMaxMs),
     // The reader's XREAD answers at least every blockMs, so a longer silence is a dead socket.
     socketTimeout: role === "reader" ? settings.blockMs + settings.commandTimeoutMs : 2 * settings.commandTimeoutMs,
     ...(role === "publisher" ? { commandTimeout: settings.commandTimeoutMs } : {}),
