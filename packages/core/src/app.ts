@@ -165,6 +165,7 @@ export class App extends RouteCollector {
     return this.#channels.subscribe(request, Array.isArray(channels) ? channels : [channels], options);
   }
 
+  /** @internal Register one definition (see RouteCollector). */
   protected addRoute(definition: RouteDefinition): void {
     for (const method of definition.methods) this.#registered.push({ method, path: definition.path });
     const sse = resolveSseOptions(this.#sseDefaults, definition.options.sse);

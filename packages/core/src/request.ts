@@ -46,7 +46,10 @@ export class Request {
   #gone = false;
   readonly #res: ServerResponse | Http2ServerResponse | undefined;
 
-  /** @internal Built by the app for each request. */
+  /**
+   * Built by the app for each request; handlers receive it. (Not tagged internal: a
+   * stripped constructor would leave TypeScript's implicit `new Request()`.)
+   */
   constructor(raw: RawRequest, bodyLimit: number, res?: ServerResponse | Http2ServerResponse) {
     this.raw = raw;
     this.#res = res;

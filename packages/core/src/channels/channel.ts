@@ -28,7 +28,7 @@ export interface PublishOptions {
 
 type PresenceListener = (request: Request) => void;
 
-/** @internal What a channel tells the registry that made it (the app's). */
+/** What a channel tells the registry that made it (the app's). Not exported from the package's index. */
 export interface ChannelOwner {
   /** `channel` has no subscriber left and none on its way. */
   idle(channel: Channel): void;
@@ -59,7 +59,10 @@ export class Channel {
   /** This channel as a one-element list, shared by its subscriptions (one array less per subscriber). */
   readonly #asList: readonly Channel[] = [this];
 
-  /** @internal Created by `app.channel()` and `app.subscribe()`. */
+  /**
+   * Created by `app.channel()` and `app.subscribe()`, never by user code. (Not
+   * tagged internal: a stripped constructor would leave TypeScript's implicit `new Channel()`.)
+   */
   constructor(name: string, broker: ChannelBroker, options: ChannelOptions, logger: Logger, owner?: ChannelOwner) {
     this.name = name;
     this.#broker = broker;

@@ -3,6 +3,11 @@
  * sources (SseStream, channel subscriptions): the engine hands the source a
  * sink when streaming starts and tells it when the connection is gone. Only
  * `SseSource` is exported from the package; the contract is internal.
+ *
+ * Not tagged internal, unlike `isAttachable`: the public `SseSource` type and
+ * `SseStream` (which implements `AttachableSource`) refer to these declarations, so
+ * the published .d.ts must keep them. Users cannot reach them all the same: the
+ * package exports only its index, and the symbol keys are not exported from it.
  */
 import type { SseStream } from "./stream.js";
 
@@ -15,7 +20,7 @@ import type { SseStream } from "./stream.js";
  */
 export type SseSource = SseStream | AttachableSource | AsyncIterable<unknown> | Iterable<unknown>;
 
-/** What the engine hands a push source. @internal */
+/** What the engine hands a push source. */
 export interface SseSink {
   /** Queue one framed event; false once the connection is closed. Pass `byteLength` when known (fan-out computes it once). */
   send(frame: string, byteLength?: number): boolean;
@@ -34,12 +39,12 @@ export interface SseSink {
   readonly bufferLimit: number;
 }
 
-/** @internal */
+/** The method the engine calls to attach a push source to a connection. */
 export const kAttach = Symbol("cello.sse.attach");
-/** @internal */
+/** The method the engine calls once a push source's connection closed. */
 export const kDetach = Symbol("cello.sse.detach");
 
-/** A source the engine attaches to a connection instead of pulling from it. @internal */
+/** A source the engine attaches to a connection instead of pulling from it. */
 export interface AttachableSource {
   [kAttach](sink: SseSink): void;
   [kDetach](onError: (err: unknown) => void): void;

@@ -142,7 +142,7 @@ export class SseStream implements AttachableSource {
     return this.#closeCallbacks.length > 0;
   }
 
-  /** @internal Called by the engine when it starts sending this stream. */
+  /** Called by the engine when it starts sending this stream (symbol-keyed: not reachable from outside the package). */
   [kAttach](sink: SseSink): void {
     if (this.#sink) throw new CelloError("CELLO_STREAM_LOCKED", "an SseStream can be returned from one handler only");
     this.#sink = sink;
@@ -152,7 +152,7 @@ export class SseStream implements AttachableSource {
     if (this.#ending) sink.end();
   }
 
-  /** @internal Called by the engine when the connection is closed, for any reason. */
+  /** Called by the engine when the connection is closed, for any reason (symbol-keyed, as above). */
   [kDetach](onError: (err: unknown) => void): void {
     this.#finish(onError);
   }
