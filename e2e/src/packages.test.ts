@@ -5,7 +5,7 @@
  * ecosystem's packaging linters, publint and arethetypeswrong, find no problem.
  */
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, test } from "vitest";
 import { run, tempDir, removeTempDirs } from "../../packages/create-app/test/helpers.js";
@@ -24,8 +24,12 @@ function tarballFiles(tarball: string): string[] {
   return execFileSync("tar", ["-tzf", tarball], { encoding: "utf8" }).trim().split("\n").map((path) => path.replace(/^package\//, "")).sort();
 }
 
+function tarballText(tarball: string, file: string): string {
+  return execFileSync("tar", ["-xzOf", tarball, `package/${file}`], { encoding: "utf8" });
+}
+
 function tarballManifest(tarball: string): Record<string, any> {
-  return JSON.parse(execFileSync("tar", ["-xzOf", tarball, "package/package.json"], { encoding: "utf8" }));
+  return JSON.parse(tarballText(tarball, "package.json"));
 }
 
 test("every publishable package is packed", () => {
@@ -76,6 +80,13 @@ describe.each(libraries)("$name's tarball", (pkg) => {
     expect(manifest.dependencies?.["@cellojs/core"]).toBeUndefined();
   });
 
+  test("declarations tagged @internal are stripped from the published .d.ts (stripInternal)", () => {
+    const declarations = files.filter((file) => file.endsWith(".d.ts"));
+    expect(declarations.length).toBeGreaterThan(0);
+    const tagged = declarations.filter((file) => tarballText(pkg.tarball, file).includes("@internal"));
+    expect(tagged).toEqual([]);
+  });
+
   test("publint finds nothing, warnings included", async () => {
     const result = await run(process.execPath, [binOf("publint", "publint"), "run", "--strict", pkg.tarball], { cwd: ROOT });
     expect(result.stdout + result.stderr).toContain("All good!");
@@ -90,6 +101,30 @@ describe.each(libraries)("$name's tarball", (pkg) => {
     expect(result.stdout).toContain("No problems found");
     expect(result.code).toBe(0);
   });
+});
+
+test("core's internals for other modules stay out of its declarations, its public members stay in", () => {
+  const core = packed.find((p) => p.name === "@cellojs/core")!;
+  const blueprint = tarballText(core.tarball, "dist/blueprint.d.ts");
+  expect(blueprint).toContain("registerBlueprint(child: Blueprint): this;");
+  // Called by App.registerBlueprint; tagged @internal in the source.
+  expect(blueprint).not.toContain("collectRoutes");
+  // A constructor is never stripped: TypeScript would then offer an implicit `new Request()`.
+  expect(tarballText(core.tarball, "dist/request.d.ts")).toMatch(/constructor\(raw: RawRequest, /);
+});
+
+test("no constructor of a published class is tagged @internal: stripped, it would leave TypeScript's implicit no-argument one", () => {
+  const tagged: string[] = [];
+  for (const pkg of libraries) {
+    for (const file of readdirSync(join(pkg.dir, "src"), { recursive: true, encoding: "utf8" })) {
+      if (!file.endsWith(".ts") || /\.test(-support)?\.ts$/.test(file)) continue;
+      const source = readFileSync(join(pkg.dir, "src", file), "utf8");
+      for (const match of source.matchAll(/\/\*\*(?:(?!\*\/)[\s\S])*@internal(?:(?!\*\/)[\s\S])*\*\/\s*constructor\s*\(/g)) {
+        tagged.push(`${pkg.name}/src/${file}:${source.slice(0, match.index).split("\n").length}`);
+      }
+    }
+  }
+  expect(tagged).toEqual([]);
 });
 
 describe("@cellojs/create-app's tarball", () => {

@@ -146,6 +146,19 @@ describe("a fresh project (npm init -y, tsc --init) with the packed packages ins
     await tsc(project, TSC[typescript], typescript === "TypeScript 7" ? "tsconfig.ts7.json" : "tsconfig.json", ["--noEmit"]);
   });
 
+  test("the installed declarations type-check on their own, with skipLibCheck off (nothing stripped that a public type names)", async () => {
+    // tsc --init skips checking .d.ts files, which would hide a dangling name in them. @types/node
+    // comes from this workspace: the packages' declarations name node:http types, as any Node app has them.
+    writeFileSync(
+      join(project, "tsconfig.declarations.json"),
+      JSON.stringify({
+        compilerOptions: { module: "nodenext", target: "es2022", strict: true, skipLibCheck: false, noEmit: true, typeRoots: [join(ROOT, "node_modules/@types")], types: ["node"] },
+        files: libraries.map((pkg) => `node_modules/${pkg.name}/dist/index.d.ts`),
+      }),
+    );
+    await tsc(project, TSC["TypeScript 5.9"], "tsconfig.declarations.json", []);
+  });
+
   const compilations = (["TypeScript 5.9", "TypeScript 7"] as const).flatMap((typescript) =>
     (["standard", "legacy"] as const).map((semantics) => ({ typescript, semantics, config: typescript === "TypeScript 7" ? "tsconfig.ts7.json" : "tsconfig.json" })),
   );

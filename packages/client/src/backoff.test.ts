@@ -16,7 +16,7 @@ describe("reconnectDelay", () => {
     expect([1, 2, 3, 4].map((failures) => reconnectDelay(1000, failures, 30_000, highest))).toEqual([2000, 4000, 8000, 16_000]);
   });
 
-  it("never exceeds maxRetryMs once the backoff reaches it", () => {
+  it("never exceeds maxDelayMs once the backoff reaches it", () => {
     expect(reconnectDelay(1000, 10, 30_000, highest)).toBe(30_000);
     expect(reconnectDelay(1000, 60, 30_000, lowest)).toBe(15_500);
   });

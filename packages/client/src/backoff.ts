@@ -13,15 +13,15 @@
  * exponential, jittered extra after consecutive failures.
  *
  * With `R` the reconnection time and `n` failures, the target is
- * `min(max(R, maxRetryMs), R * 2^n)` and the delay lies between the midpoint of
+ * `min(max(R, maxDelayMs), R * 2^n)` and the delay lies between the midpoint of
  * `R` and the target and the target itself. Never below `R` (the server asked
- * for at least that); never above `max(R, maxRetryMs)` (an explicit server
+ * for at least that); never above `max(R, maxDelayMs)` (an explicit server
  * `retry:` longer than the cap is still honoured). Jitter spreads the reconnects
  * of many clients dropped by the same outage.
  *
  * @param reconnectionTimeMs - The server's last `retry:` value, or the client's default (3000 in `connect`).
  * @param consecutiveFailures - Failed attempts since the last successful connection; 0 gives exactly `reconnectionTimeMs`.
- * @param maxRetryMs - Cap for the backoff (30000 in `connect`).
+ * @param maxDelayMs - Cap for the backoff (`maxReconnectDelayMs`, 30000 in `connect`).
  * @param random - Source of jitter in [0, 1). Default: `Math.random`.
  * @returns Milliseconds to wait.
  *
@@ -34,11 +34,11 @@
 export function reconnectDelay(
   reconnectionTimeMs: number,
   consecutiveFailures: number,
-  maxRetryMs: number,
+  maxDelayMs: number,
   random: () => number = Math.random,
 ): number {
   if (consecutiveFailures <= 0) return reconnectionTimeMs;
-  const ceiling = Math.max(reconnectionTimeMs, maxRetryMs);
+  const ceiling = Math.max(reconnectionTimeMs, maxDelayMs);
   // A server may send `retry: 0`; grow from 1 ms so failures still back off.
   const growthBase = Math.max(reconnectionTimeMs, 1);
   const target = Math.min(ceiling, growthBase * 2 ** consecutiveFailures);

@@ -4,7 +4,7 @@ import { setTimeout as delay } from "node:timers/promises";
 import { afterEach, describe, expect, expectTypeOf, it, vi } from "vitest";
 import { connect, type ReconnectInfo, type TypedSseEvent } from "./connect.js";
 import { SseClientError, SseClientErrorCode } from "./errors.js";
-import type { SseEvent } from "./parser.js";
+import type { ReceivedEvent, SseEvent } from "./parser.js";
 
 /** What the server saw of one request. */
 interface SeenRequest {
@@ -176,7 +176,7 @@ describe("connect: receiving", () => {
 });
 
 describe("connect: reconnecting", () => {
-  it("reconnects when the response ends, waiting retryMs and then the server's retry:, with Last-Event-ID", async () => {
+  it("reconnects when the response ends, waiting reconnectDelayMs and then the server's retry:, with Last-Event-ID", async () => {
     let firstEndedAt = 0;
     let secondEndedAt = 0;
     const server = await startServer((_request, response, index) => {
@@ -191,7 +191,7 @@ describe("connect: reconnecting", () => {
     });
     const reconnects: ReconnectInfo[] = [];
 
-    const events = await take(connect(server.url, { retryMs: 20, onReconnect: (info) => reconnects.push(info) }), 3);
+    const events = await take(connect(server.url, { reconnectDelayMs: 20, onReconnect: (info) => reconnects.push(info) }), 3);
 
     expect(events).toEqual([
       { event: "message", data: "a", id: "1" },
@@ -219,7 +219,7 @@ describe("connect: reconnecting", () => {
       else response.end("data: b\n\nid\n\n");
     });
 
-    const events = await collect(connect(server.url, { retryMs: 1 }));
+    const events = await collect(connect(server.url, { reconnectDelayMs: 1 }));
 
     expect(events).toEqual([
       { event: "message", data: "a", id: "" },
@@ -243,7 +243,7 @@ describe("connect: reconnecting", () => {
     });
     const reconnects: ReconnectInfo[] = [];
 
-    const events = await take(connect(server.url, { retryMs: 5, onReconnect: (info) => reconnects.push(info) }), 2);
+    const events = await take(connect(server.url, { reconnectDelayMs: 5, onReconnect: (info) => reconnects.push(info) }), 2);
 
     expect(events.map((event) => [event.data, event.id])).toEqual([
       ["before", "9"],
@@ -269,7 +269,7 @@ describe("connect: reconnecting", () => {
     const reconnects: ReconnectInfo[] = [];
 
     const events = await collect(
-      connect(server.url, { retryMs: 10, maxRetryMs: 1000, onReconnect: (info) => reconnects.push(info) }),
+      connect(server.url, { reconnectDelayMs: 10, maxReconnectDelayMs: 1000, onReconnect: (info) => reconnects.push(info) }),
     );
 
     expect(events.map((event) => event.data)).toEqual(["finally"]);
@@ -283,6 +283,26 @@ describe("connect: reconnecting", () => {
     expect(delays[3]).toBeLessThanOrEqual(160);
     expect(delays[4]).toBe(10);
     expect(server.requests).toHaveLength(6);
+  });
+
+  it.each([
+    ["reconnectDelayMs and maxReconnectDelayMs", { reconnectDelayMs: 10, maxReconnectDelayMs: 12 }],
+    ["the deprecated retryMs and maxRetryMs", { retryMs: 10, maxRetryMs: 12 }],
+  ])("%s set the delay and the backoff's cap", async (_names, delays) => {
+    const server = await startServer((request, response, index) => {
+      if (index < 3) request.socket.destroy();
+      else response.writeHead(204).end();
+    });
+    const reconnects: ReconnectInfo[] = [];
+
+    await collect(connect(server.url, { ...delays, onReconnect: (info) => reconnects.push(info) }));
+
+    // Without the cap, the third failure alone would wait at least 45 ms (default cap 30 s).
+    expect(reconnects.map((info) => info.failures)).toEqual([1, 2, 3]);
+    for (const info of reconnects) {
+      expect(info.delayMs).toBeGreaterThanOrEqual(10);
+      expect(info.delayMs).toBeLessThanOrEqual(12);
+    }
   });
 });
 
@@ -311,7 +331,7 @@ describe("connect: failing and stopping", () => {
     });
     const reconnects: ReconnectInfo[] = [];
 
-    const error = await collect(connect(server.url, { retryMs: 10, onReconnect: (info) => reconnects.push(info) })).catch(
+    const error = await collect(connect(server.url, { reconnectDelayMs: 10, onReconnect: (info) => reconnects.push(info) })).catch(
       (caught: unknown) => caught,
     );
 
@@ -329,7 +349,7 @@ describe("connect: failing and stopping", () => {
       response.writeHead(204).end();
     });
 
-    const events = await collect(connect(server.url, { retryMs: 10 }));
+    const events = await collect(connect(server.url, { reconnectDelayMs: 10 }));
 
     expect(events).toEqual([]);
     await delay(50);
@@ -407,7 +427,7 @@ describe("connect: failing and stopping", () => {
     });
 
     const seen: string[] = [];
-    for await (const event of connect(server.url, { retryMs: 10 })) {
+    for await (const event of connect(server.url, { reconnectDelayMs: 10 })) {
       seen.push(event.data);
       break;
     }
@@ -420,8 +440,14 @@ describe("connect: failing and stopping", () => {
 
   it("rejects bad arguments at the call site", () => {
     expect(() => connect("not a url")).toThrow(TypeError);
-    expect(() => connect("http://127.0.0.1/", { retryMs: -1 })).toThrow(RangeError);
+    expect(() => connect("http://127.0.0.1/", { reconnectDelayMs: -1 })).toThrow(RangeError);
+    expect(() => connect("http://127.0.0.1/", { maxReconnectDelayMs: Number.NaN })).toThrow(/maxReconnectDelayMs/);
+    // The deprecated names are checked the same way, and named in the message as given.
+    expect(() => connect("http://127.0.0.1/", { retryMs: -1 })).toThrow(new RangeError("connect(): retryMs must be a finite number >= 0, got -1"));
     expect(() => connect("http://127.0.0.1/", { maxRetryMs: Number.NaN })).toThrow(/maxRetryMs/);
+    expect(() => connect("http://127.0.0.1/", { retryMs: 10, reconnectDelayMs: 10 })).toThrow(
+      new TypeError("connect(): retryMs is the deprecated name of reconnectDelayMs; pass reconnectDelayMs only"),
+    );
     expect(() => connect("http://127.0.0.1/", { body: "x" })).toThrow(/GET request cannot have a body/);
     expect(() => connect("http://127.0.0.1/", { lastEventId: "a\nb" })).toThrow(TypeError);
     expect(() => connect("http://127.0.0.1/", { headers: { "bad header": "x" } })).toThrow(TypeError);
@@ -487,11 +513,13 @@ describe("connect: JSON and types", () => {
     const url = "http://127.0.0.1:1/";
 
     const untyped = connect(url);
-    expectTypeOf<Item<typeof untyped>>().toEqualTypeOf<SseEvent>();
+    expectTypeOf<Item<typeof untyped>>().toEqualTypeOf<ReceivedEvent>();
+    // The deprecated name is the same type.
+    expectTypeOf<SseEvent>().toEqualTypeOf<ReceivedEvent>();
     const typed = connect<Events>(url, { json: true });
     expectTypeOf<Item<typeof typed>>().toEqualTypeOf<TypedSseEvent<Events>>();
     expectTypeOf<TypedSseEvent>().toEqualTypeOf<{ event: string; data: string; id: string; retry?: number }>();
-    expectTypeOf<TypedSseEvent>().toEqualTypeOf<SseEvent>();
+    expectTypeOf<TypedSseEvent>().toEqualTypeOf<ReceivedEvent>();
     expectTypeOf(connect(url)).toEqualTypeOf<AsyncGenerator<TypedSseEvent, void, undefined>>();
     expectTypeOf(connect(url, { json: true })).toEqualTypeOf<
       AsyncGenerator<TypedSseEvent<Record<string, unknown>>, void, undefined>

@@ -9,14 +9,14 @@
  */
 import { reconnectDelay } from "./backoff.js";
 import { SseClientError, SseClientErrorCode } from "./errors.js";
-import { createParser, type SseEvent } from "./parser.js";
+import { createParser, type ReceivedEvent } from "./parser.js";
 
 /**
  * An event yielded by {@link connect}: a union with one member per entry of
  * `TEvents`, so checking `ev.event` narrows `ev.data`.
  *
  * With the default map (`Record<string, string>`) this is the same shape as
- * {@link SseEvent}: `{ event: string; data: string; id: string; retry?: number }`.
+ * {@link ReceivedEvent}: `{ event: string; data: string; id: string; retry?: number }`.
  */
 export type TypedSseEvent<TEvents extends object = Record<string, string>> = {
   [Name in keyof TEvents & string]: {
@@ -74,14 +74,25 @@ export interface ConnectOptions<TEvents extends object = Record<string, string>>
   /** Aborting it cancels the request or the pending wait and ends the iteration without an error. */
   signal?: AbortSignal;
   /**
-   * Reconnection time until the server sends `retry:`, in milliseconds.
+   * How long to wait before reconnecting, in milliseconds, until the server sets
+   * it with a `retry:` field (WHATWG's "reconnection time").
    * @default 3000
    */
-  retryMs?: number;
+  reconnectDelayMs?: number;
   /**
    * Cap for the exponential backoff after consecutive failures, in milliseconds.
    * A longer `retry:` from the server is still honoured.
    * @default 30000
+   */
+  maxReconnectDelayMs?: number;
+  /**
+   * @deprecated Renamed {@link ConnectOptions.reconnectDelayMs} ("retry" is the
+   * server's SSE field); this name still works and will be removed in the next release.
+   */
+  retryMs?: number;
+  /**
+   * @deprecated Renamed {@link ConnectOptions.maxReconnectDelayMs}; this name still
+   * works and will be removed in the next release.
    */
   maxRetryMs?: number;
   /**
@@ -101,8 +112,8 @@ export interface ConnectOptions<TEvents extends object = Record<string, string>>
   onReconnect?: (info: ReconnectInfo) => void;
 }
 
-const DEFAULT_RETRY_MS = 3000;
-const DEFAULT_MAX_RETRY_MS = 30_000;
+const DEFAULT_RECONNECT_DELAY_MS = 3000;
+const DEFAULT_MAX_RECONNECT_DELAY_MS = 30_000;
 // setTimeout stores its delay as a signed 32-bit integer; anything larger
 // fires immediately. A server `retry:` can be arbitrarily long.
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -113,16 +124,16 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  *
  * The request starts on the first `next()` (the first turn of `for await`).
  * When the stream ends or the network fails, the client waits the server's
- * `retry:` (or `retryMs`) plus a growing, jittered backoff after consecutive
+ * `retry:` (or `reconnectDelayMs`) plus a growing, jittered backoff after consecutive
  * failures, then reconnects with `Last-Event-ID`. A status other than 200 or
  * 204, or a Content-Type other than `text/event-stream`, throws an
  * {@link SseClientError}. `break` or aborting `signal` closes the connection
  * and clears any timer.
  *
  * @param url - Absolute URL (or relative to `location` in a browser).
- * @param options - See {@link ConnectOptions}: `method` ("GET"), `headers`, `body`, `lastEventId` (""), `signal`, `retryMs` (3000), `maxRetryMs` (30000), `json` (false), `fetch` (globalThis.fetch), `onOpen`, `onReconnect`.
+ * @param options - See {@link ConnectOptions}: `method` ("GET"), `headers`, `body`, `lastEventId` (""), `signal`, `reconnectDelayMs` (3000), `maxReconnectDelayMs` (30000), `json` (false), `fetch` (globalThis.fetch), `onOpen`, `onReconnect`.
  * @returns An async generator of events.
- * @throws TypeError for an unparsable URL, invalid headers, a body on GET/HEAD, a `lastEventId` with NUL/CR/LF, or no fetch; RangeError for a negative or non-finite `retryMs`/`maxRetryMs`.
+ * @throws TypeError for an unparsable URL, invalid headers, a body on GET/HEAD, a `lastEventId` with NUL/CR/LF, or no fetch; RangeError for a negative or non-finite `reconnectDelayMs`/`maxReconnectDelayMs`; TypeError for one of them given under both its name and its deprecated name.
  *
  * @example
  * ```ts
@@ -152,8 +163,8 @@ export function connect(
   // Validate eagerly: fetch rejects a malformed request with the same
   // TypeError as a network failure, which would be retried forever.
   const href = resolveUrl(url);
-  const retryMs = checkDelay("retryMs", options.retryMs ?? DEFAULT_RETRY_MS);
-  const maxRetryMs = checkDelay("maxRetryMs", options.maxRetryMs ?? DEFAULT_MAX_RETRY_MS);
+  const reconnectDelayMs = delayOption(options, "reconnectDelayMs", "retryMs", DEFAULT_RECONNECT_DELAY_MS);
+  const maxReconnectDelayMs = delayOption(options, "maxReconnectDelayMs", "maxRetryMs", DEFAULT_MAX_RECONNECT_DELAY_MS);
   if (typeof (options.fetch ?? globalThis.fetch) !== "function") {
     throw new TypeError("connect(): no fetch implementation; pass one as the `fetch` option");
   }
@@ -165,7 +176,7 @@ export function connect(
     throw new TypeError("connect(): lastEventId cannot contain NUL, CR or LF (no event stream can produce one)");
   }
   requestHeaders(options.headers, options.lastEventId ?? ""); // throws a TypeError for invalid headers
-  return streamEvents(href, options, retryMs, maxRetryMs);
+  return streamEvents(href, options, reconnectDelayMs, maxReconnectDelayMs);
 }
 
 /** What survives from one connection attempt to the next. */
@@ -181,12 +192,12 @@ type AttemptOutcome = "stop" | { failed: false } | { failed: true; error: unknow
 async function* streamEvents(
   href: string,
   options: ConnectOptions<Record<string, unknown>>,
-  retryMs: number,
-  maxRetryMs: number,
+  reconnectDelayMs: number,
+  maxReconnectDelayMs: number,
 ): AsyncGenerator<TypedSseEvent<Record<string, unknown>>, void, undefined> {
   const { signal, onReconnect } = options;
   const decode = createDecoder(options.json, href);
-  const state: StreamState = { lastEventId: options.lastEventId ?? "", reconnectionTime: retryMs, failures: 0 };
+  const state: StreamState = { lastEventId: options.lastEventId ?? "", reconnectionTime: reconnectDelayMs, failures: 0 };
 
   while (!signal?.aborted) {
     const outcome = yield* streamOnce(href, options, state, decode);
@@ -195,7 +206,7 @@ async function* streamEvents(
     // 9.2.3, reestablish the connection: "Wait a delay equal to the
     // reconnection time of the event source. Optionally, wait some more."
     if (outcome.failed) state.failures += 1;
-    const delayMs = reconnectDelay(state.reconnectionTime, state.failures, maxRetryMs);
+    const delayMs = reconnectDelay(state.reconnectionTime, state.failures, maxReconnectDelayMs);
     onReconnect?.({
       failures: state.failures,
       delayMs,
@@ -211,7 +222,7 @@ async function* streamOnce(
   href: string,
   options: ConnectOptions<Record<string, unknown>>,
   state: StreamState,
-  decode: (event: SseEvent) => TypedSseEvent<Record<string, unknown>>,
+  decode: (event: ReceivedEvent) => TypedSseEvent<Record<string, unknown>>,
 ): AsyncGenerator<TypedSseEvent<Record<string, unknown>>, AttemptOutcome, undefined> {
   const { signal } = options;
   // Called as a plain function: browsers throw "Illegal invocation" when
@@ -267,7 +278,7 @@ async function* streamOnce(
     options.onOpen?.(response);
     if (response.body === null) return { failed: false };
 
-    const pending: SseEvent[] = [];
+    const pending: ReceivedEvent[] = [];
     // A fresh parser per response (a new stream: BOM and buffers reset), seeded
     // with the ID the previous one ended with: the event source keeps it.
     const parser = createParser({
@@ -356,7 +367,7 @@ function isEventStreamType(contentType: string | null): boolean {
 function createDecoder(
   json: ConnectOptions<Record<string, unknown>>["json"],
   href: string,
-): (event: SseEvent) => TypedSseEvent<Record<string, unknown>> {
+): (event: ReceivedEvent) => TypedSseEvent<Record<string, unknown>> {
   if (json === undefined || json === false) return (event) => event;
   const names = json === true ? undefined : new Set<string>(json);
   return (event) => {
@@ -387,11 +398,26 @@ function resolveUrl(url: string | URL): string {
   }
 }
 
-function checkDelay(name: string, value: number): number {
-  if (!Number.isFinite(value) || value < 0) {
-    throw new RangeError(`connect(): ${name} must be a finite number >= 0, got ${value}`);
+/**
+ * A delay option, read under its name or its deprecated one (`retryMs`, from
+ * when "retry" meant both this and the server's field), `fallback` when neither is given.
+ */
+function delayOption(
+  options: ConnectOptions<Record<string, unknown>>,
+  name: "reconnectDelayMs" | "maxReconnectDelayMs",
+  deprecatedName: "retryMs" | "maxRetryMs",
+  fallback: number,
+): number {
+  const value = options[name];
+  const deprecated = options[deprecatedName];
+  if (value !== undefined && deprecated !== undefined) {
+    throw new TypeError(`connect(): ${deprecatedName} is the deprecated name of ${name}; pass ${name} only`);
   }
-  return value;
+  const delay = value ?? deprecated ?? fallback;
+  if (!Number.isFinite(delay) || delay < 0) {
+    throw new RangeError(`connect(): ${value !== undefined ? name : deprecatedName} must be a finite number >= 0, got ${delay}`);
+  }
+  return delay;
 }
 
 /** Resolves `true` after `ms`, or `false` as soon as `signal` aborts; leaves no timer or listener behind. */

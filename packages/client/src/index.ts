@@ -8,6 +8,6 @@
 export { connect } from "./connect.js";
 export type { ConnectOptions, FetchLike, ReconnectInfo, ReplayableBody, TypedSseEvent } from "./connect.js";
 export { createParser } from "./parser.js";
-export type { ParserOptions, SseEvent, SseParser } from "./parser.js";
+export type { ParserOptions, ReceivedEvent, SseEvent, SseParser } from "./parser.js";
 export { SseClientError, SseClientErrorCode } from "./errors.js";
 export type { SseClientErrorDetails } from "./errors.js";

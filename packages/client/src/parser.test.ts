@@ -1,10 +1,10 @@
 import { createParser as createReferenceParser } from "eventsource-parser";
 import { describe, expect, it } from "vitest";
-import { createParser, type SseEvent } from "./parser.js";
+import { createParser, type ReceivedEvent } from "./parser.js";
 
 /** Everything a parser reports for one stream. */
 interface Parsed {
-  events: SseEvent[];
+  events: ReceivedEvent[];
   comments: string[];
   retries: number[];
 }
@@ -12,7 +12,7 @@ interface Parsed {
 interface Case {
   name: string;
   input: string;
-  events: SseEvent[];
+  events: ReceivedEvent[];
   comments?: string[];
   retries?: number[];
   /**
@@ -23,7 +23,7 @@ interface Case {
   referenceDropsIdOnlyBlock?: true;
 }
 
-function ev(data: string, event = "message", id = "", retry?: number): SseEvent {
+function ev(data: string, event = "message", id = "", retry?: number): ReceivedEvent {
   return retry === undefined ? { event, data, id } : { event, data, id, retry };
 }
 
@@ -221,7 +221,7 @@ describe("createParser: last event ID and reset", () => {
   });
 
   it("starts from the lastEventId option and returns to it on reset()", () => {
-    const events: SseEvent[] = [];
+    const events: ReceivedEvent[] = [];
     const parser = createParser({ onEvent: (event) => events.push(event), lastEventId: "41" });
     parser.feed("data: a\n\nid: 42\ndata: b\n\ndata: partial");
     parser.reset();
@@ -232,7 +232,7 @@ describe("createParser: last event ID and reset", () => {
   });
 
   it("drops a pending CR after reset()", () => {
-    const events: SseEvent[] = [];
+    const events: ReceivedEvent[] = [];
     const parser = createParser({ onEvent: (event) => events.push(event) });
     parser.feed("data: a\r");
     parser.reset();

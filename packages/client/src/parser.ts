@@ -6,8 +6,12 @@
  * The parser owns no I/O: feed it chunks in arrival order, in any sizes.
  */
 
-/** One dispatched event, as WHATWG's `MessageEvent` would expose it. */
-export interface SseEvent {
+/**
+ * One event as a client receives it, as WHATWG's `MessageEvent` would expose
+ * it. (Not to be confused with `SseEvent` of `@cellojs/core`, the class a
+ * server builds an event with.)
+ */
+export interface ReceivedEvent {
   /** Event type: the last `event:` value of the block, or `"message"` when none (or an empty one) was sent. */
   event: string;
   /** The block's `data:` values joined with `"\n"` (`""` for a lone `data` line). */
@@ -18,10 +22,16 @@ export interface SseEvent {
   retry?: number;
 }
 
+/**
+ * @deprecated Renamed {@link ReceivedEvent}: `SseEvent` is also the name of
+ * `@cellojs/core`'s event class. This alias will be removed in the next release.
+ */
+export type SseEvent = ReceivedEvent;
+
 /** Callbacks and initial state for {@link createParser}. */
 export interface ParserOptions {
   /** Called once per dispatched event, synchronously from inside `feed()`. */
-  onEvent: (event: SseEvent) => void;
+  onEvent: (event: ReceivedEvent) => void;
   /** Called for each comment line with the text after the `:` and one optional space. Servers send these as heartbeats. */
   onComment?: (comment: string) => void;
   /** Called as soon as a valid `retry:` line is parsed, even if its block never dispatches an event. */
@@ -254,7 +264,7 @@ export function createParser(options: ParserOptions): SseParser {
       return;
     }
 
-    const event: SseEvent = {
+    const event: ReceivedEvent = {
       // "Initialize event's type attribute to "message"" unless the event type
       // buffer "has a value other than the empty string".
       event: eventTypeBuffer === "" ? "message" : eventTypeBuffer,

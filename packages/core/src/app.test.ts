@@ -383,3 +383,47 @@ describe("lifecycle", () => {
     await expect(fetch(address.url)).rejects.toThrow();
   });
 });
+
+describe("surface", () => {
+  it("counts open streams in openStreams and keeps its engine and hook lists private", async () => {
+    const app = new App({ logger: silentLogger });
+    app.get("/live", () => new SseStream());
+    expect("engine" in app).toBe(false);
+    expect("hooks" in app).toBe(false);
+    const client = await start(app);
+    expect(app.openStreams).toBe(0);
+    const [one, two] = await Promise.all([client.openSse("/live"), client.openSse("/live")]);
+    expect(app.openStreams).toBe(2);
+    one.close();
+    for (let i = 0; i < 200 && app.openStreams > 1; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(app.openStreams).toBe(1);
+    two.close();
+    for (let i = 0; i < 200 && app.openStreams > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(app.openStreams).toBe(0);
+  });
+
+  it("use() refuses anything but a plugin function, naming what it got", () => {
+    const app = new App();
+    const cases: Array<[unknown, string]> = [
+      [undefined, "got undefined"],
+      [{ install() {} }, "got an object"],
+      ["cors", 'got "cors"'],
+      [new Map(), "got a Map"],
+    ];
+    for (const [value, shown] of cases) {
+      let thrown: unknown;
+      try {
+        app.use(value as never);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toBeInstanceOf(CelloError);
+      expect((thrown as CelloError).code).toBe("CELLO_INVALID_OPTION");
+      expect((thrown as Error).message).toContain(`app.use() takes a plugin`);
+      expect((thrown as Error).message).toContain(shown);
+    }
+    let applied: unknown;
+    expect(app.use((target) => void (applied = target))).toBe(app);
+    expect(applied).toBe(app);
+  });
+});

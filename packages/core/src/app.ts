@@ -1,27 +1,26 @@
 /**
  * App: Cello's `App()` for TypeScript. Registers routes (calls, decorators,
- * controllers, blueprints), runs requests through hooks and handlers, hands
- * every result to respond.ts, and owns the server's lifecycle.
+ * controllers, blueprints) and owns the server's lifecycle; requests run
+ * through pipeline.ts, responses are written by respond.ts.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import type { Blueprint } from "./blueprint.js";
-import { declaredControllers, readControllerPrefix, readRouteMetadata } from "./decorators.js";
-import { CelloError, HttpError, assertHeadersSafe } from "./errors.js";
-import { checkController, exploreDecorated, exploreRoutes, instantiate, noRoutesWarning } from "./explorer.js";
+import { describeValue } from "./describe.js";
+import { CelloError } from "./errors.js";
+import { checkController, exploreDecorated, exploreRoutes, instantiate, noRoutesWarning, unregisteredControllerWarnings } from "./explorer.js";
 import { HookRegistry, type HookName, type Hooks } from "./hooks.js";
+import { Lifecycle, type LifecycleEvent } from "./lifecycle.js";
 import { consoleLogger, type Logger } from "./logger.js";
 import { cors, type CorsOptions } from "./plugins/cors.js";
 import { logging, type LoggingOptions } from "./plugins/logging.js";
-import { Request } from "./request.js";
-import { Connections, createNodeServer, listenOn, resolveRunAddress, type ListenOptions, type NodeServer, type ServerAddress } from "./server.js";
-import { Response } from "./response.js";
-import { errorToResponse, sseHeaders, stripConnectionHeaders, toResponse, writeBytes } from "./respond.js";
+import { Pipeline } from "./pipeline.js";
+import type { Request } from "./request.js";
+import type { ListenOptions, NodeServer, RequestListener, ServerAddress } from "./server.js";
+import type { Response } from "./response.js";
+import { Responder } from "./respond.js";
 import { createRouter, joinPaths, type HttpMethod, type Router } from "./router.js";
-import { RouteCollector, type RouteDefinition, type RouteOptions } from "./routes.js";
-import { SSE_DEFAULTS, SseEngine, type SseOptions, type SseShutdownOptions } from "./sse/engine.js";
-import { isAttachable, kDetach } from "./sse/source.js";
-import { SseStream } from "./sse/stream.js";
+import { RouteCollector, type RouteContext, type RouteDefinition, type RouteOptions } from "./routes.js";
+import { SseEngine } from "./sse/engine.js";
+import { SSE_DEFAULTS, resolveSseOptions, type ResolvedSseOptions, type SseOptions, type SseShutdownOptions } from "./sse/options.js";
 import { UnclosedStreamCheck } from "./sse/unclosed-check.js";
 import { memoryBroker, type ChannelBroker } from "./channels/broker.js";
 import type { Channel, ChannelOptions } from "./channels/channel.js";
@@ -64,26 +63,8 @@ export type { ListenOptions, ServerAddress };
 /** A plugin: a function that configures an app through its public API. */
 export type Plugin = (app: App) => void;
 
-type LifecycleEvent = "startup" | "shutdown";
-/** Which of run()/listen() started the app, and where it listens once it does. */
-interface StartedBy {
-  by: "run" | "listen";
-  address?: ServerAddress;
-}
-type RawResponse = ServerResponse | Http2ServerResponse;
-
-// Classes an app instantiated (registered directly, through a blueprint, or with `@app.get`),
-// across every app of the process: a @controller class missing here at startup was never registered.
-const instantiatedClasses = new WeakSet<Function>();
-// A class is reported once per process, not once per app.
-const reportedControllers = new WeakSet<Function>();
-
-interface RouteContext {
-  handler: RouteDefinition["handler"];
-  bodyLimit: number;
-  sse: typeof SSE_DEFAULTS;
-  where: string;
-}
+/** @internal Test support: the SSE engine of `app` (its connections, its shutdown). Not exported from the package. */
+export let engineOf: (app: App) => SseEngine;
 
 /**
  * A Cello.ts application.
@@ -102,48 +83,55 @@ interface RouteContext {
  * await app.run(); // http://127.0.0.1:8000, honours --host/--port and HOST/PORT
  */
 export class App extends RouteCollector {
+  static {
+    engineOf = (app) => app.#engine;
+  }
+
   /** Framework diagnostics. */
   readonly logger: Logger;
-  /** The hook registry plugins add to with {@link App.addHook}. */
-  readonly hooks = new HookRegistry();
-  /** @internal The SSE engine owning every open stream. */
-  readonly engine = new SseEngine();
-
-  readonly #router: Router<RouteContext> = createRouter();
-  readonly #bodyLimit: number;
-  readonly #sseDefaults: typeof SSE_DEFAULTS;
-  readonly #instances = new Map<Function, object>();
-  readonly #lifecycle: Record<LifecycleEvent, Array<() => unknown>> = { startup: [], shutdown: [] };
-  #ready = false;
-  #server: NodeServer | undefined;
-  #http2 = false;
-  #closing: Promise<void> | undefined;
-  readonly #connections = new Connections();
-  readonly #registered: Array<{ method: HttpMethod; path: string }> = [];
-  readonly #channels: ChannelRegistry;
-  readonly #unclosedStreams: UnclosedStreamCheck | undefined;
-  /** Set by the first run()/listen(): a second call says which came first. */
-  #started: StartedBy | undefined;
   /** The broker behind this app's channels. */
   readonly broker: ChannelBroker;
+  /**
+   * The node request listener: `http.createServer(app.handler)` works too.
+   * Errors never escape it.
+   */
+  readonly handler: RequestListener;
+
+  /** Hooks added with {@link App.addHook}, read by the pipeline and the responder. */
+  readonly #hooks = new HookRegistry();
+  /** The SSE engine owning every open stream. */
+  readonly #engine = new SseEngine();
+  readonly #router: Router<RouteContext> = createRouter();
+  readonly #registered: Array<{ method: HttpMethod; path: string }> = [];
+  readonly #instances = new Map<Function, object>();
+  readonly #bodyLimit: number;
+  readonly #sseDefaults: ResolvedSseOptions;
+  readonly #channels: ChannelRegistry;
+  readonly #lifecycle: Lifecycle;
+  #ready = false;
 
   constructor(options: AppOptions = {}) {
     super();
     this.logger = options.logger ?? consoleLogger;
     this.#bodyLimit = options.bodyLimit ?? 1024 * 1024;
-    this.#sseDefaults = { ...SSE_DEFAULTS, ...definedOnly(options.sse) };
+    this.#sseDefaults = resolveSseOptions(SSE_DEFAULTS, options.sse);
     this.broker = options.broker ?? memoryBroker();
     const unclosedMs = options.unclosedStreamWarningMs ?? 10_000;
-    if (unclosedMs > 0 && process.env.NODE_ENV !== "production") this.#unclosedStreams = new UnclosedStreamCheck(unclosedMs, this.logger);
+    const unclosedStreams = unclosedMs > 0 && process.env.NODE_ENV !== "production" ? new UnclosedStreamCheck(unclosedMs, this.logger) : undefined;
     this.#channels = new ChannelRegistry(this.broker, this.logger, options.maxChannels);
-    this.engine.onStreamClosed = (owner, info) => {
-      this.#unclosedStreams?.forget(owner);
-      // A stream closed inside its handler closes during connection.open(), before #send runs the
-      // onStreamOpen hooks: report every close a microtask later, so a hook always sees open before close.
-      queueMicrotask(() => {
-        for (const hook of this.hooks.onStreamClose) this.#safely(() => hook(owner as Request, info));
-      });
-    };
+    // Requests flow one way: pipeline -> responder -> engine; none of them calls back into the app.
+    const responder = new Responder({ hooks: this.#hooks, engine: this.#engine, logger: this.logger, sseDefaults: this.#sseDefaults, unclosedStreams });
+    this.handler = new Pipeline({ router: this.#router, hooks: this.#hooks, responder, logger: this.logger, bodyLimit: this.#bodyLimit }).handler;
+    this.#lifecycle = new Lifecycle({
+      logger: this.logger,
+      handler: this.handler,
+      ready: () => this.ready(),
+      responder,
+      engine: this.#engine,
+      unclosedStreams,
+      channels: this.#channels,
+      broker: this.broker,
+    });
   }
 
   /**
@@ -177,9 +165,10 @@ export class App extends RouteCollector {
     return this.#channels.subscribe(request, Array.isArray(channels) ? channels : [channels], options);
   }
 
+  /** @internal Register one definition (see RouteCollector). */
   protected addRoute(definition: RouteDefinition): void {
     for (const method of definition.methods) this.#registered.push({ method, path: definition.path });
-    const sse = { ...this.#sseDefaults, ...definedOnly(definition.options.sse) };
+    const sse = resolveSseOptions(this.#sseDefaults, definition.options.sse);
     for (const method of definition.methods) {
       this.#router.add(method, definition.path, {
         handler: definition.handler,
@@ -217,12 +206,20 @@ export class App extends RouteCollector {
    * @example app.addHook("onResponse", (req, res) => { res.setHeader("X-Powered-By", "cello"); });
    */
   addHook<K extends HookName>(name: K, fn: Hooks[K]): this {
-    this.hooks.add(name, fn);
+    this.#hooks.add(name, fn);
     return this;
   }
 
-  /** Apply a plugin. */
+  /**
+   * Apply a plugin: call it with this app. Anything but a function throws a
+   * CelloError `CELLO_INVALID_OPTION` naming what was passed.
+   * @param plugin - A {@link Plugin}, e.g. `cors()`.
+   * @example app.use(cors({ origins: ["https://example.com"] })).use(logging());
+   */
   use(plugin: Plugin): this {
+    if (typeof plugin !== "function") {
+      throw new CelloError("CELLO_INVALID_OPTION", `app.use() takes a plugin, a function (app) => void such as cors() or logging(); got ${describeValue(plugin)}`);
+    }
     plugin(this);
     return this;
   }
@@ -239,8 +236,7 @@ export class App extends RouteCollector {
 
   /** Run `fn` at startup (before the server accepts) or shutdown (after streams closed). */
   onEvent(event: LifecycleEvent, fn: () => unknown): this {
-    if (!(event in this.#lifecycle)) throw new CelloError("CELLO_INVALID_OPTION", `unknown event ${JSON.stringify(event)}`);
-    this.#lifecycle[event].push(fn);
+    this.#lifecycle.on(event, fn);
     return this;
   }
 
@@ -253,9 +249,9 @@ export class App extends RouteCollector {
     if (this.#ready) return;
     this.#ready = true;
     for (const definition of exploreDecorated(this, this.decoratedSites, (ctor) => this.#instance(ctor))) this.addRoute(definition);
-    this.#warnUnregisteredControllers();
+    for (const warning of unregisteredControllerWarnings()) this.logger.warn(warning);
     this.#router.compile();
-    for (const fn of this.#lifecycle.startup) await fn();
+    await this.#lifecycle.startup();
   }
 
   /** Every registered route as `{ method, path }`, in registration order (after `ready()` for `@app.get` classes). */
@@ -268,194 +264,8 @@ export class App extends RouteCollector {
     if (!instance) {
       instance = instantiate(ctor);
       this.#instances.set(ctor, instance);
-      instantiatedClasses.add(ctor);
     }
     return instance;
-  }
-
-  /** Warn about each `@controller` class that no app or blueprint registered: its routes are not served. */
-  #warnUnregisteredControllers(): void {
-    for (const ctor of declaredControllers) {
-      if (instantiatedClasses.has(ctor) || reportedControllers.has(ctor)) continue;
-      reportedControllers.add(ctor);
-      const name = className(ctor);
-      const routes = readRouteMetadata(ctor).flatMap((entry) => entry.methods.map((method) => `${method} ${joinPaths(readControllerPrefix(ctor), entry.path)}`));
-      const served = routes.length === 0 ? "" : `, so ${routes.length === 1 ? "its route" : `its ${routes.length} routes`} (${listSome(routes)}) ${routes.length === 1 ? "is" : "are"} not served`;
-      this.logger.warn(`@controller class ${name} was never passed to app.register()${served}. Add app.register(${name}) (or blueprint.register(${name})) before the app starts.`);
-    }
-  }
-
-  /**
-   * The node request listener: `http.createServer(app.handler)` works too.
-   * Errors never escape it.
-   */
-  readonly handler = (raw: IncomingMessage | Http2ServerRequest, res: RawResponse): void => {
-    // No per-request close listener: it cost 5-8% of throughput (bench/). The request
-    // notices a departed client when its signal is first read, and the SSE engine
-    // listens from the moment a stream starts and checks the socket before writing.
-    const request = new Request(raw, this.#bodyLimit, res);
-    if (this.hooks.onRequest.length > 0) {
-      this.#runRequestHooks(request, res).catch((err) => this.#fail(request, res, err));
-      return;
-    }
-    this.#route(request, res);
-  };
-
-  async #runRequestHooks(request: Request, res: RawResponse): Promise<void> {
-    for (const hook of this.hooks.onRequest) {
-      const early = await hook(request);
-      if (early instanceof Response) {
-        this.#send(request, res, early, undefined);
-        return;
-      }
-    }
-    this.#route(request, res);
-  }
-
-  #route(request: Request, res: RawResponse): void {
-    const method = request.method;
-    const path = request.path;
-    const match = this.#router.find(method, path);
-    if (match === null) {
-      this.#send(request, res, this.#noRoute(method, path), undefined);
-      return;
-    }
-    const context = match.store;
-    request.params = match.params;
-    request.bodyLimit = context.bodyLimit;
-    let value: unknown;
-    try {
-      value = context.handler(request);
-    } catch (err) {
-      this.#send(request, res, errorToResponse(err, this.logger, context.where), context);
-      return;
-    }
-    if (value instanceof Promise) {
-      value.then(
-        (resolved) => this.#sendValue(request, res, resolved, context),
-        (err) => this.#send(request, res, errorToResponse(err, this.logger, context.where), context),
-      );
-      return;
-    }
-    this.#sendValue(request, res, value, context);
-  }
-
-  #sendValue(request: Request, res: RawResponse, value: unknown, context: RouteContext): void {
-    let response: Response;
-    try {
-      response = toResponse(value);
-    } catch (err) {
-      response = errorToResponse(err, this.logger, context.where);
-    }
-    this.#send(request, res, response, context);
-  }
-
-  #noRoute(method: string, path: string): Response {
-    const allowed = this.#router.allowedMethods(path);
-    if (allowed.length === 0) return errorToResponse(HttpError.fromCode("CELLO_NOT_FOUND", `${method} ${path}`), this.logger, "router");
-    if (method === "OPTIONS") {
-      // Automatic OPTIONS: say what the path answers to.
-      return Response.noContent({ headers: { Allow: allowed.join(", ") } });
-    }
-    return errorToResponse(
-      HttpError.fromCode("CELLO_METHOD_NOT_ALLOWED", `${method} ${path}`, { headers: { Allow: allowed.join(", ") } }),
-      this.logger,
-      "router",
-    );
-  }
-
-  #send(request: Request, res: RawResponse, response: Response, context: RouteContext | undefined): void {
-    if (res.headersSent || res.destroyed) {
-      // The client is gone: nothing to write, but a stream's close callbacks must still run.
-      this.#discardSource(response);
-      return;
-    }
-    const http2 = this.#isHttp2(request);
-    const headOnly = request.method === "HEAD";
-    const hooks = this.hooks;
-    const where = context?.where ?? `${request.method} ${request.path}`;
-    try {
-      if (response.body.kind === "sse") sseHeaders(response, http2);
-      for (const hook of hooks.onResponse) hook(request, response);
-    } catch (err) {
-      this.#discardSource(response);
-      response = errorToResponse(err, this.logger, `an onResponse hook of ${where}`);
-    }
-    // From here on any failure (a header written past setHeader, a status Node refuses, a throw
-    // inside writeHead) is this request's logged 500, or its cut connection once the head is
-    // out: never an exception that escapes the request listener and ends the process.
-    try {
-      // Handlers and hooks may write `response.headers` directly: check every header before the head.
-      assertHeadersSafe(response.headers);
-      if (response.body.kind !== "sse") {
-        writeBytes(res, response, headOnly, http2);
-        for (const hook of hooks.onFinish) this.#safely(() => hook(request, { status: response.status }));
-        return;
-      }
-      const sseBody = response.body;
-      if (headOnly) {
-        this.#discardSource(response);
-        if (http2) stripConnectionHeaders(response.headers);
-        (res as ServerResponse).writeHead(response.status, response.headers);
-        res.end();
-        return;
-      }
-      if (http2) stripConnectionHeaders(response.headers);
-      const routeOptions = context?.sse ?? this.#sseDefaults;
-      // The route's resolved options object is shared by its connections unless this response overrides one.
-      const options = hasDefined(sseBody.options) ? { ...routeOptions, ...definedOnly(sseBody.options) } : routeOptions;
-      const connection = this.engine.create(res, options);
-      connection.open(response.status, response.headers, sseBody.source, this.logger, request);
-      if (this.#unclosedStreams !== undefined && sseBody.source instanceof SseStream) {
-        this.#unclosedStreams.watch(sseBody.source, where, request);
-      }
-      for (const hook of hooks.onStreamOpen) this.#safely(() => hook(request, response));
-    } catch (err) {
-      this.#writeFailed(request, res, response, err, where);
-    }
-  }
-
-  /** Writing `response` threw: answer a logged 500 while the head is not out, else cut the connection. */
-  #writeFailed(request: Request, res: RawResponse, response: Response, err: unknown, where: string): void {
-    if (res.headersSent) {
-      // A truncated body must not pass for a whole one: the client sees the connection cut.
-      this.logger.error(`Writing the response failed in ${where}`, err);
-      res.destroy();
-      return;
-    }
-    this.#discardSource(response);
-    const fallback = errorToResponse(err, this.logger, where);
-    try {
-      writeBytes(res, fallback, request.method === "HEAD", this.#isHttp2(request));
-    } catch (again) {
-      this.logger.error(`Writing the error response failed in ${where}`, again);
-      res.destroy();
-      return;
-    }
-    for (const hook of this.hooks.onFinish) this.#safely(() => hook(request, { status: fallback.status }));
-  }
-
-  #discardSource(response: Response): void {
-    if (response.body.kind !== "sse") return;
-    const source = response.body.source;
-    if (isAttachable(source)) source[kDetach]((err) => this.logger.error("An SSE close callback failed", err));
-    else if (typeof (source as AsyncGenerator).return === "function") void Promise.resolve((source as AsyncGenerator).return(undefined)).catch(() => {});
-  }
-
-  #fail(request: Request, res: RawResponse, err: unknown): void {
-    this.#send(request, res, errorToResponse(err, this.logger, `${request.method} ${request.path}`), undefined);
-  }
-
-  #safely(fn: () => void): void {
-    try {
-      fn();
-    } catch (err) {
-      this.logger.error("A hook failed", err);
-    }
-  }
-
-  #isHttp2(request: Request): boolean {
-    return this.#http2 && request.raw.httpVersionMajor === 2;
   }
 
   /**
@@ -463,46 +273,21 @@ export class App extends RouteCollector {
    * @example const { url } = await app.listen({ port: 0 });
    */
   async listen(options: ListenOptions = {}): Promise<ServerAddress> {
-    return this.#listen("listen", options);
-  }
-
-  async #listen(by: "run" | "listen", options: ListenOptions): Promise<ServerAddress> {
-    this.#assertNotStarted(by);
-    const started: StartedBy = { by };
-    this.#started = started;
-    const host = options.host ?? "127.0.0.1";
-    const port = options.port ?? 8000;
-    try {
-      await this.ready();
-      this.#http2 = options.http2 === true;
-      const server = createNodeServer(options, this.handler, this.#connections);
-      this.#server = server;
-      started.address = await listenOn(server, host, port, options.tls !== undefined);
-      return started.address;
-    } catch (err) {
-      // Nothing listens: a later listen() (on another port) may try again.
-      this.#server = undefined;
-      this.#started = undefined;
-      if ((err as NodeJS.ErrnoException).code === "EADDRINUSE") {
-        throw new CelloError("CELLO_PORT_IN_USE", `port ${port} on ${host} is taken by another process`, { cause: err });
-      }
-      throw err;
-    }
-  }
-
-  /** One app listens once: a second run()/listen() says what is already running. */
-  #assertNotStarted(by: "run" | "listen"): void {
-    const started = this.#started;
-    if (this.#closing) throw new CelloError("CELLO_ALREADY_LISTENING", `app.${by}() after app.close(): an app listens once; create a new App to serve again`);
-    if (started === undefined) return;
-    const where = started.address ? `it already serves ${started.address.url}` : "it is already starting";
-    const twice = started.by === by ? `app.${by}() was called twice` : `app.${by}() was called after app.${started.by}()`;
-    throw new CelloError("CELLO_ALREADY_LISTENING", `${twice}: ${where}. Call it once per app; for a second server, create another App.`);
+    return this.#lifecycle.listen(options);
   }
 
   /** The underlying node server, once listening. */
   get server(): NodeServer | undefined {
-    return this.#server;
+    return this.#lifecycle.server;
+  }
+
+  /**
+   * How many SSE streams are open right now: opened and not yet closed, by
+   * either side. For a health check, a metric, or a test that a stream ended.
+   * @example app.get("/health", () => ({ ok: true, streams: app.openStreams }));
+   */
+  get openStreams(): number {
+    return this.#engine.connections.size;
   }
 
   /**
@@ -510,41 +295,7 @@ export class App extends RouteCollector {
    * else `options`, else 127.0.0.1:8000; print the URL; close gracefully on SIGINT/SIGTERM.
    */
   async run(options: ListenOptions = {}): Promise<ServerAddress> {
-    // Before the signal handlers: a second run() must not install them twice.
-    this.#assertNotStarted("run");
-    const { host, port } = resolveRunAddress(process.argv.slice(2), process.env, options);
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (this.#closing) {
-        process.exit(1); // a second signal: stop now
-      }
-      this.logger.info(`${signal}: closing gracefully`);
-      this.close().then(
-        () => process.exit(0),
-        (err) => {
-          this.logger.error("Shutdown failed", err);
-          process.exit(1);
-        },
-      );
-    };
-    // Installed before the URL is printed: whoever reads the URL may signal at once.
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
-    let address: ServerAddress;
-    try {
-      address = await this.#listen("run", { ...options, host, port });
-    } catch (err) {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-      if (err instanceof CelloError && err.code === "CELLO_PORT_IN_USE") {
-        // The person at the terminal needs one line and the flag that fixes it, not a stack trace.
-        const other = port < 65535 ? port + 1 : 8000;
-        this.logger.error(`Port ${port} is already in use on ${host}: stop the other server, or start on another port with --port ${other} (or PORT=${other}).`);
-        process.exit(1);
-      }
-      throw err;
-    }
-    this.logger.info(`Cello.ts running on ${address.url}`);
-    return address;
+    return this.#lifecycle.run(options);
   }
 
   /**
@@ -553,71 +304,8 @@ export class App extends RouteCollector {
    * run shutdown handlers.
    */
   close(options: CloseOptions = {}): Promise<void> {
-    this.#closing ??= this.#close(options);
-    return this.#closing;
+    return this.#lifecycle.close(options);
   }
-
-  async #close(options: CloseOptions): Promise<void> {
-    const server = this.#server;
-    const graceMs = options.graceMs ?? 5000;
-    const started = Date.now();
-    const serverClosed = server
-      ? new Promise<void>((resolve) => server.close(() => resolve()))
-      : Promise.resolve();
-    if (server) this.#connections.closeIdle(server);
-    await this.engine.shutdown({ ...options, graceMs });
-    if (server) {
-      const remaining = Math.max(0, graceMs - (Date.now() - started));
-      // Any keep-alive connection that goes idle while we close (an ended stream, or a page's
-      // other connection finishing a request) would otherwise be reused by a reconnecting
-      // client and served by this closing server: close each as it goes idle.
-      const sweep = setInterval(() => this.#connections.closeIdle(server), 20);
-      this.#connections.closeIdle(server);
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([
-        serverClosed.then(() => false),
-        new Promise<boolean>((resolve) => (timer = setTimeout(resolve, remaining, true))),
-      ]);
-      clearTimeout(timer);
-      clearInterval(sweep);
-      if (timedOut) {
-        this.#connections.closeAll(server);
-        await serverClosed;
-      }
-    }
-    this.#unclosedStreams?.stop();
-    this.#channels.stopAll();
-    await this.broker.close();
-    for (const fn of this.#lifecycle.shutdown) {
-      try {
-        await fn();
-      } catch (err) {
-        this.logger.error("A shutdown handler failed", err);
-      }
-    }
-  }
-}
-
-function className(ctor: Function): string {
-  return ctor.name || "(anonymous class)";
-}
-
-/** The first three items, then how many more. */
-function listSome(items: string[]): string {
-  return items.length <= 3 ? items.join(", ") : `${items.slice(0, 3).join(", ")} and ${items.length - 3} more`;
-}
-
-function hasDefined(options: object | undefined): boolean {
-  if (!options) return false;
-  for (const value of Object.values(options)) if (value !== undefined) return true;
-  return false;
-}
-
-function definedOnly<T extends object>(options: T | undefined): Partial<T> {
-  const result: Partial<T> = {};
-  if (!options) return result;
-  for (const key of Object.keys(options) as Array<keyof T>) if (options[key] !== undefined) result[key] = options[key];
-  return result;
 }
 
 export type { RouteOptions };

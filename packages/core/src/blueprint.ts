@@ -31,6 +31,7 @@ export class Blueprint extends RouteCollector {
 
   #registered = false;
 
+  /** @internal Keep one definition, to be prefixed and handed to the app by `collectRoutes`. */
   protected addRoute(definition: RouteDefinition): void {
     this.#assertOpen(`${definition.methods.join("|")} ${definition.path}`);
     this.#routes.push(definition);

@@ -2,10 +2,16 @@
  * The explorer reads route metadata from classes into plain route definitions.
  * It does not register anything: that is the app's job.
  */
-import { classOfSite, readControllerPrefix, readRouteMetadata, rememberClass, unboundRoutes, type DecoratedSite, type RouteMetadata } from "./decorators.js";
+import { classOfSite, declaredControllers, readControllerPrefix, readRouteMetadata, rememberClass, unboundRoutes, type DecoratedSite, type RouteMetadata } from "./decorators.js";
 import { CelloError } from "./errors.js";
 import { joinPaths } from "./router.js";
 import type { Handler, RouteDefinition } from "./routes.js";
+
+// Classes an app instantiated (registered directly, through a blueprint, or with `@app.get`),
+// across every app of the process: a @controller class missing here at startup was never registered.
+const instantiatedClasses = new WeakSet<Function>();
+// A class is reported once per process, not once per app.
+const reportedControllers = new WeakSet<Function>();
 
 /**
  * The routes of `instance`'s class: those written by `@get`/`@post`/... (when
@@ -87,8 +93,9 @@ export function checkController(value: unknown, registrar: object, call: string)
  * Create the one instance of a decorated class. Its constructor gets no arguments.
  */
 export function instantiate(ctor: Function): object {
+  let instance: object;
   try {
-    return new (ctor as new () => object)();
+    instance = new (ctor as new () => object)();
   } catch (err) {
     throw new CelloError(
       "CELLO_INVALID_DECORATOR",
@@ -96,6 +103,8 @@ export function instantiate(ctor: Function): object {
       { cause: err },
     );
   }
+  instantiatedClasses.add(ctor);
+  return instance;
 }
 
 function describe(value: unknown): string {
@@ -126,8 +135,35 @@ function missingInstance(entry: RouteMetadata): object {
   });
 }
 
+/**
+ * One warning for each `@controller` class that no app or blueprint has
+ * instantiated (its routes are not served), each class once per process: an
+ * app reports them at startup.
+ */
+export function unregisteredControllerWarnings(): string[] {
+  const warnings: string[] = [];
+  for (const ctor of declaredControllers) {
+    if (instantiatedClasses.has(ctor) || reportedControllers.has(ctor)) continue;
+    reportedControllers.add(ctor);
+    const name = className(ctor);
+    const routes = readRouteMetadata(ctor).flatMap((entry) => entry.methods.map((method) => `${method} ${joinPaths(readControllerPrefix(ctor), entry.path)}`));
+    const served = routes.length === 0 ? "" : `, so ${routes.length === 1 ? "its route" : `its ${routes.length} routes`} (${listSome(routes)}) ${routes.length === 1 ? "is" : "are"} not served`;
+    warnings.push(`@controller class ${name} was never passed to app.register()${served}. Add app.register(${name}) (or blueprint.register(${name})) before the app starts.`);
+  }
+  return warnings;
+}
+
+function className(ctor: Function): string {
+  return ctor.name || "(anonymous class)";
+}
+
+/** The first three items, then how many more. */
+function listSome(items: string[]): string {
+  return items.length <= 3 ? items.join(", ") : `${items.slice(0, 3).join(", ")} and ${items.length - 3} more`;
+}
+
 /** The warning for a class registered with no route decorator: its routes would silently 404. */
 export function noRoutesWarning(call: string, ctor: Function): string {
-  const name = ctor.name || "(anonymous class)";
+  const name = className(ctor);
   return `${call}(${name}): no method of ${name} carries a route decorator (@get, @post, ... from @cellojs/core), so it adds no route.`;
 }

@@ -2,9 +2,11 @@
  * The public hook API: the only way plugins (CORS, logging, yours) take part
  * in a request. Hooks run in the order they were added.
  */
+import { describeValue } from "./describe.js";
+import { CelloError } from "./errors.js";
 import type { Request } from "./request.js";
 import type { Response } from "./response.js";
-import type { SseStreamInfo } from "./sse/engine.js";
+import type { SseStreamInfo } from "./sse/report.js";
 
 /** What {@link Hooks.onFinish} is told about a completed non-streaming response. */
 export interface FinishInfo {
@@ -31,7 +33,14 @@ export interface Hooks {
 /** A hook name. */
 export type HookName = keyof Hooks;
 
-/** @internal Hook arrays of one app, read on the hot path. */
+/** Every hook name, in the order of a request's life (the Record makes TypeScript check that none is missing). */
+const HOOK_NAMES = Object.keys({ onRequest: true, onResponse: true, onFinish: true, onStreamOpen: true, onStreamClose: true } satisfies Record<HookName, true>) as readonly HookName[];
+
+/**
+ * Hook arrays of one app, read on the hot path. Not exported from the package's
+ * index (apps add hooks with `app.addHook`), and not tagged internal either: a
+ * declaration that the published App class mentions must stay in its .d.ts.
+ */
 export class HookRegistry {
   readonly onRequest: Array<Hooks["onRequest"]> = [];
   readonly onResponse: Array<Hooks["onResponse"]> = [];
@@ -39,9 +48,21 @@ export class HookRegistry {
   readonly onStreamOpen: Array<Hooks["onStreamOpen"]> = [];
   readonly onStreamClose: Array<Hooks["onStreamClose"]> = [];
 
+  /**
+   * Add `fn` to hook `name`.
+   * @throws CelloError `CELLO_INVALID_OPTION` for a name that is not a hook, or an `fn` that is not a function.
+   */
   add<K extends HookName>(name: K, fn: Hooks[K]): void {
-    const list = this[name] as unknown as Array<Hooks[K]> | undefined;
-    if (!Array.isArray(list) || typeof fn !== "function") throw new TypeError(`Unknown hook ${String(name)} or not a function`);
-    list.push(fn);
+    if (!HOOK_NAMES.includes(name)) {
+      const near = HOOK_NAMES.find((hook) => hook.toLowerCase() === String(name).toLowerCase());
+      throw new CelloError(
+        "CELLO_INVALID_OPTION",
+        `app.addHook(${describeValue(name)}, fn): no such hook${near ? ` (did you mean "${near}"?)` : ""}; the hooks are ${HOOK_NAMES.join(", ")}`,
+      );
+    }
+    if (typeof fn !== "function") {
+      throw new CelloError("CELLO_INVALID_OPTION", `app.addHook("${name}", fn): fn must be a function, got ${describeValue(fn)}`);
+    }
+    (this[name] as Array<Hooks[K]>).push(fn);
   }
 }

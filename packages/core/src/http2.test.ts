@@ -65,7 +65,7 @@ describe("HTTP/2", () => {
       undiciFetch(input, { ...(init as object), dispatcher })) as unknown as typeof fetch;
 
     const received: number[] = [];
-    for await (const event of connect<{ count: { value: number } }>(`${url}/counter`, { json: true, fetch: fetchWith(h2), retryMs: 10 })) {
+    for await (const event of connect<{ count: { value: number } }>(`${url}/counter`, { json: true, fetch: fetchWith(h2), reconnectDelayMs: 10 })) {
       if (event.event === "count") received.push(event.data.value);
       if (received.length === 3) break;
     }
@@ -74,7 +74,7 @@ describe("HTTP/2", () => {
     const plain = await undiciFetch(`${url}/json`, { dispatcher: h1 });
     expect(await plain.json()).toEqual({ ok: true });
     const viaH1: number[] = [];
-    for await (const event of connect<{ count: { value: number } }>(`${url}/counter`, { json: true, fetch: fetchWith(h1), retryMs: 10 })) {
+    for await (const event of connect<{ count: { value: number } }>(`${url}/counter`, { json: true, fetch: fetchWith(h1), reconnectDelayMs: 10 })) {
       if (event.event === "count") viaH1.push(event.data.value);
       if (viaH1.length === 3) break;
     }

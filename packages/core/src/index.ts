@@ -3,22 +3,23 @@
  * @packageDocumentation
  */
 export { App, type AppOptions, type CloseOptions, type Plugin } from "./app.js";
-export { parseFlags, type ListenOptions, type ServerAddress } from "./server.js";
+export type { ListenOptions, ServerAddress } from "./server.js";
 export { Blueprint } from "./blueprint.js";
 export { CHANNEL_HISTORY_DEFAULTS, memoryBroker, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type ReplayOptions, type ReplayResult } from "./channels/broker.js";
 export { Channel, type ChannelOptions, type PublishOptions } from "./channels/channel.js";
 export type { ChannelEvent, ResetPayload, SubscribeOptions } from "./channels/subscription.js";
-export { controller, del, get, head, options, patch, post, put, readControllerPrefix, readRouteMetadata, route, type ControllerDecorator, type RouteDecorator, type RouteMetadata } from "./decorators.js";
-export { CelloError, ERROR_CODES, HttpError, statusText, type ErrorCode, type HttpErrorOptions } from "./errors.js";
+export { controller, del, get, head, options, patch, post, put, route, type ControllerDecorator, type RouteDecorator } from "./decorators.js";
+export { CelloError, ERROR_CODES, HttpError, type ErrorCode, type HttpErrorOptions } from "./errors.js";
 export type { FinishInfo, HookName, Hooks } from "./hooks.js";
 export { consoleLogger, silentLogger, type Logger } from "./logger.js";
 export { cors, type CorsOptions } from "./plugins/cors.js";
 export { logging, type LogRecord, type LoggingOptions } from "./plugins/logging.js";
 export { Request } from "./request.js";
 export { Response, type ResponseBody, type ResponseInit } from "./response.js";
-export { toResponse } from "./respond.js";
-export { HTTP_METHODS, toRouterPath, type HttpMethod } from "./router.js";
-export type { Handler, RouteDefinition, RouteOptions } from "./routes.js";
-export type { OverflowPolicy, SseCloseReason, SseOptions, SseShutdownOptions, SseSource, SseStreamInfo } from "./sse/engine.js";
+export type { HttpMethod } from "./router.js";
+export type { Handler, RouteOptions } from "./routes.js";
+export type { OverflowPolicy, SseOptions, SseShutdownOptions } from "./sse/options.js";
+export type { SseCloseReason, SseStreamInfo } from "./sse/report.js";
+export type { SseSource } from "./sse/source.js";
 export { SseEvent, formatSseComment, formatSseFrame, type SseEventOptions } from "./sse/event.js";
 export { SseStream } from "./sse/stream.js";

@@ -99,3 +99,35 @@ describe("bytes that are not UTF-8", () => {
     expect(logger.errors).toEqual([]);
   });
 });
+
+describe("what a handler may change", () => {
+  it("cannot mark the request gone: only the engine aborts request.signal", async () => {
+    const app = new App();
+    app.get("/", (req) => ({ markGone: "markGone" in req, aborted: req.signal.aborted }));
+    const client = await start(app);
+    expect((await client.get("/")).json).toEqual({ markGone: false, aborted: false });
+  });
+
+  it("reads params and bodyLimit but cannot change them", async () => {
+    const app = new App({ bodyLimit: 1024 });
+    app.post("/items/{id}", async (req) => {
+      const refused: string[] = [];
+      try {
+        // @ts-expect-error params is read-only
+        req.params = { id: "other" };
+      } catch {
+        refused.push("params");
+      }
+      try {
+        // @ts-expect-error bodyLimit is read-only
+        req.bodyLimit = 10 * 1024 * 1024;
+      } catch {
+        refused.push("bodyLimit");
+      }
+      return { refused, id: req.params.id, bodyLimit: req.bodyLimit, bytes: (await req.body()).length };
+    }, { bodyLimit: 16 });
+    const client = await start(app);
+    expect((await client.post("/items/7", { body: "x".repeat(16) })).json).toEqual({ refused: ["params", "bodyLimit"], id: "7", bodyLimit: 16, bytes: 16 });
+    expect((await client.post("/items/7", { body: "x".repeat(17) })).status).toBe(413);
+  });
+});

@@ -12,6 +12,13 @@ export type RawRequest = IncomingMessage | Http2ServerRequest;
 
 const EMPTY_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 
+/** @internal The method the pipeline sets a routed request's params and body limit with. Not exported from the package. */
+export const kRouted = Symbol("cello.request.routed");
+
+// The client is gone or the server ended the stream early: the request's signal aborts.
+// Module-private: only a RequestStreamOwner, handed to the SSE engine, calls it.
+const kGone = Symbol("cello.request.gone");
+
 /**
  * An incoming HTTP request.
  *
@@ -26,13 +33,11 @@ export class Request {
   readonly method: string;
   /** The request target as received, path and query: `/items/1?sort=asc`. */
   readonly url: string;
-  /** Path parameters from the route (`/items/{id}` -> `{ id: "1" }`), always strings. */
-  params: Readonly<Record<string, string>> = EMPTY_PARAMS;
   /** The raw node request, for what this class does not cover. */
   readonly raw: RawRequest;
-  /** Most bytes `body()` accepts before answering 413. */
-  bodyLimit: number;
 
+  #params: Readonly<Record<string, string>> = EMPTY_PARAMS;
+  #bodyLimit: number;
   #queryStart: number;
   #query: Record<string, string> | undefined;
   #searchParams: URLSearchParams | undefined;
@@ -41,14 +46,33 @@ export class Request {
   #gone = false;
   readonly #res: ServerResponse | Http2ServerResponse | undefined;
 
-  /** @internal Built by the app for each request. */
+  /**
+   * Built by the app for each request; handlers receive it. (Not tagged internal: a
+   * stripped constructor would leave TypeScript's implicit `new Request()`.)
+   */
   constructor(raw: RawRequest, bodyLimit: number, res?: ServerResponse | Http2ServerResponse) {
     this.raw = raw;
     this.#res = res;
     this.method = raw.method ?? "GET";
     this.url = raw.url ?? "/";
     this.#queryStart = this.url.indexOf("?");
-    this.bodyLimit = bodyLimit;
+    this.#bodyLimit = bodyLimit;
+  }
+
+  /** Path parameters from the route (`/items/{id}` -> `{ id: "1" }`), always strings; empty before routing (in an onRequest hook). */
+  get params(): Readonly<Record<string, string>> {
+    return this.#params;
+  }
+
+  /** Most bytes `body()` accepts before answering 413: the route's `bodyLimit`, else the app's. */
+  get bodyLimit(): number {
+    return this.#bodyLimit;
+  }
+
+  /** @internal The pipeline records what routing found: the route's params and body limit. */
+  [kRouted](params: Readonly<Record<string, string>>, bodyLimit: number): void {
+    this.#params = params;
+    this.#bodyLimit = bodyLimit;
   }
 
   /** The path without the query string, e.g. `/items/1`. */
@@ -99,17 +123,17 @@ export class Request {
     if (!this.#abort) {
       this.#abort = new AbortController();
       const res = this.#res;
-      if (this.#gone || (res !== undefined && clientLeft(res))) this.markGone();
+      if (this.#gone || (res !== undefined && clientLeft(res))) this[kGone]();
       // Created on first use: from here on, a departing client aborts it.
       else res?.once("close", () => {
-        if (!res.writableFinished) this.markGone();
+        if (!res.writableFinished) this[kGone]();
       });
     }
     return this.#abort.signal;
   }
 
-  /** @internal The app calls this when the client disconnects or the server ends the stream. */
-  markGone(): void {
+  /** @internal See kGone. */
+  [kGone](): void {
     if (this.#gone) return;
     this.#gone = true;
     this.#abort?.abort(clientGone());
@@ -120,7 +144,7 @@ export class Request {
    * are announced or received (the rest is never buffered).
    */
   body(): Promise<Uint8Array> {
-    this.#body ??= readBody(this.raw, this.bodyLimit);
+    this.#body ??= readBody(this.raw, this.#bodyLimit);
     return this.#body;
   }
 
@@ -153,6 +177,20 @@ export class Request {
 // Fatal: a byte sequence that is not UTF-8 throws instead of becoming U+FFFD. Without
 // `stream: true` each decode() starts afresh, so one decoder serves every request.
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * @internal What the SSE engine reports to about the stream of `request`: it
+ * calls `markGone()` when the stream ends early (the client left, a slow client
+ * was cut, shutdown), which aborts `request.signal`. One per stream, built by
+ * the responder; the engine hands it back when the stream closes.
+ */
+export class RequestStreamOwner {
+  constructor(readonly request: Request) {}
+
+  markGone(): void {
+    this.request[kGone]();
+  }
+}
 
 function decodeUtf8(bytes: Uint8Array, code: "CELLO_BAD_REQUEST" | "CELLO_INVALID_JSON"): string {
   try {

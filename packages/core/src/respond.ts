@@ -1,13 +1,24 @@
 /**
  * respond: the one place that turns what a handler returned into a Response,
- * and a Response into bytes on the socket (or into an SSE stream handed to the engine).
+ * and a Response into bytes on the socket (or into an SSE stream handed to the
+ * engine), with the response hooks in their order around it.
  */
 import type { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
-import { HttpError, publicErrorBody } from "./errors.js";
+import { HttpError, assertHeadersSafe, publicErrorBody } from "./errors.js";
+import type { HookRegistry } from "./hooks.js";
 import type { Logger } from "./logger.js";
+import { RequestStreamOwner, type Request } from "./request.js";
 import { Response } from "./response.js";
-import { isAttachable } from "./sse/source.js";
+import type { RouteContext } from "./routes.js";
+import type { SseEngine } from "./sse/engine.js";
+import { resolveSseOptions, type ResolvedSseOptions } from "./sse/options.js";
+import { discardSource, isAttachable } from "./sse/source.js";
+import { SseStream } from "./sse/stream.js";
+import type { UnclosedStreamCheck } from "./sse/unclosed-check.js";
+
+/** The node:http or node:http2 (compatibility API) response a Responder writes to. */
+export type RawResponse = ServerResponse | Http2ServerResponse;
 
 /**
  * Map a handler's return value to a Response:
@@ -73,7 +84,7 @@ export function sseHeaders(response: Response, http2: boolean): void {
 }
 
 /** Write a non-streaming Response: status, headers, Content-Length, body (none for HEAD). */
-export function writeBytes(res: ServerResponse | Http2ServerResponse, response: Response, headOnly: boolean, http2: boolean): void {
+export function writeBytes(res: RawResponse, response: Response, headOnly: boolean, http2: boolean): void {
   const body = response.body;
   const headers = response.headers;
   if (http2) stripConnectionHeaders(headers);
@@ -102,4 +113,154 @@ function hasLatin1(headers: Record<string, string | string[]>): boolean {
     if (Array.isArray(value) ? value.some((one) => NON_ASCII.test(one)) : NON_ASCII.test(value)) return true;
   }
   return false;
+}
+
+/** What a {@link Responder} needs from its app, given once at construction. */
+export interface RespondContext {
+  readonly hooks: HookRegistry;
+  /** Takes over every SSE body. */
+  readonly engine: SseEngine;
+  readonly logger: Logger;
+  /** The app's SSE options, for a stream no route answered (one returned by an onRequest hook). */
+  readonly sseDefaults: ResolvedSseOptions;
+  /** The development check for an SseStream missing `close()`; undefined when it is off. */
+  readonly unclosedStreams: UnclosedStreamCheck | undefined;
+}
+
+/**
+ * Writes every response of one app, and nothing else does: runs the
+ * onResponse hooks, then writes status, headers and body (no body for HEAD, no
+ * connection headers on HTTP/2) and runs onFinish, or hands an SSE body to the
+ * engine and runs onStreamOpen, and onStreamClose once the stream closed.
+ * Writing never throws: a failure is a logged 500 while the head is not out,
+ * else a cut connection. @internal
+ */
+export class Responder {
+  /** Set by `listen()` when it serves HTTP/2: only then is a request's HTTP version read. */
+  http2 = false;
+  readonly #hooks: HookRegistry;
+  readonly #engine: SseEngine;
+  readonly #logger: Logger;
+  readonly #sseDefaults: ResolvedSseOptions;
+  readonly #unclosedStreams: UnclosedStreamCheck | undefined;
+
+  constructor(context: RespondContext) {
+    this.#hooks = context.hooks;
+    this.#engine = context.engine;
+    this.#logger = context.logger;
+    this.#sseDefaults = context.sseDefaults;
+    this.#unclosedStreams = context.unclosedStreams;
+    this.#engine.onStreamClosed = (owner, info) => {
+      this.#unclosedStreams?.forget(owner);
+      const request = (owner as RequestStreamOwner).request;
+      // A stream closed inside its handler closes during connection.open(), before send() runs the
+      // onStreamOpen hooks: report every close a microtask later, so a hook always sees open before close.
+      queueMicrotask(() => {
+        for (const hook of this.#hooks.onStreamClose) this.#safely(() => hook(request, info));
+      });
+    };
+  }
+
+  /** Answer `request` with what its route's handler returned (see {@link toResponse}). */
+  respond(request: Request, res: RawResponse, value: unknown, route: RouteContext): void {
+    let response: Response;
+    try {
+      response = toResponse(value);
+    } catch (err) {
+      response = errorToResponse(err, this.#logger, route.where);
+    }
+    this.send(request, res, response, route);
+  }
+
+  /**
+   * Write `response` for `request`. `route` is the route that answered, or
+   * undefined when none did (a 404 or 405, an onRequest hook's answer, an error before routing).
+   */
+  send(request: Request, res: RawResponse, response: Response, route: RouteContext | undefined): void {
+    if (res.headersSent || res.destroyed) {
+      // The client is gone: nothing to write, but a stream's close callbacks must still run.
+      this.#discard(response);
+      return;
+    }
+    const http2 = this.#isHttp2(request);
+    const headOnly = request.method === "HEAD";
+    const hooks = this.#hooks;
+    const where = route?.where ?? `${request.method} ${request.path}`;
+    try {
+      if (response.body.kind === "sse") sseHeaders(response, http2);
+      for (const hook of hooks.onResponse) hook(request, response);
+    } catch (err) {
+      this.#discard(response);
+      response = errorToResponse(err, this.#logger, `an onResponse hook of ${where}`);
+    }
+    // From here on any failure (a header written past setHeader, a status Node refuses, a throw
+    // inside writeHead) is this request's logged 500, or its cut connection once the head is
+    // out: never an exception that escapes the request listener and ends the process.
+    try {
+      // Handlers and hooks may write `response.headers` directly: check every header before the head.
+      assertHeadersSafe(response.headers);
+      if (response.body.kind !== "sse") {
+        writeBytes(res, response, headOnly, http2);
+        for (const hook of hooks.onFinish) this.#safely(() => hook(request, { status: response.status }));
+        return;
+      }
+      const sseBody = response.body;
+      if (headOnly) {
+        this.#discard(response);
+        if (http2) stripConnectionHeaders(response.headers);
+        (res as ServerResponse).writeHead(response.status, response.headers);
+        res.end();
+        return;
+      }
+      if (http2) stripConnectionHeaders(response.headers);
+      // The route's resolved options object is shared by its connections unless this response overrides one.
+      const options = resolveSseOptions(route?.sse ?? this.#sseDefaults, sseBody.options);
+      const connection = this.#engine.create(res, options);
+      const owner = new RequestStreamOwner(request);
+      connection.open(response.status, response.headers, sseBody.source, this.#logger, owner);
+      if (this.#unclosedStreams !== undefined && sseBody.source instanceof SseStream) {
+        this.#unclosedStreams.watch(sseBody.source, where, owner);
+      }
+      for (const hook of hooks.onStreamOpen) this.#safely(() => hook(request, response));
+    } catch (err) {
+      this.#writeFailed(request, res, response, err, where);
+    }
+  }
+
+  /** Writing `response` threw: answer a logged 500 while the head is not out, else cut the connection. */
+  #writeFailed(request: Request, res: RawResponse, response: Response, err: unknown, where: string): void {
+    if (res.headersSent) {
+      // A truncated body must not pass for a whole one: the client sees the connection cut.
+      this.#logger.error(`Writing the response failed in ${where}`, err);
+      res.destroy();
+      return;
+    }
+    this.#discard(response);
+    const fallback = errorToResponse(err, this.#logger, where);
+    try {
+      writeBytes(res, fallback, request.method === "HEAD", this.#isHttp2(request));
+    } catch (again) {
+      this.#logger.error(`Writing the error response failed in ${where}`, again);
+      res.destroy();
+      return;
+    }
+    for (const hook of this.#hooks.onFinish) this.#safely(() => hook(request, { status: fallback.status }));
+  }
+
+  /** `response` will not be written: cancel its SSE source, if it has one. */
+  #discard(response: Response): void {
+    if (response.body.kind === "sse") discardSource(response.body.source, (err) => this.#logger.error("An SSE close callback failed", err));
+  }
+
+  #safely(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#logger.error("A hook failed", err);
+    }
+  }
+
+  #isHttp2(request: Request): boolean {
+    return this.http2 && request.raw.httpVersionMajor === 2;
+  }
 }

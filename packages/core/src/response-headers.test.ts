@@ -69,7 +69,7 @@ describe("a header built from request input never crashes the process", () => {
     // An SSE response whose head would be refused never reaches the engine: a plain 500.
     const stream = await client.get("/stream?trace=%00");
     expect([stream.status, stream.headers["content-type"]]).toEqual([500, "application/json"]);
-    expect(app.engine.connections.size).toBe(0);
+    expect(app.openStreams).toBe(0);
     expect(messages(logger)).toEqual(["Unhandled error in GET /direct", "Unhandled error in GET /plain", "Unhandled error in GET /stream"]);
     // The log names the header and the rule it broke.
     for (const [, err] of logger.errors) expect([(err as CelloError).code, (err as Error).message]).toEqual(["CELLO_INVALID_HEADER", expect.stringMatching(/header "X-(Echo|Trace)"/)]);
@@ -158,8 +158,8 @@ describe("a header built from request input never crashes the process", () => {
     expect(await rawGet(client, "/body")).toBe("");
     expect((await client.get("/ok")).text).toBe("ok");
     expect(messages(logger)).toEqual(["Unhandled error in GET /status", "Unhandled error in GET /sse-status", "Writing the response failed in GET /body"]);
-    for (let i = 0; i < 50 && app.engine.connections.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(app.engine.connections.size).toBe(0);
+    for (let i = 0; i < 50 && app.openStreams > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(app.openStreams).toBe(0);
   });
 });
 
@@ -340,6 +340,6 @@ describe("property: every character class through every header-setting API", () 
     // Both outcomes were exercised in earnest.
     expect(refused).toBeGreaterThan(APIS.length * 30);
     expect(served).toBeGreaterThan(APIS.length * 8);
-    expect(app.engine.connections.size).toBe(0);
+    expect(app.openStreams).toBe(0);
   });
 });

@@ -4,7 +4,8 @@
  */
 import { describeValue, isPlainObject } from "./describe.js";
 import { CelloError, assertHeaderSafe } from "./errors.js";
-import type { SseOptions, SseSource } from "./sse/engine.js";
+import type { SseOptions } from "./sse/options.js";
+import type { SseSource } from "./sse/source.js";
 
 /**
  * Options common to the Response constructors. Wherever a constructor takes an

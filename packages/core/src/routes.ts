@@ -7,7 +7,7 @@ import { routeDecorator, type DecoratedSite, type RouteDecorator } from "./decor
 import { CelloError } from "./errors.js";
 import type { Request } from "./request.js";
 import type { HttpMethod } from "./router.js";
-import type { SseOptions } from "./sse/engine.js";
+import type { ResolvedSseOptions, SseOptions } from "./sse/options.js";
 
 /** A route handler: gets the Request, returns anything `respond` understands (or a Promise of it). */
 export type Handler = (request: Request) => unknown;
@@ -26,6 +26,17 @@ export interface RouteDefinition {
   path: string;
   handler: Handler;
   options: RouteOptions;
+}
+
+/** @internal A route as the request pipeline runs it: the router's store, resolved once at registration. */
+export interface RouteContext {
+  handler: Handler;
+  /** The route's body limit (the app's unless the route sets one). */
+  bodyLimit: number;
+  /** The route's SSE options over the app's. */
+  sse: ResolvedSseOptions;
+  /** `METHOD /path`, naming the route in logs. */
+  where: string;
 }
 
 function checkBound(collector: RouteCollector | undefined, name: string): asserts collector is RouteCollector {

@@ -80,7 +80,8 @@ export interface ServerAddress {
 /** Any server an app can listen with. */
 export type NodeServer = HttpServer | Http2Server | Http2SecureServer;
 
-type Listener = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void;
+/** A node:http or node:http2 (compatibility API) request listener, such as `app.handler`. */
+export type RequestListener = (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void;
 
 /**
  * The connections of one server, so that closing it does not wait on any that
@@ -137,7 +138,7 @@ export class Connections {
 }
 
 /** Build the server for `options`, its connections tracked in `connections` so close() can end them. */
-export function createNodeServer(options: ListenOptions, listener: Listener, connections: Connections): NodeServer {
+export function createNodeServer(options: ListenOptions, listener: RequestListener, connections: Connections): NodeServer {
   // Node's requestTimeout counts until the request has been received, not until the response
   // ends (measured on Node 20: a GET whose SSE response streams on is never cut), so it bounds
   // slow uploads and slowloris heads without touching streams.

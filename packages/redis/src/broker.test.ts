@@ -109,10 +109,25 @@ describe.skipIf(skipWithoutRedis)("redisBroker against a real Redis", () => {
     expect(await broker.lastId("bounded")).toBe(newest![0]);
   });
 
-  it("refuses invalid options with a message naming the option", () => {
-    expect(() => redisBroker({ blockMs: 0 })).toThrow("redisBroker(): blockMs must be a positive integer, got 0");
-    expect(() => redisBroker({ readCount: 1.5 })).toThrow("redisBroker(): readCount must be a positive integer, got 1.5");
-    expect(() => redisBroker({ commandTimeoutMs: -1 })).toThrow("redisBroker(): commandTimeoutMs must be a positive number, got -1");
+  it.each([
+    [{ blockMs: 0 }, "blockMs must be a positive integer of milliseconds (default 1000), got 0"],
+    [{ readCount: 1.5 }, "readCount must be a positive integer of entries (default 500), got 1.5"],
+    [{ commandTimeoutMs: -1 }, "commandTimeoutMs must be a positive number of milliseconds (default 2000), got -1"],
+    [{ commandTimeoutMs: "2000" as never }, 'commandTimeoutMs must be a positive number of milliseconds (default 2000), got "2000"'],
+    [{ reconnectBackoff: { minMs: Number.NaN } }, "reconnectBackoff.minMs must be a positive number of milliseconds (default 50), got NaN"],
+    [{ reconnectBackoff: { maxMs: Infinity } }, "reconnectBackoff.maxMs must be a positive number of milliseconds (default 2000), got Infinity"],
+    // The deprecated name is checked the same way, and named as given.
+    [{ retry: { minMs: 0 } }, "retry.minMs must be a positive number of milliseconds (default 50), got 0"],
+    [{ retry: { minMs: 10 }, reconnectBackoff: { minMs: 10 } }, "retry is the deprecated name of reconnectBackoff; pass reconnectBackoff only"],
+  ] satisfies Array<[RedisBrokerOptions, string]>)("refuses invalid options (%o) with CELLO_INVALID_OPTION and a message naming the option, its unit and default", (options, detail) => {
+    let thrown: unknown;
+    try {
+      redisBroker({ logger: silentLogger, ...options });
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(CelloError);
+    expect([(thrown as CelloError).code, (thrown as CelloError).message]).toEqual(["CELLO_INVALID_OPTION", `Invalid option: redisBroker(): ${detail}`]);
   });
 
   it("compares ids as two 64-bit numbers", () => {
@@ -177,7 +192,7 @@ describe.skipIf(skipWithoutRedis)("redisBroker against a real Redis", () => {
     // What core's Subscription relies on to drop the overlap between a replay and
     // live events. Here the local reader is made to lag: its connection is killed
     // and comes back only after ~200 ms, while the publisher connection answers at once.
-    const local = open({ connectionName: `cello-unit-lag-${process.pid}`, retry: { minMs: 300, maxMs: 300 } });
+    const local = open({ connectionName: `cello-unit-lag-${process.pid}`, reconnectBackoff: { minMs: 300, maxMs: 300 } });
     const remote = open();
     await Promise.all([local.ready(), remote.ready()]);
     const seen = new Set<string>();
@@ -250,8 +265,21 @@ describe.skipIf(skipWithoutRedis)("redisBroker against a real Redis", () => {
     expect(warnings.join("\n")).not.toContain("hunter2");
   });
 
+  it.each(["reconnectBackoff", "retry (deprecated)"] as const)("waits the backoff given as %s before reconnecting", async (label) => {
+    // A first delay of 2.5 to 5 s: half a second after the kill, the connections are still down
+    // (with the default 50 ms backoff they are back long before).
+    const bounds = { minMs: 5000, maxMs: 5000 };
+    const name = `cello-unit-backoff-${label.split(" ")[0]}-${process.pid}`;
+    const broker = open({ connectionName: name, ...(label === "reconnectBackoff" ? { reconnectBackoff: bounds } : { retry: bounds }) });
+    await broker.ready();
+    const { reader, publisher } = broker.connectionNames;
+    expect(await killConnections(admin, [reader, publisher])).toBe(2);
+    await sleep(500);
+    expect([...(await connectionIds(admin, reader)), ...(await connectionIds(admin, publisher))]).toEqual([]);
+  });
+
   it("resumes after its connections are killed: nothing lost, nothing doubled", async () => {
-    const broker = open({ connectionName: `cello-unit-kill-${process.pid}`, retry: { minMs: 10, maxMs: 100 } });
+    const broker = open({ connectionName: `cello-unit-kill-${process.pid}`, reconnectBackoff: { minMs: 10, maxMs: 100 } });
     await broker.ready();
     const { reader, publisher } = broker.connectionNames;
     const [readerBefore] = await connectionIds(admin, reader);

@@ -3,7 +3,7 @@
  * the SSE id, so every instance numbers events the same way and a client can
  * resume on any of them with its Last-Event-ID.
  */
-import { CHANNEL_HISTORY_DEFAULTS, consoleLogger, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type Logger, type ReplayOptions, type ReplayResult } from "@cellojs/core";
+import { CelloError, CHANNEL_HISTORY_DEFAULTS, consoleLogger, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type Logger, type ReplayOptions, type ReplayResult } from "@cellojs/core";
 import type { Redis, RedisOptions } from "ioredis";
 import { BrokerUnavailableError, lastConnectionError, openConnection, redactUrl, sendWhenConnected, toBrokerError, type ConnectionSettings } from "./connection.js";
 import { compareStreamIds, isStreamId, MIN_ID } from "./ids.js";
@@ -26,7 +26,15 @@ export interface RedisBrokerOptions {
   readCount?: number;
   /** A publish, replay or lastId without an answer after this long rejects (ms). Default 2000. */
   commandTimeoutMs?: number;
-  /** Reconnect backoff: first delay and cap (ms), with jitter. Default `{ minMs: 50, maxMs: 2000 }`. */
+  /**
+   * How the two connections reconnect after Redis went away: the first delay and
+   * the cap (ms) of an exponential backoff, with jitter. Default `{ minMs: 50, maxMs: 2000 }`.
+   */
+  reconnectBackoff?: { minMs?: number; maxMs?: number };
+  /**
+   * @deprecated Renamed {@link RedisBrokerOptions.reconnectBackoff} ("retry" is also
+   * the SSE field and a client option); this name still works and will be removed in the next release.
+   */
   retry?: { minMs?: number; maxMs?: number };
   /** Where outages and their end are reported. Default: the console. */
   logger?: Logger;
@@ -69,7 +77,7 @@ export interface RedisBroker extends ChannelBroker {
  *
  * @param options - See {@link RedisBrokerOptions}: `url` (REDIS_URL or redis://127.0.0.1:6379),
  *   `prefix` ("cello:ch:"), `connectionName` ("cello"), `blockMs` (1000), `readCount` (500),
- *   `commandTimeoutMs` (2000), `retry` ({ minMs: 50, maxMs: 2000 }), `logger` (console), `redis`.
+ *   `commandTimeoutMs` (2000), `reconnectBackoff` ({ minMs: 50, maxMs: 2000 }), `logger` (console), `redis`.
  * @returns A {@link RedisBroker}; pass it to `new App({ broker })`. `app.close()` closes it.
  * @example
  * import { App } from "@cellojs/core";
@@ -102,15 +110,14 @@ class RedisStreamsBroker implements RedisBroker {
     this.url = redactUrl(url);
     this.#prefix = options.prefix ?? "cello:ch:";
     // Validated before any connection opens, so a bad option leaks nothing.
-    const blockMs = positive("blockMs", options.blockMs ?? 1000, true);
-    const readCount = positive("readCount", options.readCount ?? 500, true);
+    const blockMs = positive("blockMs", options.blockMs, 1000, "milliseconds", true);
+    const readCount = positive("readCount", options.readCount, 500, "entries", true);
     this.#settings = {
       url,
       safeUrl: this.url,
       blockMs,
-      commandTimeoutMs: positive("commandTimeoutMs", options.commandTimeoutMs ?? 2000),
-      retryMinMs: positive("retry.minMs", options.retry?.minMs ?? 50),
-      retryMaxMs: positive("retry.maxMs", options.retry?.maxMs ?? 2000),
+      commandTimeoutMs: positive("commandTimeoutMs", options.commandTimeoutMs, 2000, "milliseconds"),
+      ...reconnectBackoff(options),
       extra: options.redis ?? {},
       logger: options.logger ?? consoleLogger,
     };
@@ -336,9 +343,29 @@ function parseInfo(reply: unknown): StreamInfo {
   };
 }
 
-function positive(name: string, value: number, integer = false): number {
+/** The `reconnectBackoff` bounds, given under that name or its deprecated one, `retry`. */
+function reconnectBackoff(options: RedisBrokerOptions): Pick<ConnectionSettings, "backoffMinMs" | "backoffMaxMs"> {
+  if (options.reconnectBackoff !== undefined && options.retry !== undefined) {
+    throw new CelloError("CELLO_INVALID_OPTION", "redisBroker(): retry is the deprecated name of reconnectBackoff; pass reconnectBackoff only");
+  }
+  const name = options.retry !== undefined ? "retry" : "reconnectBackoff";
+  const bounds = options.reconnectBackoff ?? options.retry;
+  return {
+    backoffMinMs: positive(`${name}.minMs`, bounds?.minMs, 50, "milliseconds"),
+    backoffMaxMs: positive(`${name}.maxMs`, bounds?.maxMs, 2000, "milliseconds"),
+  };
+}
+
+/**
+ * An option's value, `fallback` when not given; checked before any connection
+ * opens: a CelloError `CELLO_INVALID_OPTION` naming the option, its unit and default otherwise.
+ */
+function positive(name: string, given: number | undefined, fallback: number, unit: "milliseconds" | "entries", integer = false): number {
+  const value = given ?? fallback;
   if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
-    throw new RangeError(`redisBroker(): ${name} must be a positive ${integer ? "integer" : "number"}, got ${value}`);
+    // A string is quoted, so "1000" is not mistaken for the number it is not.
+    const got = typeof value === "string" ? JSON.stringify(value) : String(value);
+    throw new CelloError("CELLO_INVALID_OPTION", `redisBroker(): ${name} must be a positive ${integer ? "integer" : "number"} of ${unit} (default ${fallback}), got ${got}`);
   }
   return value;
 }

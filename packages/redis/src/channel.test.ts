@@ -54,7 +54,7 @@ describe.skipIf(skipWithoutRedis)("channels on the Redis broker", () => {
       const handle = await client.openSse(`/rooms/${i}`);
       handle.close();
     }
-    for (let i = 0; i < 500 && app.engine.connections.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 500 && app.openStreams > 0; i++) await new Promise((r) => setTimeout(r, 10));
     // No room is held any more (a stream would answer 200).
     expect((await client.sse("/all-rooms", { timeoutMs: 500 })).status).toBe(404);
     // What was published to a dropped channel is still in Redis: a client resumes from before it.

@@ -190,7 +190,7 @@ describe.skipIf(skipWithoutRedis)("instances sharing one Redis", () => {
       const events: StreamEvent[] = [];
       const served = new Set<string>();
       const done = (async () => {
-        for await (const ev of connect(`${a.url}/ticks`, { fetch: failover(), retryMs: 20, maxRetryMs: 200, signal: stop.signal, onOpen: (res) => served.add(new URL(res.url).port) })) {
+        for await (const ev of connect(`${a.url}/ticks`, { fetch: failover(), reconnectDelayMs: 20, maxReconnectDelayMs: 200, signal: stop.signal, onOpen: (res) => served.add(new URL(res.url).port) })) {
           events.push({ id: ev.id, event: ev.event, data: ev.data });
         }
       })();

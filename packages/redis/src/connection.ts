@@ -27,7 +27,13 @@ export class BrokerUnavailableError extends CelloError {
    */
   readonly mayHaveApplied: boolean;
 
-  /** @internal */
+  /**
+   * Made by the broker; a test may build one to stand in for an outage.
+   * (Not tagged internal: a stripped constructor would leave CelloError's, which takes a code.)
+   * @param detail - what failed, e.g. `Redis at redis://127.0.0.1:6379 did not answer within 2000 ms`
+   * @param mayHaveApplied - see {@link BrokerUnavailableError.mayHaveApplied}
+   * @param cause - the underlying error
+   */
   constructor(detail: string, mayHaveApplied: boolean, cause: unknown) {
     super("CELLO_BROKER_UNAVAILABLE", detail, { cause });
     this.name = "BrokerUnavailableError";
@@ -42,8 +48,8 @@ export interface ConnectionSettings {
   safeUrl: string;
   commandTimeoutMs: number;
   blockMs: number;
-  retryMinMs: number;
-  retryMaxMs: number;
+  backoffMinMs: number;
+  backoffMaxMs: number;
   extra: RedisOptions;
   logger: Logger;
 }
@@ -120,7 +126,7 @@ export function openConnection(role: "reader" | "publisher", name: string, setti
     // and is never sent again on the next connection: an XADD written twice is a duplicate event.
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
-    retryStrategy: (attempt) => backoff(attempt, settings.retryMinMs, settings.retryMaxMs),
+    retryStrategy: (attempt) => backoff(attempt, settings.backoffMinMs, settings.backoffMaxMs),
     // The reader's XREAD answers at least every blockMs, so a longer silence is a dead socket.
     socketTimeout: role === "reader" ? settings.blockMs + settings.commandTimeoutMs : 2 * settings.commandTimeoutMs,
     ...(role === "publisher" ? { commandTimeout: settings.commandTimeoutMs } : {}),

@@ -66,8 +66,8 @@ describe("TestClient", () => {
     expect(cut.events.length).toBeGreaterThan(0);
     const timedOut = await client.sse("/feed", { timeoutMs: 60 });
     expect(timedOut.endedBy).toBe("timeout");
-    for (let i = 0; i < 50 && client.app.engine.connections.size > 0; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(client.app.engine.connections.size).toBe(0);
+    for (let i = 0; i < 50 && client.app.openStreams > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(client.app.openStreams).toBe(0);
   });
 
   it("gives a live handle to interleave reads with other actions", async () => {

@@ -2,7 +2,7 @@
  * TestClient: drive a Cello.ts app over a real socket on port 0, with a real
  * HTTP client (undici), and read SSE streams as a browser would (WHATWG parsing).
  */
-import { createParser, type SseEvent } from "@cellojs/client";
+import { createParser, type ReceivedEvent } from "@cellojs/client";
 import type { App, ListenOptions } from "@cellojs/core";
 import { Agent, request as undiciRequest, type Dispatcher } from "undici";
 
@@ -28,10 +28,10 @@ export interface TestResponse {
 
 /**
  * One received event, as a browser's EventSource would see it: `@cellojs/client`'s
- * parsed event (`event` is `"message"` when none was sent, `id` the last event ID at
- * dispatch, `""` until the server sends one, `retry` only when the block carried one).
+ * type, re-exported (`event` is `"message"` when none was sent, `id` the last event ID
+ * at dispatch, `""` until the server sends one, `retry` only when the block carried one).
  */
-export type ReceivedEvent = SseEvent;
+export type { ReceivedEvent };
 
 /** Options of {@link TestClient.sse}. */
 export interface SseRequestOptions {
@@ -237,7 +237,7 @@ export class TestClient {
       for (const listener of [...listeners]) listener();
     };
     const parser = createParser({
-      onEvent: (event: SseEvent) => {
+      onEvent: (event: ReceivedEvent) => {
         events.push(event.retry === undefined ? { event: event.event, data: event.data, id: event.id } : { ...event });
         internal.onEvent();
         notify();

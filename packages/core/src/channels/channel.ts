@@ -10,7 +10,7 @@
 import { CelloError } from "../errors.js";
 import type { Request } from "../request.js";
 import type { Response } from "../response.js";
-import type { SseOptions } from "../sse/engine.js";
+import type { SseOptions } from "../sse/options.js";
 import { formatSseFrame } from "../sse/event.js";
 import type { ChannelHub } from "./hub.js";
 import { subscribeResponse, type SubscribeOptions } from "./subscription.js";
@@ -41,7 +41,11 @@ export class Channel {
   readonly name: string;
   readonly #hub: ChannelHub;
 
-  /** @internal Made with its hub by the app's registry (`app.channel()`, `app.subscribe()`). */
+  /**
+   * Made with its hub by the app's registry (`app.channel()`, `app.subscribe()`), never
+   * by user code. (Not tagged internal: a stripped constructor would leave TypeScript's
+   * implicit `new Channel()`.)
+   */
   constructor(hub: ChannelHub) {
     this.name = hub.name;
     this.#hub = hub;

@@ -33,8 +33,8 @@ const portOf = (client: TestClient) => Number(new URL(client.url).port);
  * `app.channel(name)`, which makes app code the owner of a request-made channel.)
  */
 async function untilStreams(app: App, count: number): Promise<void> {
-  for (let i = 0; i < 500 && app.engine.connections.size !== count; i++) await sleep(10);
-  expect(app.engine.connections.size).toBe(count);
+  for (let i = 0; i < 500 && app.openStreams !== count; i++) await sleep(10);
+  expect(app.openStreams).toBe(count);
 }
 
 describe("channel lifetime", () => {

@@ -11,7 +11,7 @@
  */
 import type { Request } from "../request.js";
 import type { Response } from "../response.js";
-import type { SseOptions } from "../sse/engine.js";
+import type { SseOptions } from "../sse/options.js";
 import { CelloError, HttpError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { ChannelBroker } from "./broker.js";

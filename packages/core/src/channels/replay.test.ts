@@ -5,7 +5,7 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
-import { App } from "../app.js";
+import { App, engineOf } from "../app.js";
 import { countingSse, sleep } from "../sse/raw-client.test-support.js";
 import { startWithCleanup } from "../testing.js";
 import { memoryBroker, type ChannelBroker } from "./broker.js";
@@ -159,7 +159,7 @@ describe("resuming more history than the buffer limit", () => {
     let peakBuffered = 0;
     const sample = () => {
       let buffered = 0;
-      for (const connection of app.engine.connections) buffered += connection.bufferedBytes;
+      for (const connection of engineOf(app).connections) buffered += connection.bufferedBytes;
       peakBuffered = Math.max(peakBuffered, buffered);
       gc();
       peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed - baseline);

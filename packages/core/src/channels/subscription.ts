@@ -17,7 +17,7 @@ import { CelloError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Request } from "../request.js";
 import { Response } from "../response.js";
-import type { SseOptions } from "../sse/engine.js";
+import type { SseOptions } from "../sse/options.js";
 import { formatSseError, formatSseFrame } from "../sse/event.js";
 import { kAttach, kDetach, type AttachableSource, type SseSink } from "../sse/source.js";
 import type { ChannelMessage, ReplayResult } from "./broker.js";

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { App } from "../app.js";
+import { App, engineOf } from "../app.js";
 import { TestClient } from "../testing.js";
-import type { SseOptions } from "./engine.js";
+import type { SseOptions } from "./options.js";
 import { SseEvent } from "./event.js";
 import { rawSse, sleep } from "./raw-client.test-support.js";
 import { SseStream } from "./stream.js";
@@ -52,7 +52,7 @@ async function broadcastScenario(sse: SseOptions) {
       const event = new SseEvent(payload, { id: String(sent) });
       for (const stream of streams) stream.add(event);
     }
-    for (const connection of app.engine.connections) maxBuffered = Math.max(maxBuffered, connection.bufferedBytes);
+    for (const connection of engineOf(app).connections) maxBuffered = Math.max(maxBuffered, connection.bufferedBytes);
     await new Promise((r) => setImmediate(r));
   }
   const received = await reader.waitForEvents(EVENTS, 30_000);
@@ -68,7 +68,7 @@ describe("backpressure and slow clients", () => {
     // Bounded: never more than the limit, plus what the last turns queued, held for one client.
     expect(maxBuffered).toBeLessThanOrEqual(STALLED_BOUND);
     // The server let go of it (a paused client never reads the FIN, so ask the server, not the client).
-    expect(app.engine.connections.size).toBe(1);
+    expect(app.openStreams).toBe(1);
     stalled.socket.destroy();
   }, 60_000);
 
@@ -78,10 +78,12 @@ describe("backpressure and slow clients", () => {
     expect(received.every((e, i) => e.id === String(i))).toBe(true);
     expect(closeReasons).toEqual([]);
     expect(maxBuffered).toBeLessThanOrEqual(STALLED_BOUND);
-    const stalledStream = streams.find((s) => s.droppedCount > 0)!;
+    const stalledStream = streams.find((s) => s.eventsDropped > 0)!;
     expect(stalledStream).toBeDefined();
-    expect(stalledStream.droppedCount).toBeGreaterThan(EVENTS / 2);
-    expect(app.engine.connections.size).toBe(2);
+    expect(stalledStream.eventsDropped).toBeGreaterThan(EVENTS / 2);
+    // The deprecated name reads the same count.
+    expect(stalledStream.droppedCount).toBe(stalledStream.eventsDropped);
+    expect(app.openStreams).toBe(2);
     stalled.socket.destroy();
   }, 60_000);
 
@@ -90,7 +92,7 @@ describe("backpressure and slow clients", () => {
     expect(received.length).toBe(EVENTS);
     for (let i = 0; i < 100 && closeReasons.length === 0; i++) await sleep(10);
     expect(closeReasons).toEqual(["write-timeout"]);
-    expect(app.engine.connections.size).toBe(1);
+    expect(app.openStreams).toBe(1);
     stalled.socket.destroy();
   }, 60_000);
 
@@ -107,7 +109,7 @@ describe("backpressure and slow clients", () => {
     clients.push(client);
     const stalled = await rawSse(Number(new URL(client.url).port), "/firehose", { read: false });
     await sleep(300);
-    const [connection] = app.engine.connections;
+    const [connection] = engineOf(app).connections;
     expect(connection).toBeDefined();
     expect(connection!.bufferedBytes).toBeLessThanOrEqual(LIMIT);
     const plateau = produced;

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { App } from "../app.js";
 import type { Request } from "../request.js";
 import { startWithCleanup, type TestClient } from "../testing.js";
-import type { SseOptions } from "./engine.js";
+import type { SseOptions } from "./options.js";
 import { SseEvent } from "./event.js";
 import { rawSse, sleep } from "./raw-client.test-support.js";
 import { SseStream } from "./stream.js";
@@ -118,7 +118,7 @@ describe("a client that does not read", () => {
     }
     expect(stream.closed).toBe(true);
     expect(closed.map((c) => c.reason)).toEqual(["overflow"]);
-    expect(app.engine.connections.size).toBe(0);
+    expect(app.openStreams).toBe(0);
     // Cut within a few turns of its socket filling up, not after the whole run.
     expect(turns).toBeLessThan(200);
     stalled.socket.destroy();
@@ -145,7 +145,7 @@ describe("a client that does not read", () => {
     stalled.socket.on("data", (chunk: Buffer) => chunks.push(chunk.toString("utf8")));
     stalled.socket.resume();
     await stalled.closed;
-    const dropped = stream.droppedCount;
+    const dropped = stream.eventsDropped;
     expect(dropped).toBeGreaterThan(total / 2);
     const ids = [...chunks.join("").matchAll(/^id: (\d+)$/gm)].map((m) => Number(m[1]));
     expect(ids.length + dropped).toBe(total);

@@ -281,7 +281,7 @@ describe("cancellation", () => {
     // generous on purpose (a loaded 2-core machine once measured 104 ms against 100);
     // how fast is bench/'s business.
     expect(Math.max(...latencies)).toBeLessThan(1000);
-    expect(app.engine.connections.size).toBe(0);
+    expect(app.openStreams).toBe(0);
   });
 
   it("frees the client at once even when the producer ignores the signal, and returns it when its await settles", async () => {
@@ -302,7 +302,7 @@ describe("cancellation", () => {
     const res = await client.sse("/stubborn", { maxEvents: 1 });
     expect(res.events.map((e) => e.data)).toEqual(["first"]);
     await sleep(30);
-    expect(app.engine.connections.size).toBe(0);
+    expect(app.openStreams).toBe(0);
     expect(finished).toBe(false);
     await sleep(400);
     expect(finished).toBe(true);
@@ -345,7 +345,7 @@ describe("cancellation", () => {
       { path: "/stuck-iterable", reason: "client", eventsSent: 1 },
     ]);
     expect([...signalled].sort()).toEqual(["/stuck-generator", "/stuck-iterable"]);
-    expect(app.engine.connections.size).toBe(0);
+    expect(app.openStreams).toBe(0);
     // Nothing left for shutdown to wait on: well before the 5 s grace.
     const started = performance.now();
     await app.close({ graceMs: 5000 });
@@ -375,7 +375,7 @@ describe("cancellation", () => {
     for (let i = 0; i < 100 && !closed; i++) await sleep(5);
     expect(signalAborted).toBe(true);
     expect(closed).toBe(true);
-    expect(app.engine.connections.size).toBe(0);
+    expect(app.openStreams).toBe(0);
   });
 
   it("runs SseStream.onClose when the client leaves, and ignores writes afterwards", async () => {
@@ -432,7 +432,7 @@ describe("cancellation", () => {
     };
     const run = async (count: number) => {
       for (let done = 0; done < count; done += 50) await Promise.all(Array.from({ length: 50 }, (_, i) => cycle(i % 2 ? "/cycle" : "/push")));
-      for (let i = 0; i < 100 && app.engine.connections.size > 0; i++) await sleep(10);
+      for (let i = 0; i < 100 && app.openStreams > 0; i++) await sleep(10);
     };
     await run(1000); // warm up: JIT, pools
     await sleep(100);
@@ -445,7 +445,7 @@ describe("cancellation", () => {
     gc();
     const heapAfter = process.memoryUsage().heapUsed;
     const timersAfter = process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
-    expect(app.engine.connections.size).toBe(0);
+    expect(app.openStreams).toBe(0);
     expect(timersAfter).toBeLessThanOrEqual(timersBefore);
     expect(heapAfter).toBeLessThan(heapBefore * 1.1);
   }, 120_000);

@@ -215,7 +215,7 @@ export class SseEvent {
     return this.#frame;
   }
 
-  /** The frame's size in UTF-8 bytes (computed once: a broadcast sends the same event to many clients). */
+  /** @internal The frame's size in UTF-8 bytes (computed once: a broadcast sends the same event to many clients). */
   get byteLength(): number {
     if (this.#byteLength < 0) this.#byteLength = Buffer.byteLength(this.#frame);
     return this.#byteLength;

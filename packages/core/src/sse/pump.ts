@@ -7,7 +7,7 @@
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { HttpError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { SseConnection } from "./engine.js";
+import type { SseConnection } from "./connection.js";
 import { SseEvent, formatSseError, formatSseFrame } from "./event.js";
 
 /** Turn one produced item into a frame: string -> data, SseEvent -> as is, anything else -> JSON data. */

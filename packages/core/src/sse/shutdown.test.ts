@@ -1,7 +1,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { connect } from "node:net";
 import { describe, expect, it } from "vitest";
-import { App } from "../app.js";
+import { App, engineOf } from "../app.js";
 import type { Request } from "../request.js";
 import { SseEvent } from "./event.js";
 import { rawSse, sleep } from "./raw-client.test-support.js";
@@ -34,7 +34,7 @@ describe("graceful shutdown", () => {
       connections.push(...(await Promise.all(Array.from({ length: 100 }, (_, i) => rawSse(port, i % 2 ? "/gen" : "/push")))));
     }
     await Promise.all(connections.map((c) => c.until((t) => t.includes("data: hello"))));
-    expect(app.engine.connections.size).toBe(1000);
+    expect(app.openStreams).toBe(1000);
 
     const graceMs = 3000;
     const started = performance.now();
@@ -46,7 +46,7 @@ describe("graceful shutdown", () => {
     expect(connections.filter((c) => c.text().includes(finalFrame)).length).toBe(1000);
     expect(finallyCount).toBe(500);
     expect(onCloseCount).toBe(500);
-    expect(app.engine.connections.size).toBe(0);
+    expect(app.openStreams).toBe(0);
   }, 60_000);
 
   it("destroys what is left when producers outlive the grace period", async () => {
@@ -92,7 +92,7 @@ describe("graceful shutdown", () => {
     const stalled = await rawSse(port, "/s", { read: false });
     for (let i = 0; i < 100 && stream === undefined; i++) await sleep(5);
     // Fill the socket until it refuses more: the final frame can never be read.
-    const [connection] = app.engine.connections;
+    const [connection] = engineOf(app).connections;
     const chunk = "z".repeat(64 * 1024);
     for (let i = 0; i < 2000 && !connection!.waitingDrain; i++) {
       stream.addData(chunk);
@@ -101,7 +101,7 @@ describe("graceful shutdown", () => {
     expect(connection!.waitingDrain).toBe(true);
     const graceMs = 300;
     const started = performance.now();
-    await app.engine.shutdown({ graceMs });
+    await engineOf(app).shutdown({ graceMs });
     const elapsed = performance.now() - started;
     // The client had the grace to read the rest, then its socket was destroyed.
     expect(elapsed).toBeGreaterThanOrEqual(graceMs - 50);

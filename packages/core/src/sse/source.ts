@@ -1,10 +1,26 @@
 /**
- * The contract between the engine and push-style sources (SseStream, channel
- * subscriptions): the engine hands the source a sink when streaming starts and
- * tells it when the connection is gone. Internal: not exported from the package.
+ * What can be streamed, and the contract between the engine and push-style
+ * sources (SseStream, channel subscriptions): the engine hands the source a
+ * sink when streaming starts and tells it when the connection is gone. Only
+ * `SseSource` is exported from the package; the contract is internal.
+ *
+ * Not tagged internal, unlike `isAttachable`: the public `SseSource` type and
+ * `SseStream` (which implements `AttachableSource`) refer to these declarations, so
+ * the published .d.ts must keep them. Users cannot reach them all the same: the
+ * package exports only its index, and the symbol keys are not exported from it.
  */
+import type { SseStream } from "./stream.js";
 
-/** What the engine hands a push source. @internal */
+/**
+ * Anything a handler may return to be streamed: an SseStream, a channel
+ * subscription, an async iterable or generator, or a sync iterable.
+ * @example
+ * app.get("/ticks", () => Response.sse(ticks()));
+ * async function* ticks(): AsyncGenerator<string> { yield "tick"; }
+ */
+export type SseSource = SseStream | AttachableSource | AsyncIterable<unknown> | Iterable<unknown>;
+
+/** What the engine hands a push source. */
 export interface SseSink {
   /** Queue one framed event; false once the connection is closed. Pass `byteLength` when known (fan-out computes it once). */
   send(frame: string, byteLength?: number): boolean;
@@ -18,17 +34,17 @@ export interface SseSink {
   /** End the response once queued frames are written (`"error"` when the source failed). */
   end(reason?: "end" | "error"): void;
   /** Events dropped under the drop-oldest policy. */
-  readonly droppedCount: number;
+  readonly eventsDropped: number;
   /** The connection's `bufferLimit`: a source sending in pages keeps each page well under it. */
   readonly bufferLimit: number;
 }
 
-/** @internal */
+/** The method the engine calls to attach a push source to a connection. */
 export const kAttach = Symbol("cello.sse.attach");
-/** @internal */
+/** The method the engine calls once a push source's connection closed. */
 export const kDetach = Symbol("cello.sse.detach");
 
-/** A source the engine attaches to a connection instead of pulling from it. @internal */
+/** A source the engine attaches to a connection instead of pulling from it. */
 export interface AttachableSource {
   [kAttach](sink: SseSink): void;
   [kDetach](onError: (err: unknown) => void): void;
@@ -37,4 +53,15 @@ export interface AttachableSource {
 /** True for SseStream, channel subscriptions and any other push source. @internal */
 export function isAttachable(value: unknown): value is AttachableSource {
   return typeof value === "object" && value !== null && kAttach in value;
+}
+
+/**
+ * Cancel a source that will never be streamed (the client left before the head,
+ * a HEAD request, a hook or a write failed): a push source runs its close
+ * callbacks, a generator its `finally`. Anything else is left alone. @internal
+ * @param onError - Told about a close callback that throws.
+ */
+export function discardSource(source: unknown, onError: (err: unknown) => void): void {
+  if (isAttachable(source)) source[kDetach](onError);
+  else if (typeof (source as AsyncGenerator | undefined)?.return === "function") void Promise.resolve((source as AsyncGenerator).return(undefined)).catch(() => {});
 }

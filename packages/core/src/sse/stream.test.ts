@@ -7,7 +7,7 @@ function sink(): SseSink & { frames: string[]; ended: boolean } {
   return {
     frames: [],
     ended: false,
-    droppedCount: 0,
+    eventsDropped: 0,
     bufferLimit: 1024 * 1024,
     send(frame) {
       this.frames.push(frame);

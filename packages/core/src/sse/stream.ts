@@ -100,9 +100,19 @@ export class SseStream implements AttachableSource {
     return this.#closed;
   }
 
-  /** Events dropped for a slow client under the `"drop-oldest"` policy. */
+  /**
+   * Events dropped for a slow client under the `"drop-oldest"` policy (the same
+   * count `onStreamClose` reports as `eventsDropped`).
+   * @example
+   * stream.onClose(() => console.log(`${stream.eventsDropped} events dropped`));
+   */
+  get eventsDropped(): number {
+    return this.#sink?.eventsDropped ?? 0;
+  }
+
+  /** @deprecated Renamed {@link SseStream.eventsDropped}, the name `onStreamClose` and the logs use; this alias will be removed. */
   get droppedCount(): number {
-    return this.#sink?.droppedCount ?? 0;
+    return this.eventsDropped;
   }
 
   /**
@@ -132,7 +142,7 @@ export class SseStream implements AttachableSource {
     return this.#closeCallbacks.length > 0;
   }
 
-  /** @internal Called by the engine when it starts sending this stream. */
+  /** Called by the engine when it starts sending this stream (symbol-keyed: not reachable from outside the package). */
   [kAttach](sink: SseSink): void {
     if (this.#sink) throw new CelloError("CELLO_STREAM_LOCKED", "an SseStream can be returned from one handler only");
     this.#sink = sink;
@@ -142,7 +152,7 @@ export class SseStream implements AttachableSource {
     if (this.#ending) sink.end();
   }
 
-  /** @internal Called by the engine when the connection is closed, for any reason. */
+  /** Called by the engine when the connection is closed, for any reason (symbol-keyed, as above). */
   [kDetach](onError: (err: unknown) => void): void {
     this.#finish(onError);
   }

@@ -33,7 +33,7 @@ const SWEEPS_PER_PERIOD = 4;
 export class UnclosedStreamCheck {
   readonly #idleMs: number;
   readonly #logger: Logger;
-  /** Keyed by the stream's owner (its request), which the app hands back when the stream closes. */
+  /** Keyed by the stream's owner (standing for its request), which the engine hands back when the stream closes. */
   readonly #watched = new Map<object, Watched>();
   readonly #warned = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
@@ -47,7 +47,7 @@ export class UnclosedStreamCheck {
     this.#logger = logger;
   }
 
-  /** Start watching `stream`, just returned by the handler of route `where` for `owner` (the request). */
+  /** Start watching `stream`, just returned by the handler of route `where` for `owner` (standing for the request). */
   watch(stream: SseStream, where: string, owner: object): void {
     if (stream.closed || stream[kHasCloseCallbacks] || this.#warned.has(where)) return;
     this.#watched.set(owner, { stream, where, count: stream.len(), since: Date.now() });

@@ -1,0 +1,104 @@
+/**
+ * SSE options: what a stream runs with, their defaults, and the one rule that
+ * combines the app's, a route's and a response's settings. Kept apart from the
+ * engine so that response.ts, routes.ts and app options name them without
+ * depending on the code that writes to sockets.
+ */
+import type { SseEvent } from "./event.js";
+
+/** What to do when a client cannot keep up and its buffer reaches `bufferLimit`. */
+export type OverflowPolicy = "close" | "drop-oldest";
+
+/**
+ * Per-app, per-route or per-response streaming options. Each level overrides
+ * the one above it, key by key (see {@link resolveSseOptions}).
+ *
+ * @example
+ * new App({ sse: { heartbeatMs: 30_000 } });
+ * app.get("/feed", handler, { sse: { overflow: "drop-oldest" } });
+ * app.get("/ticks", () => Response.sse(ticks(), { retry: 2000 }));
+ */
+export interface SseOptions {
+  /** Send a `:` comment after this many ms without a frame. Default 15000; 0 turns it off. */
+  heartbeatMs?: number;
+  /** Send `retry: N` when the stream opens: the client's reconnection delay. Default: none. */
+  retry?: number;
+  /**
+   * Most bytes queued for one client behind a socket that has stopped taking
+   * more (the client is not reading as fast as events come). What one turn of
+   * the event loop queues for a socket that takes it is written whole, however
+   * large. Default 1 MiB.
+   */
+  bufferLimit?: number;
+  /** What to do past `bufferLimit`: `"close"` the connection (default) or `"drop-oldest"` queued events. */
+  overflow?: OverflowPolicy;
+  /** Close a client whose socket has not drained for this many ms. Default 30000. */
+  writeTimeoutMs?: number;
+}
+
+/**
+ * Options of a graceful shutdown (`app.close(options)`).
+ *
+ * @example
+ * await app.close({ graceMs: 2000, retry: 5000 });
+ */
+export interface SseShutdownOptions {
+  /** The last frame every open stream gets. Default: a `: shutdown` comment; `retry` is sent too. */
+  finalEvent?: SseEvent;
+  /** `retry:` sent with the final frame so clients come back after a restart. Default 1000. */
+  retry?: number;
+  /** How long producers get to finish, and clients to read the final frame, before sockets are destroyed. Default 5000. */
+  graceMs?: number;
+}
+
+/** @internal The options a connection runs with: every key set (`retry` may be undefined: none sent). */
+export type ResolvedSseOptions = Readonly<Required<Omit<SseOptions, "retry">> & { retry: number | undefined }>;
+
+/** @internal The built-in defaults, under the app's own. */
+export const SSE_DEFAULTS: ResolvedSseOptions = Object.freeze({
+  heartbeatMs: 15_000,
+  retry: undefined,
+  bufferLimit: 1024 * 1024,
+  overflow: "close",
+  writeTimeoutMs: 30_000,
+});
+
+/**
+ * @internal Layer `overrides` on `base`, key by key: a key `overrides` leaves
+ * undefined keeps the base's value. The one rule for every level: built-in
+ * defaults <- app (`new App({ sse })`) <- route (`{ sse }`) <- response
+ * (`Response.sse(source, options)`).
+ *
+ * Returns `base` itself when `overrides` sets nothing, so every connection of a
+ * route shares one options object and a request that overrides nothing
+ * allocates none. The frozen {@link SSE_DEFAULTS} is always copied: a frozen
+ * object has a hidden class of its own, and the connections read their options
+ * on every write, so all of them should see one shape.
+ *
+ * @param base - Options already resolved (the level above).
+ * @param overrides - This level's options; undefined or `{}` changes nothing.
+ * @example
+ * const app = resolveSseOptions(SSE_DEFAULTS, { heartbeatMs: 5000 });
+ * const route = resolveSseOptions(app, { overflow: "drop-oldest" });
+ * route.heartbeatMs; // 5000
+ */
+export function resolveSseOptions(base: ResolvedSseOptions, overrides: SseOptions | undefined): ResolvedSseOptions {
+  if (base !== SSE_DEFAULTS && !setsAny(overrides)) return base;
+  const o = overrides ?? {};
+  // One literal, keys always in this order: one hidden class for every resolved options object.
+  return {
+    heartbeatMs: o.heartbeatMs !== undefined ? o.heartbeatMs : base.heartbeatMs,
+    retry: o.retry !== undefined ? o.retry : base.retry,
+    bufferLimit: o.bufferLimit !== undefined ? o.bufferLimit : base.bufferLimit,
+    overflow: o.overflow !== undefined ? o.overflow : base.overflow,
+    writeTimeoutMs: o.writeTimeoutMs !== undefined ? o.writeTimeoutMs : base.writeTimeoutMs,
+  };
+}
+
+function setsAny(o: SseOptions | undefined): boolean {
+  // `null` from JavaScript callers counts as "nothing set", as undefined does.
+  return (
+    o != null &&
+    (o.heartbeatMs !== undefined || o.retry !== undefined || o.bufferLimit !== undefined || o.overflow !== undefined || o.writeTimeoutMs !== undefined)
+  );
+}

@@ -1,0 +1,38 @@
+/**
+ * What a stream reports when it closes: why, and what it sent. The app hands
+ * it to `onStreamClose` hooks (logging, metrics); kept apart from the engine
+ * so hooks.ts names it without depending on the code that writes to sockets.
+ */
+
+/**
+ * Why a stream closed: `"end"` (the producer finished or `stream.close()`), `"client"` (the client
+ * left), `"error"` (the producer threw), `"overflow"` (a slow client past `bufferLimit` under the
+ * `"close"` policy), `"write-timeout"`, `"heartbeat"` (a heartbeat could not go out), `"shutdown"`.
+ */
+export type SseCloseReason = "end" | "client" | "error" | "overflow" | "write-timeout" | "heartbeat" | "shutdown";
+
+/**
+ * What the engine reports about a stream when it closes (for logging and metrics).
+ *
+ * @example
+ * app.addHook("onStreamClose", (req, info) => {
+ *   if (info.eventsDropped > 0) console.warn(`${req.path}: ${info.eventsDropped} events dropped (${info.reason})`);
+ * });
+ */
+export interface SseStreamInfo {
+  /** Events written (comments not counted). */
+  eventsSent: number;
+  /** Events dropped under the drop-oldest policy. */
+  eventsDropped: number;
+  /** Time from open to close. */
+  durationMs: number;
+  reason: SseCloseReason;
+}
+
+/** @internal Who a connection reports to when it closes: the request (its signal aborts). */
+export interface StreamOwner {
+  markGone(): void;
+}
+
+/** @internal Called once per closed connection, after its producer finished (or was abandoned, see SseConnection.done). */
+export type StreamClosedCallback = (owner: StreamOwner, info: SseStreamInfo) => void;
