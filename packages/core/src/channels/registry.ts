@@ -21,7 +21,7 @@ import type { SubscribeOptions } from "./subscription.js";
 /** The default of `AppOptions.maxChannels`. */
 const DEFAULT_MAX_CHANNELS = 10_000;
 
-/** @internal One per app. */
+/** One per app (not exported from the package). */
 export class ChannelRegistry implements ChannelOwner {
   readonly #channels = new Map<string, Channel>();
   /** Channels `subscribe` made for a name no code declared: dropped once idle. Always registered ones. */
@@ -86,14 +86,14 @@ export class ChannelRegistry implements ChannelOwner {
     }
   }
 
-  /** @internal From a channel: nobody is subscribed or about to be. */
+  /** From a channel: nobody is subscribed or about to be. */
   idle(channel: Channel): void {
     if (!this.#onDemand.delete(channel)) return; // declared (kept), or already gone
     this.#channels.delete(channel.name);
     channel.stop();
   }
 
-  /** @internal From `channel.delete()`. */
+  /** From `channel.delete()`. */
   deleted(channel: Channel): void {
     this.#onDemand.delete(channel);
     if (this.#channels.get(channel.name) === channel) this.#channels.delete(channel.name);
