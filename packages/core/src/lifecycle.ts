@@ -41,7 +41,7 @@ export interface LifecycleContext {
   readonly broker: ChannelBroker;
 }
 
-/** Starts and stops one app's server, once each. @internal */
+/** Starts and stops one app's server, once each. */
 export class Lifecycle {
   readonly #logger: Logger;
   readonly #handler: RequestListener;

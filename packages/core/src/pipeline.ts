@@ -26,7 +26,7 @@ export interface PipelineContext {
   readonly bodyLimit: number;
 }
 
-/** Runs every request of one app from the node request to the Responder. @internal */
+/** Runs every request of one app from the node request to the Responder. */
 export class Pipeline {
   readonly #router: Router<RouteContext>;
   readonly #hooks: HookRegistry;

@@ -133,7 +133,7 @@ export interface RespondContext {
  * connection headers on HTTP/2) and runs onFinish, or hands an SSE body to the
  * engine and runs onStreamOpen, and onStreamClose once the stream closed.
  * Writing never throws: a failure is a logged 500 while the head is not out,
- * else a cut connection. @internal
+ * else a cut connection.
  */
 export class Responder {
   /** Set by `listen()` when it serves HTTP/2: only then is a request's HTTP version read. */

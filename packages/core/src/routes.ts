@@ -28,7 +28,7 @@ export interface RouteDefinition {
   options: RouteOptions;
 }
 
-/** @internal A route as the request pipeline runs it: the router's store, resolved once at registration. */
+/** A route as the request pipeline runs it: the router's store, resolved once at registration. */
 export interface RouteContext {
   handler: Handler;
   /** The route's body limit (the app's unless the route sets one). */

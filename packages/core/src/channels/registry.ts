@@ -22,7 +22,7 @@ import { subscribeResponse, type SubscribeOptions } from "./subscription.js";
 /** The default of `AppOptions.maxChannels`. */
 const DEFAULT_MAX_CHANNELS = 10_000;
 
-/** @internal One per app. It holds each channel's hub; app code gets the hub's Channel. */
+/** One per app (not exported from the package). It holds each channel's hub; app code gets the hub's Channel. */
 export class ChannelRegistry implements ChannelOwner {
   readonly #channels = new Map<string, ChannelHub>();
   /** Channels `subscribe` made for a name no code declared: dropped once idle. Always registered ones. */

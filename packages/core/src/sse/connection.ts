@@ -56,7 +56,7 @@ import type { SseCloseReason, SseStreamInfo, StreamClosedCallback, StreamOwner }
 import { isAttachable, kAttach, kDetach, type AttachableSource, type SseSink, type SseSource } from "./source.js";
 import { SseWriter, type FlushScheduler } from "./writer.js";
 
-/** @internal What a connection needs from its engine. */
+/** What a connection needs from its engine. */
 export interface ConnectionHost extends FlushScheduler {
   /** One heartbeat timer per interval, for all streams. */
   readonly heartbeats: HeartbeatSweeper;
@@ -72,7 +72,7 @@ export interface ConnectionHost extends FlushScheduler {
 const PRODUCER_ABANDON_MS = 1000;
 const OPEN_FRAME = formatSseComment("ok");
 
-/** @internal One open SSE response (see the lifecycle above). */
+/** One open SSE response (see the lifecycle above). */
 export class SseConnection extends SseWriter<ConnectionHost> implements SseSink {
   readonly openedAt = Date.now();
   #endReason: "end" | "error" = "end";
@@ -107,7 +107,7 @@ export class SseConnection extends SseWriter<ConnectionHost> implements SseSink 
   }
 
   /**
-   * @internal Resolves once the producer has finished and the response has
+   * Resolves once the producer has finished and the response has
    * closed: every byte reached the kernel, or the socket is gone (shutdown waits here).
    */
   whenReleased(): Promise<void> {
@@ -115,7 +115,7 @@ export class SseConnection extends SseWriter<ConnectionHost> implements SseSink 
     return new Promise((resolve) => (this.#releaseWaiters ??= []).push(resolve));
   }
 
-  /** @internal Start writing: head, opening comment, retry hint, then the producer. */
+  /** Start writing: head, opening comment, retry hint, then the producer. */
   open(status: number, headers: Record<string, string | string[]>, source: SseSource, logger: Logger, owner: StreamOwner): void {
     const res = this.res;
     this.#logger = logger;
@@ -153,14 +153,14 @@ export class SseConnection extends SseWriter<ConnectionHost> implements SseSink 
     // else: drained() ends the response once the queue is written.
   }
 
-  /** @internal open/ending -> closed: queue `finalFrame`, hand everything to the socket now (despite backpressure), end (graceful shutdown). */
+  /** open/ending -> closed: queue `finalFrame`, hand everything to the socket now (despite backpressure), end (graceful shutdown). */
   endForShutdown(finalFrame: string): void {
     if (this.closed) return;
     this.writeFinal(finalFrame);
     this.#endResponse("shutdown");
   }
 
-  /** @internal open/ending -> closed: destroy the socket now (a client that does not read, or cannot be written to). */
+  /** open/ending -> closed: destroy the socket now (a client that does not read, or cannot be written to). */
   abort(reason: SseCloseReason): void {
     if (this.closed) return;
     this.#release(reason);
@@ -168,7 +168,7 @@ export class SseConnection extends SseWriter<ConnectionHost> implements SseSink 
   }
 
   /**
-   * @internal -> settled: the shutdown grace is over. Destroy the socket of a
+   * -> settled: the shutdown grace is over. Destroy the socket of a
    * client that has not read everything yet, and stop waiting for the producer.
    */
   abandon(): void {

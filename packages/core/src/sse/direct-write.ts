@@ -20,7 +20,7 @@ import type { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
 import type { Socket } from "node:net";
 
-/** @internal A node:http socket, with the response it is serving now (node:http's own field). */
+/** A node:http socket, with the response it is serving now (node:http's own field). */
 export type ServingSocket = Socket & { _httpMessage?: ServerResponse | null };
 
 /** The parts of node:http's OutgoingMessage that say whether writing to its socket directly is safe. */
@@ -33,7 +33,7 @@ interface OutgoingState {
 }
 
 /**
- * @internal The socket of an HTTP/1.1 response whose head has gone out and
+ * The socket of an HTTP/1.1 response whose head has gone out and
  * whose body is chunked, with nothing of its own still queued: frames framed
  * with {@link asHttpChunk} may then be written to it directly. Anything else
  * (HTTP/2, an HTTP/1.0 client, a response queued behind a pipelined one, the
@@ -58,7 +58,7 @@ export function directSocket(res: ServerResponse | Http2ServerResponse): Serving
 }
 
 /**
- * @internal The response `socket` is serving now (a drain handler shared by
+ * The response `socket` is serving now (a drain handler shared by
  * every connection finds its connection through it, so it needs no closure).
  */
 export function servedResponse(socket: ServingSocket): ServerResponse | null | undefined {
@@ -66,7 +66,7 @@ export function servedResponse(socket: ServingSocket): ServerResponse | null | u
 }
 
 /**
- * @internal `payload` as one HTTP/1.1 chunk: size in hex (of its UTF-8 bytes),
+ * `payload` as one HTTP/1.1 chunk: size in hex (of its UTF-8 bytes),
  * CRLF, the bytes, CRLF (RFC 9112, section 7.1).
  * @example asHttpChunk("data: é\n\n") // "a\r\ndata: é\n\n\r\n"
  */

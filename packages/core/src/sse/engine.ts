@@ -23,9 +23,9 @@ import type { FlushCache, RawResponse, SseWriter } from "./writer.js";
  */
 export class SseEngine implements ConnectionHost {
   readonly connections = new Set<SseConnection>();
-  /** @internal One heartbeat timer per interval, for all streams. */
+  /** One heartbeat timer per interval, for all streams. */
   readonly heartbeats = new HeartbeatSweeper();
-  /** @internal Told about every stream that closes (the app runs its onStreamClose hooks). */
+  /** Told about every stream that closes (the app runs its onStreamClose hooks). */
   onStreamClosed: StreamClosedCallback | undefined;
   #dirty: SseWriter[] = [];
   /** Went past their buffer limit this turn. */
@@ -55,14 +55,14 @@ export class SseEngine implements ConnectionHost {
     return connection;
   }
 
-  /** @internal Queue a connection for the flush at the end of this turn of the event loop. */
+  /** Queue a connection for the flush at the end of this turn of the event loop. */
   markDirty(connection: SseWriter): void {
     this.#dirty.push(connection);
     this.#schedule();
   }
 
   /**
-   * @internal `connection` queued past its limit behind a socket that refuses more.
+   * `connection` queued past its limit behind a socket that refuses more.
    * It is judged at the pass after next: one whole turn, with its poll phase, later.
    */
   putOnTrial(connection: SseWriter): void {
@@ -77,7 +77,7 @@ export class SseEngine implements ConnectionHost {
     }
   }
 
-  /** @internal `connection` closed: stop holding it. */
+  /** `connection` closed: stop holding it. */
   forget(connection: SseConnection): void {
     this.connections.delete(connection);
   }

@@ -51,10 +51,10 @@ export interface SseShutdownOptions {
   graceMs?: number;
 }
 
-/** @internal The options a connection runs with: every key set (`retry` may be undefined: none sent). */
+/** The options a connection runs with: every key set (`retry` may be undefined: none sent). */
 export type ResolvedSseOptions = Readonly<Required<Omit<SseOptions, "retry">> & { retry: number | undefined }>;
 
-/** @internal The built-in defaults, under the app's own. */
+/** The built-in defaults, under the app's own. */
 export const SSE_DEFAULTS: ResolvedSseOptions = Object.freeze({
   heartbeatMs: 15_000,
   retry: undefined,
@@ -64,7 +64,7 @@ export const SSE_DEFAULTS: ResolvedSseOptions = Object.freeze({
 });
 
 /**
- * @internal Layer `overrides` on `base`, key by key: a key `overrides` leaves
+ * Layer `overrides` on `base`, key by key: a key `overrides` leaves
  * undefined keeps the base's value. The one rule for every level: built-in
  * defaults <- app (`new App({ sse })`) <- route (`{ sse }`) <- response
  * (`Response.sse(source, options)`).

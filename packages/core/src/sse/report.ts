@@ -29,10 +29,10 @@ export interface SseStreamInfo {
   reason: SseCloseReason;
 }
 
-/** @internal Who a connection reports to when it closes: the request (its signal aborts). */
+/** Who a connection reports to when it closes: the request (its signal aborts). */
 export interface StreamOwner {
   markGone(): void;
 }
 
-/** @internal Called once per closed connection, after its producer finished (or was abandoned, see SseConnection.done). */
+/** Called once per closed connection, after its producer finished (or was abandoned, see SseConnection.done). */
 export type StreamClosedCallback = (owner: StreamOwner, info: SseStreamInfo) => void;

@@ -13,10 +13,10 @@ import { asHttpChunk, directSocket, servedResponse, type ServingSocket } from ".
 import type { ResolvedSseOptions } from "./options.js";
 import type { SseCloseReason } from "./report.js";
 
-/** @internal A connection's place in its lifecycle (see connection.ts, which alone moves it). */
+/** A connection's place in its lifecycle (see connection.ts, which alone moves it). */
 export type ConnectionState = "open" | "ending" | "closed" | "settled";
 
-/** @internal When a writer's frames go out: the engine's flush pass. */
+/** When a writer's frames go out: the engine's flush pass. */
 export interface FlushScheduler {
   /** Flush `writer` at the end of this turn of the event loop. */
   markDirty(writer: SseWriter): void;
@@ -24,7 +24,7 @@ export interface FlushScheduler {
   putOnTrial(writer: SseWriter): void;
 }
 
-/** @internal The frames one flush pass has already joined, so identical queues share one encoded chunk. */
+/** The frames one flush pass has already joined, so identical queues share one encoded chunk. */
 export interface FlushCache {
   frames: string[] | undefined;
   chunk: string;
@@ -42,7 +42,7 @@ const INLINE_FLUSH_BYTES = 16 * 1024;
 const COLON = 0x3a;
 const HEARTBEAT_FRAME = ":\n\n";
 
-/** @internal The node:http or node:http2 response a connection streams to. */
+/** The node:http or node:http2 response a connection streams to. */
 export type RawResponse = ServerResponse | Http2ServerResponse;
 
 const kWriter = Symbol("cello.sse.writer");
@@ -50,7 +50,7 @@ const kWriter = Symbol("cello.sse.writer");
 type TaggedResponse = ServerResponse & { [kWriter]?: SseWriter };
 
 /**
- * @internal Frames are queued and written once per event-loop turn
+ * Frames are queued and written once per event-loop turn
  * (coalescing: the cost that dominates fan-out is one socket write per client,
  * so N frames of one tick go out as one write).
  *
@@ -207,7 +207,7 @@ export abstract class SseWriter<Host extends FlushScheduler = FlushScheduler> {
     return new Promise((resolve) => (this.#writableWaiters ??= []).push(resolve));
   }
 
-  /** @internal The engine's verdict, a full turn after this connection went past its limit. */
+  /** The engine's verdict, a full turn after this connection went past its limit. */
   judge(): void {
     this.#onTrial = false;
     // Drained meanwhile (the queue went out), or closed: the client reads, nothing to do.
@@ -216,7 +216,7 @@ export abstract class SseWriter<Host extends FlushScheduler = FlushScheduler> {
     else this.abort("overflow");
   }
 
-  /** @internal Called by the heartbeat sweep. */
+  /** Called by the heartbeat sweep. */
   heartbeatDue(now: number): void {
     if (this.closed || now - this.#lastWriteAt < this.options.heartbeatMs) return;
     const socket = this.res.socket;
