@@ -5,7 +5,7 @@ import { controller, del, get, post, readControllerPrefix, readRouteMetadata, ro
 import { CelloError } from "./errors.js";
 import { exploreRoutes } from "./explorer.js";
 import type { Request } from "./request.js";
-import { recordingLogger, startWithCleanup } from "./testing.js";
+import { celloErrorOf, recordingLogger, startWithCleanup } from "./testing.js";
 
 const start = startWithCleanup();
 
@@ -211,14 +211,9 @@ describe("standard (TC39) decorators", () => {
 
 describe("decorator misuse fails at once with a CelloError naming the fix", () => {
   function misuse(fn: () => unknown): CelloError {
-    try {
-      fn();
-    } catch (err) {
-      expect(err).toBeInstanceOf(CelloError);
-      expect((err as CelloError).code).toBe("CELLO_INVALID_DECORATOR");
-      return err as CelloError;
-    }
-    throw new Error("expected a CelloError");
+    const err = celloErrorOf(fn);
+    expect(err.code).toBe("CELLO_INVALID_DECORATOR");
+    return err;
   }
 
   it("a route decorator on a field, an accessor or a class (legacy)", () => {

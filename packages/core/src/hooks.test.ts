@@ -2,17 +2,13 @@ import { describe, expect, test } from "vitest";
 import { App } from "./app.js";
 import { CelloError } from "./errors.js";
 import type { HookName } from "./hooks.js";
+import { celloErrorOf } from "./testing.js";
 
-/** The CelloError `fn` throws, as [code, message]. */
-function thrown(fn: () => unknown): [string, string] {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CelloError);
-    return [(err as CelloError).code, (err as CelloError).message];
-  }
-  throw new Error("expected a CelloError, nothing was thrown");
-}
+const thrown = (fn: () => unknown): [string, string] => {
+  const err = celloErrorOf(fn);
+  return [err.code, err.message];
+};
+
 
 describe("app.addHook checks its arguments", () => {
   const HOOKS = "the hooks are onRequest, onResponse, onFinish, onStreamOpen, onStreamClose";

@@ -2,20 +2,10 @@ import { describe, expect, it } from "vitest";
 import { App } from "./app.js";
 import { CelloError } from "./errors.js";
 import { Response, type ResponseInit } from "./response.js";
-import { recordingLogger, startWithCleanup } from "./testing.js";
+import { celloErrorOf as thrown, recordingLogger, startWithCleanup } from "./testing.js";
 
 const start = startWithCleanup();
 
-/** The CelloError `fn` throws (fails the test when it throws nothing or something else). */
-function thrown(fn: () => unknown): CelloError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(CelloError);
-    return err as CelloError;
-  }
-  throw new Error("expected a CelloError, nothing was thrown");
-}
 
 describe("Response.json/text/html: a status number as the second argument", () => {
   it("sends the status over a real socket, with the usual content type and body", async () => {

@@ -3,8 +3,9 @@
 // by package name like in any app. (@cellojs/testing takes core as a peer, which
 // turbo's graph ignores: no cycle.)
 import { TestClient } from "@cellojs/testing";
-import { afterEach } from "vitest";
+import { afterEach, expect } from "vitest";
 import type { App } from "./app.js";
+import { CelloError } from "./errors.js";
 import type { Logger } from "./logger.js";
 
 export { TestClient };
@@ -32,4 +33,18 @@ export function recordingLogger(): Logger & { errors: Array<[string, unknown]>; 
   const errors: Array<[string, unknown]> = [];
   const warnings: string[] = [];
   return { errors, warnings, info() {}, warn: (message) => void warnings.push(message), error: (message, err) => errors.push([message, err]) };
+}
+
+/**
+ * The CelloError `fn` throws; fails the test when it throws nothing or something else.
+ * @example expect(celloErrorOf(() => app.use(42 as never)).code).toBe("CELLO_INVALID_OPTION");
+ */
+export function celloErrorOf(fn: () => unknown): CelloError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(CelloError);
+    return err as CelloError;
+  }
+  throw new Error("expected a CelloError, nothing was thrown");
 }

@@ -11,6 +11,22 @@ import { SseEvent } from "./event.js";
 import { rawSse, sleep } from "./raw-client.test-support.js";
 import { SseStream } from "./stream.js";
 
+/**
+ * A client in another process that reads `path` as fast as it can: one in this process would
+ * stall with the server, fill its socket, and let backpressure hide a starved event loop.
+ */
+function spawnFastReader(port: number, path: string) {
+  return spawn(
+    process.execPath,
+    [
+      "-e",
+      `const s = require("node:net").connect(${port}, "127.0.0.1", () => s.write("GET ${path} HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n"));
+       s.on("data", () => {}); s.on("error", () => process.exit(0)); s.on("close", () => process.exit(0));`,
+    ],
+    { stdio: "ignore" },
+  );
+}
+
 const start = startWithCleanup();
 const portOf = (client: TestClient) => Number(new URL(client.url).port);
 const MiB = 1024 * 1024;
@@ -184,15 +200,7 @@ describe("producers that never wait", () => {
     const { port, url } = await app.listen({ port: 0 });
     // The reader must run in another process: one in this process stalls with the
     // server, its socket fills and backpressure hides the starvation.
-    const reader = spawn(
-      process.execPath,
-      [
-        "-e",
-        `const s = require("node:net").connect(${port}, "127.0.0.1", () => s.write("GET /firehose HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n"));
-         s.on("data", () => {}); s.on("error", () => process.exit(0)); s.on("close", () => process.exit(0));`,
-      ],
-      { stdio: "ignore" },
-    );
+    const reader = spawnFastReader(port, "/firehose");
     try {
       for (let i = 0; i < 500 && produced < 100_000; i++) await sleep(10);
       expect(produced).toBeGreaterThanOrEqual(100_000);
@@ -227,15 +235,7 @@ describe("producers that never wait", () => {
     });
     app.get("/ping", () => "pong");
     const { port, url } = await app.listen({ port: 0 });
-    const reader = spawn(
-      process.execPath,
-      [
-        "-e",
-        `const s = require("node:net").connect(${port}, "127.0.0.1", () => s.write("GET /firehose HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n"));
-         s.on("data", () => {}); s.on("error", () => process.exit(0)); s.on("close", () => process.exit(0));`,
-      ],
-      { stdio: "ignore" },
-    );
+    const reader = spawnFastReader(port, "/firehose");
     try {
       for (let i = 0; i < 500 && produced < 50_000; i++) await sleep(10);
       expect(produced).toBeGreaterThanOrEqual(50_000);

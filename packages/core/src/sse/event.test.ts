@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { App } from "../app.js";
 import { CelloError, HttpError } from "../errors.js";
-import { recordingLogger, startWithCleanup } from "../testing.js";
+import { celloErrorOf, recordingLogger, startWithCleanup } from "../testing.js";
 import { SseEvent, formatSseComment, formatSseError, formatSseFrame } from "./event.js";
 import { SseStream } from "./stream.js";
 
@@ -60,15 +60,10 @@ describe("SseEvent", () => {
 });
 
 describe("SseEvent arguments", () => {
-  function codeAndMessage(fn: () => unknown): [string, string] {
-    try {
-      fn();
-    } catch (err) {
-      expect(err).toBeInstanceOf(CelloError);
-      return [(err as CelloError).code, (err as CelloError).message];
-    }
-    throw new Error("nothing was thrown");
-  }
+  const codeAndMessage = (fn: () => unknown): [string, string] => {
+    const err = celloErrorOf(fn);
+    return [err.code, err.message];
+  };
 
   it("accepts a number id and writes it in decimal (Cello's examples write id=str(i))", () => {
     const event = new SseEvent("x", { id: 7 });
