@@ -17,12 +17,11 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { request } from "undici";
 import { afterAll, beforeAll, describe, expect, inject, test } from "vitest";
-import { cleanEnv, firstEventBlock, removeTempDirs, run, startServer, stopServer, tempDir } from "../../packages/create-app/test/helpers.js";
+import { cleanEnv, firstEventBlock, NPM, npmInstall, removeTempDirs, run, startServer, stopServer, tempDir } from "../../packages/create-app/test/helpers.js";
 import { ROOT } from "./pack.js";
 
 afterAll(removeTempDirs);
 
-const NPM = process.platform === "win32" ? "npm.cmd" : "npm";
 const INSTALL_TIMEOUT_MS = 5 * 60_000;
 const APP_SOURCES = fileURLToPath(new URL("./stranger-app/", import.meta.url));
 const requireFromRoot = createRequire(join(ROOT, "package.json"));
@@ -48,12 +47,6 @@ async function freshProject(dir: string): Promise<void> {
 
 function copyApp(dir: string, files: string[]): void {
   for (const file of files) copyFileSync(join(APP_SOURCES, file), join(dir, file));
-}
-
-async function npmInstall(dir: string, specs: string[]): Promise<void> {
-  const result = await run(NPM, ["install", "--no-audit", "--no-fund", "--prefer-offline", ...specs], { cwd: dir, timeoutMs: INSTALL_TIMEOUT_MS });
-  expect(result.stderr + result.stdout).not.toMatch(/npm error/);
-  expect(result.code).toBe(0);
 }
 
 /**
@@ -122,7 +115,7 @@ describe("a fresh project (npm init -y, tsc --init) with the packed packages ins
     // For tsx with legacy decorators: tsx takes decorator settings from one tsconfig.
     writeFileSync(join(project, "tsconfig.legacy.json"), JSON.stringify({ extends: "./tsconfig.json", compilerOptions: { experimentalDecorators: true } }));
     copyApp(project, ["app.ts", "server.ts", "check.ts"]);
-    await npmInstall(project, libraries.map((pkg) => pkg.tarball));
+    await npmInstall(project, libraries.map((pkg) => pkg.tarball), INSTALL_TIMEOUT_MS);
   }, INSTALL_TIMEOUT_MS + 60_000);
 
   test("both TypeScript versions' tsc --init write the same compiler options (module nodenext, no decorator setting)", () => {
@@ -187,7 +180,7 @@ describe("a folder dependency on a built package of this repository (file:, a gi
     // The global setup's `pnpm pack` built packages/core/dist. npm links the folder itself.
     await freshProject(project);
     copyApp(project, ["app.ts", "server.ts"]);
-    await npmInstall(project, [join(ROOT, "packages", "core")]);
+    await npmInstall(project, [join(ROOT, "packages", "core")], INSTALL_TIMEOUT_MS);
   }, INSTALL_TIMEOUT_MS + 60_000);
 
   test("resolves to the built dist/, never to the TypeScript sources, so tsc --init's config type-checks the app; node runs it", async () => {

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { request } from "undici";
+import { expect } from "vitest";
 import { childEnv } from "../src/vendor.js";
 
 /** The CLI exactly as `npx create-app` runs it. */
@@ -52,6 +53,38 @@ export function run(command: string, args: string[], options: SpawnOptions & { t
       resolve({ code, signal, stdout, stderr });
     });
   });
+}
+
+/** npm as the platform names it. */
+export const NPM = process.platform === "win32" ? "npm.cmd" : "npm";
+
+/**
+ * `npm install` in `dir` as a user types it (plus `specs`: tarballs, folders, names), and
+ * expect it to succeed with no npm error and no registry request retried (see {@link failedRequests}).
+ *
+ * @param dir - the project folder
+ * @param specs - what to add; default: none (install what package.json lists)
+ * @param timeoutMs - killed after this long; default 8 minutes
+ */
+export async function npmInstall(dir: string, specs: string[] = [], timeoutMs = 8 * 60_000): Promise<void> {
+  // `--loglevel=http`: npm then logs each registry request, and each retry.
+  const result = await run(NPM, ["install", "--no-audit", "--no-fund", "--prefer-offline", "--loglevel=http", ...specs], { cwd: dir, timeoutMs });
+  const output = result.stderr + result.stdout;
+  expect(output).not.toMatch(/npm error/);
+  expect(failedRequests(output), "npm retried registry requests: did this machine's CA or proxy settings reach it?").toEqual([]);
+  expect(result.code).toBe(0);
+}
+
+/**
+ * The registry requests npm had to retry, from its `http` log ("GET <url> attempt 1 failed
+ * with SELF_SIGNED_CERT_IN_CHAIN"). Each retry backs off 10 s, then 60 s, and the install
+ * still succeeds when the cache stands in or the package is optional: minutes lost silently,
+ * as when the Node 24 run of .ci/run left npm without the CA of the TLS proxy before the registry.
+ *
+ * @param output - npm's stdout and stderr at `--loglevel=http` or more verbose
+ */
+export function failedRequests(output: string): string[] {
+  return output.split("\n").filter((line) => / attempt \d+ failed with /.test(line));
 }
 
 /** A server started by {@link startServer}. */
