@@ -2,6 +2,7 @@
  * The channel tests of @cellojs/core (src/channels/channel.test.ts), run on a
  * Redis broker in one process: what a client sees must not depend on the broker.
  */
+import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import { App, silentLogger } from "@cellojs/core";
 import { TestClient } from "@cellojs/testing";
@@ -9,8 +10,11 @@ import type { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 // Shared with core's in-memory channel tests, imported by path (test support is not part of any package's exports).
 import { expectOwnEventsWhileResuming, receiveWhileHopping, untilSize } from "../../core/src/channels/channel.test-support.js";
-import { redisBroker, type RedisBrokerOptions } from "./index.js";
-import { adminConnection, deleteKeys, skipWithoutRedis, uniquePrefix } from "./redis.test-support.js";
+import { redisBroker, type RedisBroker, type RedisBrokerOptions } from "./index.js";
+import { adminConnection, connectionIds, deleteKeys, skipWithoutRedis, uniquePrefix } from "./redis.test-support.js";
+
+/** The data of the events of one channel (its data start with `letter`), in the order received. */
+const inChannel = (events: Array<{ data: string }>, letter: string) => events.filter((e) => e.data.startsWith(letter)).map((e) => e.data);
 
 describe.skipIf(skipWithoutRedis)("channels on the Redis broker", () => {
   const prefix = uniquePrefix("channel");
@@ -159,7 +163,8 @@ describe.skipIf(skipWithoutRedis)("channels on the Redis broker", () => {
   }, 60_000);
 
   it("subscribes to several channels with a composite id that resumes each channel", async () => {
-    const app = redisApp();
+    const connectionName = `composite-${randomBytes(4).toString("hex")}`;
+    const app = redisApp({ connectionName });
     const sport = app.channel("feed:sport");
     const tech = app.channel("feed:tech");
     app.get("/feed", (req) => app.subscribe(req, "feed:*"));
@@ -169,16 +174,30 @@ describe.skipIf(skipWithoutRedis)("channels on the Redis broker", () => {
     await untilSize(app, "feed:tech", 1);
     const t1 = await tech.publish("t1");
     const s2 = await sport.publish("s2");
-    const got = await first.waitForEvents(2);
-    expect(got.map((e) => e.data)).toEqual(["t1", "s2"]);
-    expect(Object.fromEntries(new URLSearchParams(got[1]!.id))).toEqual({ "feed:sport": s2, "feed:tech": t1 });
+    // Two instances publishing while the reader is between two XREADs (here: its
+    // XREAD interrupted first, as when a channel joins it): the next XREAD returns
+    // both channels' entries in one reply, listed by channel (sport first), not by time.
+    const [reader] = await connectionIds(admin, (app.broker as RedisBroker).connectionNames.reader);
+    const replies = await admin.multi().client("UNBLOCK", reader!).xadd(`${prefix}feed:tech`, "*", "data", "t2").xadd(`${prefix}feed:sport`, "*", "data", "s3").exec();
+    const [t2, s3] = replies!.slice(1).map(([, id]) => id as string);
+    const got = await first.waitForEvents(4);
+    // Each channel in its own order, each event once; channels have no order between them.
+    expect(inChannel(got, "t")).toEqual(["t1", "t2"]);
+    expect(inChannel(got, "s")).toEqual(["s2", "s3"]);
+    expect(got).toHaveLength(4);
+    // Each event's id carries its own channel's id, and the last one the position in both.
+    const own = (data: string) => new URLSearchParams(got.find((e) => e.data === data)!.id);
+    expect([own("t1").get("feed:tech"), own("t2").get("feed:tech"), own("s2").get("feed:sport"), own("s3").get("feed:sport")]).toEqual([t1, t2, s2, s3]);
+    const last = got.at(-1)!.id;
+    expect(Object.fromEntries(new URLSearchParams(last))).toEqual({ "feed:sport": s3, "feed:tech": t2 });
     expect(s1).not.toBe(s2);
     first.close();
     await untilSize(app, "feed:tech", 0);
-    await tech.publish("t2");
-    await sport.publish("s3");
-    const resumed = await client.sse("/feed", { lastEventId: got[1]!.id, maxEvents: 2 });
-    expect(resumed.events.map((e) => e.data).sort()).toEqual(["s3", "t2"]);
+    await tech.publish("t3");
+    await sport.publish("s4");
+    await tech.publish("t4");
+    const resumed = await client.sse("/feed", { lastEventId: last, maxEvents: 3 });
+    expect([inChannel(resumed.events, "t"), inChannel(resumed.events, "s")]).toEqual([["t3", "t4"], ["s4"]]);
   });
 
   it("names every channel in the composite id, even one with no events yet, so nothing is lost on resume", async () => {

@@ -49,7 +49,8 @@ export interface ReplayResult {
  * Ordering contract: `replay()` and `lastId()` must resolve only once every
  * event up to what they report has been handed to this instance's `subscribe()`
  * callbacks. A subscription merges replay and live events by id while it
- * catches up and trusts that nothing older arrives live afterwards.
+ * catches up and trusts that nothing older arrives live afterwards. Order is
+ * per channel: events of different channels have none between them.
  *
  * Paging: a subscription reads history a page at a time (`replay(channel,
  * afterId, { limit })`, then again after the last id of the page), fetching
