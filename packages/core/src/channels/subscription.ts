@@ -101,8 +101,16 @@ export class Subscription implements AttachableSource {
     const needsLookup = this.#resumeFrom !== undefined || this.#multi;
     if (needsLookup) this.#buffer = [];
     this.#direct = !needsLookup && !this.#multi && this.#filter === undefined;
+    // With several channels, every id names each channel's position, so a channel
+    // with nothing to replay starts at its head as it was before it delivers here:
+    // every later event reaches this subscription, and no id claims one it has not
+    // sent yet. (A head looked up after subscribing may already count events still
+    // buffered, and an id sent before them would skip them on resume.)
+    const heads = this.#multi ? this.#channels.map(headOf) : undefined;
+    // Unused for channels that replay; a failure of one that is used ends the stream in #catchUp.
+    for (const head of heads ?? []) head.catch(() => {});
     for (const channel of this.#channels) channel.addSubscriber(this);
-    if (needsLookup) void this.#catchUp();
+    if (needsLookup) void this.#catchUp(heads);
   }
 
   [kDetach](onError: (err: unknown) => void): void {
@@ -169,14 +177,14 @@ export class Subscription implements AttachableSource {
     sink.send(frameOf(message, formatPosition(this.#positions())));
   }
 
-  async #catchUp(): Promise<void> {
-    // Channels with no history to read (no resume point, or a reset): every buffered event is new to the client.
+  async #catchUp(heads: Array<Promise<string | undefined>> | undefined): Promise<void> {
+    // Channels with no history to read (no resume point, or a reset): every buffered event (after the head) is new to the client.
     const liveOnly: string[] = [];
     const firstPages: Array<{ channel: Channel; events: ChannelMessage[] }> = [];
     try {
       // 1. Settle every channel's position before anything is sent, so that with several
       //    channels each composite id names all of them (a reconnect resumes each one).
-      for (const channel of this.#channels) {
+      for (const [index, channel] of this.#channels.entries()) {
         const broker = channel.broker;
         const from = this.#resumeFrom?.get(channel.name);
         if (from !== undefined) {
@@ -193,10 +201,12 @@ export class Subscription implements AttachableSource {
         }
         liveOnly.push(channel.name);
         if (this.#multi) {
-          const head = await broker.lastId(channel.name);
+          const head = await heads![index];
           if (this.#closed) return;
           // "" = before the first event: a channel that has none yet resumes from its start.
           this.#positions().set(channel.name, head ?? "");
+          // Buffered events up to the head came before this subscription (the reader of a remote broker may lag).
+          if (head !== undefined) (this.#readUpTo ??= new Map()).set(channel.name, head);
         }
       }
       // 2. Channels with nothing to replay go live: what they buffered, then straight through.
@@ -293,6 +303,15 @@ export class Subscription implements AttachableSource {
   #sendReset(channel: string, lastEventId: string, earliestId: string | undefined): void {
     const payload: ResetPayload = { channel, lastEventId, earliestId: earliestId ?? null };
     this.#sink!.send(formatSseFrame(JSON.stringify(payload), { event: "reset" }));
+  }
+}
+
+/** `channel`'s newest id, asked now; a broker that throws instead of rejecting rejects here too. */
+function headOf(channel: Channel): Promise<string | undefined> {
+  try {
+    return channel.broker.lastId(channel.name);
+  } catch (err) {
+    return Promise.reject(err);
   }
 }
 
