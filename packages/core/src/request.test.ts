@@ -3,6 +3,7 @@
 import { connect } from "node:net";
 import { describe, expect, it } from "vitest";
 import { App } from "./app.js";
+import { pipelined } from "./sse/raw-client.test-support.js";
 import { recordingLogger, startWithCleanup, type TestClient } from "./testing.js";
 
 const start = startWithCleanup();
@@ -129,5 +130,37 @@ describe("what a handler may change", () => {
     const client = await start(app);
     expect((await client.post("/items/7", { body: "x".repeat(16) })).json).toEqual({ refused: ["params", "bodyLimit"], id: "7", bodyLimit: 16, bytes: 16 });
     expect((await client.post("/items/7", { body: "x".repeat(17) })).status).toBe(413);
+  });
+});
+
+describe("request.signal of a request pipelined behind a slow response", () => {
+  it("stays unaborted while the request waits for its turn, and aborts when the client leaves", async () => {
+    const app = new App();
+    let answerSlow!: () => void;
+    const slowAnswered = new Promise<void>((resolve) => (answerSlow = resolve));
+    let signal: AbortSignal | undefined;
+    let waiting!: () => void;
+    const handlerWaits = new Promise<void>((resolve) => (waiting = resolve));
+    app.get("/slow", async () => {
+      await slowAnswered;
+      return { slow: true };
+    });
+    // Work that stops with the client, as a handler passing request.signal to fetch() does.
+    app.get("/work", async (req) => {
+      signal = req.signal;
+      waiting();
+      await new Promise((resolve) => signal!.addEventListener("abort", resolve, { once: true }));
+      return { aborted: true };
+    });
+    const client = await start(app);
+    const conn = await pipelined(Number(new URL(client.url).port), ["/slow", "/work"]);
+    await handlerWaits;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(signal!.aborted).toBe(false);
+    conn.socket.destroy();
+    await conn.closed;
+    for (let i = 0; i < 200 && !signal!.aborted; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect([signal!.aborted, (signal!.reason as Error).name]).toEqual([true, "AbortError"]);
+    answerSlow();
   });
 });

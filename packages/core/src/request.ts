@@ -6,6 +6,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { HttpError } from "./errors.js";
+import { connectionSocket } from "./server.js";
 
 /** The raw node:http or node:http2 (compatibility API) request. */
 export type RawRequest = IncomingMessage | Http2ServerRequest;
@@ -124,10 +125,15 @@ export class Request {
       this.#abort = new AbortController();
       const res = this.#res;
       if (this.#gone || (res !== undefined && clientLeft(res))) this[kGone]();
-      // Created on first use: from here on, a departing client aborts it.
-      else res?.once("close", () => {
-        if (!res.writableFinished) this[kGone]();
-      });
+      else if (res !== undefined) {
+        // Created on first use: from here on, a departing client aborts it.
+        const onClose = () => {
+          if (!res.writableFinished) this[kGone]();
+        };
+        res.once("close", onClose);
+        // Queued behind a pipelined response, it hears of a client that leaves before its turn from the request only.
+        if (res.socket === null) this.raw.once("close", onClose);
+      }
     }
     return this.#abort.signal;
   }
@@ -203,8 +209,8 @@ function decodeUtf8(bytes: Uint8Array, code: "CELLO_BAD_REQUEST" | "CELLO_INVALI
 /** The response can no longer reach the client: it closed before the response finished. */
 function clientLeft(res: ServerResponse | Http2ServerResponse): boolean {
   if (res.writableFinished) return false;
-  const socket = res.socket;
-  return res.destroyed || socket === null || socket.destroyed;
+  const socket = connectionSocket(res);
+  return res.destroyed || socket === undefined || socket.destroyed;
 }
 
 function clientGone(): Error {

@@ -137,6 +137,17 @@ export class Connections {
   }
 }
 
+/**
+ * The socket `res` goes out on, or undefined when it has none. An HTTP/1.1
+ * response queued behind a pipelined one has no socket of its own yet
+ * (node:http hands it the connection's socket, emitting "socket" on it, once
+ * the response ahead has finished): its request's socket is the connection.
+ * A queued response emits nothing when that socket closes; its request does.
+ */
+export function connectionSocket(res: ServerResponse | Http2ServerResponse): Socket | undefined {
+  return res.socket ?? (res as ServerResponse).req?.socket ?? undefined;
+}
+
 /** Build the server for `options`, its connections tracked in `connections` so close() can end them. */
 export function createNodeServer(options: ListenOptions, listener: RequestListener, connections: Connections): NodeServer {
   // Node's requestTimeout counts until the request has been received, not until the response

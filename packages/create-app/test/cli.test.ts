@@ -66,7 +66,7 @@ describe("scaffolding", () => {
     const manifest = readJson(join(app, "package.json"));
     const template = readJson(join(TEMPLATES, "basic", "package.json"));
     expect(manifest.name).toBe("my-app");
-    expect(manifest.scripts).toEqual({ dev: "tsx watch src/server.ts", start: "tsx src/server.ts", test: "vitest run", typecheck: "tsc -p tsconfig.json" });
+    expect(manifest.scripts).toEqual({ dev: "tsx watch src/server.ts", start: "node --import tsx src/server.ts", test: "vitest run", typecheck: "tsc -p tsconfig.json" });
     expect(manifest.dependencies).toEqual({ ...template.dependencies, "@cellojs/core": "file:vendor/cellojs-core-0.1.0.tgz" });
     expect(manifest.devDependencies).toEqual({ ...template.devDependencies, "@cellojs/testing": "file:vendor/cellojs-testing-0.1.0.tgz" });
     expect(manifest.overrides).toEqual({

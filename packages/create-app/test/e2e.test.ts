@@ -37,7 +37,7 @@ const cases: Case[] = [
   },
 ];
 
-/** Start `npm start` in its own process group, so the whole tree (npm, sh, tsx, node) can be stopped. */
+/** Start `npm start` in its own process group, so the whole tree (npm, sh, node) can be stopped. */
 function start(appDir: string, testCase: Case): StartedServer {
   return startServer(NPM, ["start", ...testCase.port.args], { cwd: appDir, env: cleanEnv(testCase.port.env) });
 }
@@ -85,7 +85,9 @@ describe.each(cases)("a generated $template app", (testCase) => {
       expect(sse.contentType).toMatch(/^text\/event-stream/);
       expect(sse.block).toMatch(new RegExp(`^event: ${testCase.event}\ndata: \\{.*\\}$`));
     } finally {
-      await stopServer(server);
+      // As Ctrl+C or a service manager does, to the whole group, while the app is not
+      // scheduled (a loaded machine): nothing around it may cut it off meanwhile.
+      await stopServer(server, { stallAppMs: 300 });
     }
     // SIGTERM reached the app itself: it closed gracefully rather than being cut off.
     expect(server.output()).toContain("SIGTERM: closing gracefully");

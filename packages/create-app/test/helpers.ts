@@ -2,7 +2,7 @@
  * Shared by the CLI tests: run the real CLI (and npm) as child processes, in temp folders.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -132,19 +132,68 @@ export function startServer(command: string, args: string[], options: { cwd: str
  * Stop a process group started by {@link startServer} (SIGTERM, SIGKILL after 10 s), and wait
  * until every process in it has let go of the output pipes (`close`, not the leader's own `exit`):
  * the app's last lines may be written by a grandchild that outlives npm by a few milliseconds.
+ *
+ * `stallAppMs`: hold the app's own process stopped (SIGSTOP) when the SIGTERM comes and for
+ * that long, as a loaded machine leaves it unscheduled: whatever the processes around it do
+ * meanwhile shows (the tsx CLI, for one, SIGKILLs a child that has not answered the signal
+ * it relays within 60 ms). Linux only (it reads /proc); elsewhere it stops without the stall.
  */
-export async function stopServer(server: StartedServer): Promise<void> {
+export async function stopServer(server: StartedServer, options: { stallAppMs?: number } = {}): Promise<void> {
+  const group = server.child.pid!;
   const signal = (name: NodeJS.Signals) => {
     try {
-      process.kill(-server.child.pid!, name);
+      process.kill(-group, name);
     } catch {
       // the whole group is gone already
     }
   };
+  const stalled = options.stallAppMs !== undefined && existsSync("/proc") ? appProcess(group) : undefined;
+  if (stalled !== undefined) process.kill(stalled, "SIGSTOP");
   signal("SIGTERM");
+  const resume = stalled === undefined ? undefined : setTimeout(() => sendTo(stalled, "SIGCONT"), options.stallAppMs);
   const timer = setTimeout(() => signal("SIGKILL"), 10_000);
   await server.closed;
   clearTimeout(timer);
+  clearTimeout(resume);
+  if (stalled !== undefined) sendTo(stalled, "SIGCONT");
+}
+
+function sendTo(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch {
+    // gone already
+  }
+}
+
+/**
+ * The app's own process in process group `group` (Linux): the node process that no other node
+ * process descends from (npm, sh and a wrapper such as the tsx CLI are its ancestors; what it
+ * runs itself, such as esbuild's service, is not node).
+ */
+function appProcess(group: number): number {
+  const members: Array<{ pid: number; ppid: number; command: string }> = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    let command: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      command = readFileSync(`/proc/${entry}/comm`, "utf8").trim();
+    } catch {
+      continue; // exited meanwhile
+    }
+    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so read after the last ")".
+    const [, ppid, pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(pgrp) === group) members.push({ pid: Number(entry), ppid: Number(ppid), command });
+  }
+  const parentOf = new Map(members.map((member) => [member.pid, member.ppid]));
+  const nodes = members.filter((member) => member.command === "node");
+  const ancestors = new Set<number>();
+  for (const node of nodes) for (let pid = parentOf.get(node.pid); pid !== undefined; pid = parentOf.get(pid)) ancestors.add(pid);
+  const apps = nodes.filter((node) => !ancestors.has(node.pid));
+  if (apps.length !== 1) throw new Error(`expected one app process in group ${group}, found ${JSON.stringify(members)}`);
+  return apps[0]!.pid;
 }
 
 /** Read `url` as an SSE stream until one whole event block has arrived; return it. */

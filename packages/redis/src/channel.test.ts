@@ -9,8 +9,17 @@ import { App, silentLogger } from "@cellojs/core";
 import { TestClient } from "@cellojs/testing";
 import type { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { redisBroker, type RedisBrokerOptions } from "./index.js";
-import { adminConnection, deleteKeys, skipWithoutRedis, uniquePrefix } from "./redis.test-support.js";
+import { redisBroker, type RedisBroker, type RedisBrokerOptions } from "./index.js";
+import { adminConnection, connectionIds, deleteKeys, skipWithoutRedis, uniquePrefix } from "./redis.test-support.js";
+
+/** The data of the events of one channel (its data start with `letter`), in the order received. */
+const inChannel = (events: Array<{ data: string }>, letter: string) => events.filter((e) => e.data.startsWith(letter)).map((e) => e.data);
+
+/** Wait until `name` has `size` subscribers on this instance. */
+async function untilSize(app: App, name: string, size: number): Promise<void> {
+  for (let i = 0; i < 500 && app.channel(name).size !== size; i++) await new Promise((r) => setTimeout(r, 10));
+  expect(app.channel(name).size).toBe(size);
+}
 
 describe.skipIf(skipWithoutRedis)("channels on the Redis broker", () => {
   const prefix = uniquePrefix("channel");
@@ -40,6 +49,41 @@ describe.skipIf(skipWithoutRedis)("channels on the Redis broker", () => {
   afterAll(async () => {
     await deleteKeys(admin, prefix);
     admin.disconnect();
+  });
+
+  it("a composite subscription keeps each channel's order when one XREAD reply lists two channels' entries by channel, not by time", async () => {
+    const app = redisApp({ connectionName: `composite-${process.pid}-${Date.now()}` });
+    const sport = app.channel("feed:sport");
+    const tech = app.channel("feed:tech");
+    app.get("/feed", (req) => app.subscribe(req, "feed:*"));
+    const client = await start(app);
+    await sport.publish("s1");
+    const first = await client.openSse("/feed");
+    await untilSize(app, "feed:tech", 1);
+    const t1 = await tech.publish("t1");
+    const s2 = await sport.publish("s2");
+    // Two instances publishing while the reader is between two XREADs (here: its XREAD
+    // interrupted first, as when a channel joins it): the next XREAD returns both channels'
+    // entries in one reply, listed by channel (sport first), not by time.
+    const [reader] = await connectionIds(admin, (app.broker as RedisBroker).connectionNames.reader);
+    const replies = await admin.multi().client("UNBLOCK", reader!).xadd(`${prefix}feed:tech`, "*", "data", "t2").xadd(`${prefix}feed:sport`, "*", "data", "s3").exec();
+    const [t2, s3] = replies!.slice(1).map(([, id]) => id as string);
+    const got = await first.waitForEvents(4);
+    // Each channel in its own order, each event once; channels have no order between them.
+    expect(inChannel(got, "t")).toEqual(["t1", "t2"]);
+    expect(inChannel(got, "s")).toEqual(["s2", "s3"]);
+    expect(got).toHaveLength(4);
+    const own = (data: string) => new URLSearchParams(got.find((e) => e.data === data)!.id);
+    expect([own("t1").get("feed:tech"), own("t2").get("feed:tech"), own("s2").get("feed:sport"), own("s3").get("feed:sport")]).toEqual([t1, t2, s2, s3]);
+    const last = got.at(-1)!.id;
+    expect(Object.fromEntries(new URLSearchParams(last))).toEqual({ "feed:sport": s3, "feed:tech": t2 });
+    first.close();
+    await untilSize(app, "feed:tech", 0);
+    await tech.publish("t3");
+    await sport.publish("s4");
+    await tech.publish("t4");
+    const resumed = await client.sse("/feed", { lastEventId: last, maxEvents: 3 });
+    expect([inChannel(resumed.events, "t"), inChannel(resumed.events, "s")]).toEqual([["t3", "t4"], ["s4"]]);
   });
 
   it("drops the channels app.subscribe() made for request names when their last subscriber leaves, events kept in Redis", async () => {

@@ -49,7 +49,8 @@ export interface ReplayResult {
  * Ordering contract: `replay()` and `lastId()` must resolve only once every
  * event up to what they report has been handed to this instance's `subscribe()`
  * callbacks. A subscription merges replay and live events by id while it
- * catches up and trusts that nothing older arrives live afterwards.
+ * catches up and trusts that nothing older arrives live afterwards. Order is
+ * per channel: events of different channels have none between them.
  *
  * Paging: a subscription reads history a page at a time (`replay(channel,
  * afterId, { limit })`, then again after the last id of the page), fetching
@@ -69,7 +70,11 @@ export interface ChannelBroker {
    * still held, or a reset if some were trimmed.
    */
   replay(channel: string, afterId: string, options?: ReplayOptions): Promise<ReplayResult>;
-  /** The newest id of a channel, or undefined when it has none. */
+  /**
+   * The newest id of a channel, or undefined when it has none. A subscription to
+   * several channels calls it just before it subscribes, and starts the channel
+   * at that id: report the newest id as of the call (as a command sent at once does).
+   */
   lastId(channel: string): Promise<string | undefined>;
   /** Deliver every new event of `channel` to `deliver`, in id order, once per instance. Returns a function that stops it. */
   subscribe(channel: string, deliver: (message: ChannelMessage) => void): () => void;

@@ -128,8 +128,16 @@ export class Subscription implements AttachableSource, ChannelMember {
     const needsLookup = this.#resumeFrom !== undefined || this.#multi;
     if (needsLookup) this.#buffer = [];
     this.#direct = !needsLookup && !this.#multi && this.#filter === undefined;
+    // With several channels, every id names each channel's position, so a channel
+    // with nothing to replay starts at its head as it was before it delivers here:
+    // every later event reaches this subscription, and no id claims one it has not
+    // sent yet. (A head looked up after joining may already count events still
+    // buffered, and an id sent before them would skip them on resume.)
+    const heads = this.#multi ? this.#ports.map(headOf) : undefined;
+    // Unused for channels that replay; a failure of one that is used ends the stream in #catchUp.
+    for (const head of heads ?? []) head.catch(() => {});
     for (const port of this.#ports) port.join(this);
-    if (needsLookup) void this.#catchUp();
+    if (needsLookup) void this.#catchUp(heads);
   }
 
   [kDetach](onError: (err: unknown) => void): void {
@@ -196,14 +204,14 @@ export class Subscription implements AttachableSource, ChannelMember {
     sink.send(messageFrame(message, formatPosition(this.#positions())));
   }
 
-  async #catchUp(): Promise<void> {
-    // Channels with no history to read (no resume point, or a reset): every buffered event is new to the client.
+  async #catchUp(heads: Array<Promise<string | undefined>> | undefined): Promise<void> {
+    // Channels with no history to read (no resume point, or a reset): every buffered event (after the head) is new to the client.
     const liveOnly: string[] = [];
     const firstPages: Array<{ port: ChannelPort; events: ChannelMessage[] }> = [];
     try {
       // 1. Settle every channel's position before anything is sent, so that with several
       //    channels each composite id names all of them (a reconnect resumes each one).
-      for (const port of this.#ports) {
+      for (const [index, port] of this.#ports.entries()) {
         const from = this.#resumeFrom?.get(port.name);
         if (from !== undefined) {
           const replay = await port.replay(from, FIRST_PAGE);
@@ -219,10 +227,12 @@ export class Subscription implements AttachableSource, ChannelMember {
         }
         liveOnly.push(port.name);
         if (this.#multi) {
-          const head = await port.lastId();
+          const head = await heads![index];
           if (this.#closed) return;
           // "" = before the first event: a channel that has none yet resumes from its start.
           this.#positions().set(port.name, head ?? "");
+          // Buffered events up to the head came before this subscription (the reader of a remote broker may lag).
+          if (head !== undefined) (this.#readUpTo ??= new Map()).set(port.name, head);
         }
       }
       // 2. Channels with nothing to replay go live: what they buffered, then straight through.
@@ -337,6 +347,15 @@ export function subscribeResponse(request: Request, hubs: readonly ChannelHub[],
   const response = Response.sse(subscription, options.sse ?? {});
   for (const hub of hubs) hub.reserve(subscription);
   return response;
+}
+
+/** `port`'s newest id, asked now; a broker that throws instead of rejecting rejects here too. */
+function headOf(port: ChannelPort): Promise<string | undefined> {
+  try {
+    return port.lastId();
+  } catch (err) {
+    return Promise.reject(err);
+  }
 }
 
 /** `stocks=12&news=4`: the position of a multi-channel subscription, as its SSE id. */

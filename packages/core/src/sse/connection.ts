@@ -23,7 +23,9 @@
  *                          "error" or "shutdown", or abandon() when the shutdown
  *                          grace ran out (which also closes an open connection)
  *
- *   open     Frames are queued and written.
+ *   open     Frames are queued and written. A response pipelined behind
+ *            another on its connection is open from the start, but writes
+ *            and produces nothing until node:http hands it the socket.
  *   ending   No new frame is taken; the queue goes out when the socket
  *            drains, then the response ends.
  *   closed   #release ran (every path to closed goes through it, once): the
@@ -48,7 +50,9 @@
  *                          client has not read everything, stop waiting for the
  *                          producer.
  */
+import type { Socket } from "node:net";
 import type { Logger } from "../logger.js";
+import { connectionSocket } from "../server.js";
 import { formatSseComment, formatSseRetry } from "./event.js";
 import type { HeartbeatSweeper } from "./heartbeat.js";
 import { pump } from "./pump.js";
@@ -115,32 +119,74 @@ export class SseConnection extends SseWriter<ConnectionHost> implements SseSink 
     return new Promise((resolve) => (this.#releaseWaiters ??= []).push(resolve));
   }
 
-  /** Start writing: head, opening comment, retry hint, then the producer. */
+  /**
+   * Start writing: head, opening comment, retry hint, then the producer. A
+   * response pipelined behind another on its connection (HTTP/1.1) starts once
+   * node:http hands it the socket, when the response ahead has finished.
+   */
   open(status: number, headers: Record<string, string | string[]>, source: SseSource, logger: Logger, owner: StreamOwner): void {
     const res = this.res;
     this.#logger = logger;
     this.#owner = owner;
     const attachable = isAttachable(source) ? source : undefined;
-    if (res.destroyed || !res.socket || res.socket.destroyed) {
+    if (attachable) this.#attached = attachable;
+    const socket = connectionSocket(res);
+    if (res.destroyed || !socket || socket.destroyed) {
       // The client left while the handler was still running.
-      if (attachable) this.#attached = attachable;
       this.#release("client");
       return;
     }
+    // Written now, so a head Node refuses fails this request as at any other time;
+    // node:http holds it until the response has its socket.
     res.writeHead(status, headers);
+    if (res.socket) this.#start(source, logger);
+    else this.#awaitTurn(socket, source, logger);
+  }
+
+  /** The response has its socket: first frame, heartbeats, then the producer. */
+  #start(source: SseSource, logger: Logger): void {
     let first = OPEN_FRAME;
     if (this.options.retry !== undefined) first += formatSseRetry(this.options.retry);
     // Head and first comment in one write: EventSource fires `open` and proxies pass the stream at once.
     this.startWriting(first);
     if (this.options.heartbeatMs > 0) this.host.heartbeats.add(this, this.options.heartbeatMs);
-    if (attachable) {
-      this.#attached = attachable;
-      attachable[kAttach](this);
-    } else {
+    if (this.#attached) this.#attached[kAttach](this);
+    else {
       this.#producerRunning = true;
       const finished = () => this.#producerFinished();
       pump(this, source as AsyncIterable<unknown> | Iterable<unknown>, logger).then(finished, finished);
     }
+  }
+
+  /**
+   * Queued behind a pipelined response: node:http assigns this response the
+   * connection's socket when the one ahead finishes, emitting "socket" on it;
+   * the client leaving meanwhile shows only on the socket (the queued response
+   * emits nothing). Nothing is produced before the turn comes. A shutdown
+   * meanwhile ends the response at once: node:http sends what it holds (head and
+   * final frame) when the turn comes.
+   */
+  #awaitTurn(socket: Socket, source: SseSource, logger: Logger): void {
+    const res = this.res;
+    const onTurn = () => {
+      socket.removeListener("close", onGone);
+      if (this.state !== "open") return;
+      try {
+        this.#start(source, logger);
+      } catch (err) {
+        // As in respond(): once the head is out, a failure cuts the connection.
+        logger.error("Starting an SSE stream queued behind a pipelined response failed", err);
+        this.abort("error");
+      }
+    };
+    const onGone = () => {
+      res.removeListener("socket", onTurn);
+      if (!this.closed) this.#release("client");
+      res.destroy();
+      this.#checkReleased();
+    };
+    res.once("socket", onTurn);
+    socket.once("close", onGone);
   }
 
   /** open -> ending -> closed: end the response once the queued frames are written (the producer finished, or failed: `"error"`). */

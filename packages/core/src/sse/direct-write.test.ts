@@ -134,6 +134,42 @@ describe("direct chunk writes", () => {
     expect(seen.filter(([what]) => what.startsWith("1.1"))).toContainEqual(["1.1 after head", true]);
   });
 
+  it("are not taken for a response queued behind a pipelined one, even with its head written, until node:http hands it the socket", async () => {
+    const seen: Array<[string, boolean]> = [];
+    let answerFirst!: () => void;
+    const server = createServer((req, res) => {
+      if (req.url === "/first") {
+        answerFirst = () => res.end("first");
+        return;
+      }
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write(": queued\n\n");
+      seen.push(["queued", directSocket(res) !== undefined]);
+      // node:http assigns the socket (and emits "socket") when the response ahead finishes.
+      res.once("socket", () => {
+        seen.push(["on its socket, before node:http flushed what it held", directSocket(res) !== undefined]);
+        setImmediate(() => {
+          seen.push(["on its socket, after the flush", directSocket(res) === req.socket]);
+          res.end();
+        });
+      });
+      answerFirst();
+    });
+    const port = await listen(server);
+    const socket = connect({ host: "127.0.0.1", port });
+    socket.write("GET /first HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /second HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    let text = "";
+    socket.on("data", (chunk) => (text += chunk.toString("latin1")));
+    await new Promise((resolve) => socket.on("close", resolve));
+    expect(seen).toEqual([
+      ["queued", false],
+      ["on its socket, before node:http flushed what it held", false],
+      ["on its socket, after the flush", true],
+    ]);
+    // The second response follows the first whole, its body one chunk then the last.
+    expect(text).toMatch(/\r\n\r\nfirstHTTP\/1\.1 200 OK\r\n[^]*\r\n\r\na\r\n: queued\n\n\r\n0\r\n\r\n$/);
+  });
+
   it("are not taken for HTTP/2", async () => {
     let direct: unknown = "not asked";
     const server = createHttp2Server((_req, res) => {

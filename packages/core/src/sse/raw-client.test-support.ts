@@ -178,3 +178,94 @@ export function countingSse(
     socket.once("error", reject);
   });
 }
+
+export interface Pipelined {
+  socket: Socket;
+  text(): string;
+  /** Resolves once `predicate(text())` holds; rejects with what came after `timeoutMs`. */
+  until(predicate: (text: string) => boolean, timeoutMs?: number): Promise<void>;
+  closed: Promise<void>;
+}
+
+/** Send GET `paths` in one write on one connection (pipelined) and collect what comes back. */
+export function pipelined(port: number, paths: string[]): Promise<Pipelined> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: "127.0.0.1", port });
+    let text = "";
+    const waiters = new Set<() => void>();
+    const closed = new Promise<void>((done) => socket.once("close", () => done()));
+    socket.setEncoding("latin1");
+    socket.on("data", (chunk: string) => {
+      text += chunk;
+      for (const check of [...waiters]) check();
+    });
+    socket.once("error", reject);
+    socket.once("connect", () => {
+      socket.write(paths.map((path) => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: */*\r\n\r\n`).join(""));
+      resolve({
+        socket,
+        text: () => text,
+        closed,
+        until: (predicate, timeoutMs = 5000) =>
+          new Promise((done, fail) => {
+            const check = () => {
+              if (!predicate(text)) return;
+              waiters.delete(check);
+              clearTimeout(timer);
+              done();
+            };
+            const timer = setTimeout(() => {
+              waiters.delete(check);
+              fail(new Error(`timed out; received ${JSON.stringify(text)}`));
+            }, timeoutMs);
+            waiters.add(check);
+            check();
+          }),
+      });
+    });
+  });
+}
+
+export interface RawHttpResponse {
+  head: string;
+  body: string;
+  /** The body's end arrived (all of Content-Length, or the last chunk). */
+  complete: boolean;
+}
+
+/** Split what one connection received into its responses, chunked bodies decoded. */
+export function responses(text: string): RawHttpResponse[] {
+  const out: RawHttpResponse[] = [];
+  let at = 0;
+  while (at < text.length) {
+    const headEnd = text.indexOf("\r\n\r\n", at);
+    if (headEnd === -1) throw new Error(`a response head is cut: ${JSON.stringify(text.slice(at))}`);
+    const head = text.slice(at, headEnd);
+    at = headEnd + 4;
+    const length = /\r\ncontent-length: *(\d+)/i.exec(head);
+    if (length) {
+      const body = text.slice(at, at + Number(length[1]));
+      at += body.length;
+      out.push({ head, body, complete: body.length === Number(length[1]) });
+      continue;
+    }
+    if (!/\r\ntransfer-encoding: *chunked/i.test(head)) throw new Error(`neither Content-Length nor chunked: ${JSON.stringify(head)}`);
+    let body = "";
+    let complete = false;
+    for (;;) {
+      const sizeEnd = text.indexOf("\r\n", at);
+      if (sizeEnd === -1) break;
+      const size = parseInt(text.slice(at, sizeEnd), 16);
+      if (text.length < sizeEnd + 2 + size + 2) break;
+      body += text.slice(sizeEnd + 2, sizeEnd + 2 + size);
+      at = sizeEnd + 2 + size + 2;
+      if (size === 0) {
+        complete = true;
+        break;
+      }
+    }
+    out.push({ head, body, complete });
+    if (!complete) break;
+  }
+  return out;
+}
