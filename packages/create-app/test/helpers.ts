@@ -2,9 +2,9 @@
  * Shared by the CLI tests: run the real CLI (and npm) as child processes, in temp folders.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { request } from "undici";
 import { expect } from "vitest";
@@ -172,23 +172,26 @@ function sendTo(pid: number, name: NodeJS.Signals): void {
  * runs itself, such as esbuild's service, is not node).
  */
 function appProcess(group: number): number {
-  const members: Array<{ pid: number; ppid: number; command: string }> = [];
+  const members: Array<{ pid: number; ppid: number; command: string; program: string }> = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     let stat: string;
     let command: string;
+    let program: string;
     try {
       stat = readFileSync(`/proc/${entry}/stat`, "utf8");
       command = readFileSync(`/proc/${entry}/comm`, "utf8").trim();
+      // The executable, not the name: Node 24 names its main thread "MainThread", and npm retitles itself.
+      program = basename(readlinkSync(`/proc/${entry}/exe`));
     } catch {
       continue; // exited meanwhile
     }
     // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so read after the last ")".
     const [, ppid, pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(pgrp) === group) members.push({ pid: Number(entry), ppid: Number(ppid), command });
+    if (Number(pgrp) === group) members.push({ pid: Number(entry), ppid: Number(ppid), command, program });
   }
   const parentOf = new Map(members.map((member) => [member.pid, member.ppid]));
-  const nodes = members.filter((member) => member.command === "node");
+  const nodes = members.filter((member) => member.program === "node");
   const ancestors = new Set<number>();
   for (const node of nodes) for (let pid = parentOf.get(node.pid); pid !== undefined; pid = parentOf.get(pid)) ancestors.add(pid);
   const apps = nodes.filter((node) => !ancestors.has(node.pid));
