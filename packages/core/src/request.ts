@@ -6,6 +6,7 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { HttpError } from "./errors.js";
+import { kStreamGone } from "./sse/report.js";
 import { connectionSocket } from "./server.js";
 
 /** The raw node:http or node:http2 (compatibility API) request. */
@@ -16,9 +17,6 @@ const EMPTY_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 /** @internal The method the pipeline sets a routed request's params and body limit with. Not exported from the package. */
 export const kRouted = Symbol("cello.request.routed");
 
-// The client is gone or the server ended the stream early: the request's signal aborts.
-// Module-private: only a RequestStreamOwner, handed to the SSE engine, calls it.
-const kGone = Symbol("cello.request.gone");
 
 /**
  * An incoming HTTP request.
@@ -124,11 +122,11 @@ export class Request {
     if (!this.#abort) {
       this.#abort = new AbortController();
       const res = this.#res;
-      if (this.#gone || (res !== undefined && clientLeft(res))) this[kGone]();
+      if (this.#gone || (res !== undefined && clientLeft(res))) this[kStreamGone]();
       else if (res !== undefined) {
         // Created on first use: from here on, a departing client aborts it.
         const onClose = () => {
-          if (!res.writableFinished) this[kGone]();
+          if (!res.writableFinished) this[kStreamGone]();
         };
         res.once("close", onClose);
         // Queued behind a pipelined response, it hears of a client that leaves before its turn from the request only.
@@ -138,8 +136,8 @@ export class Request {
     return this.#abort.signal;
   }
 
-  /** @internal See kGone. */
-  [kGone](): void {
+  /** @internal The client is gone or the server ended the stream early: the request's signal aborts. The SSE engine calls it (a request owns its stream). */
+  [kStreamGone](): void {
     if (this.#gone) return;
     this.#gone = true;
     this.#abort?.abort(clientGone());
@@ -183,20 +181,6 @@ export class Request {
 // Fatal: a byte sequence that is not UTF-8 throws instead of becoming U+FFFD. Without
 // `stream: true` each decode() starts afresh, so one decoder serves every request.
 const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-/**
- * @internal What the SSE engine reports to about the stream of `request`: it
- * calls `markGone()` when the stream ends early (the client left, a slow client
- * was cut, shutdown), which aborts `request.signal`. One per stream, built by
- * the responder; the engine hands it back when the stream closes.
- */
-export class RequestStreamOwner {
-  constructor(readonly request: Request) {}
-
-  markGone(): void {
-    this.request[kGone]();
-  }
-}
 
 function decodeUtf8(bytes: Uint8Array, code: "CELLO_BAD_REQUEST" | "CELLO_INVALID_JSON"): string {
   try {

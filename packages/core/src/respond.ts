@@ -8,7 +8,7 @@ import type { Http2ServerResponse } from "node:http2";
 import { HttpError, assertHeadersSafe, publicErrorBody } from "./errors.js";
 import type { HookRegistry } from "./hooks.js";
 import type { Logger } from "./logger.js";
-import { RequestStreamOwner, type Request } from "./request.js";
+import type { Request } from "./request.js";
 import { Response } from "./response.js";
 import type { RouteContext } from "./routes.js";
 import type { SseEngine } from "./sse/engine.js";
@@ -152,7 +152,7 @@ export class Responder {
     this.#unclosedStreams = context.unclosedStreams;
     this.#engine.onStreamClosed = (owner, info) => {
       this.#unclosedStreams?.forget(owner);
-      const request = (owner as RequestStreamOwner).request;
+      const request = owner as Request;
       // A stream closed inside its handler closes during connection.open(), before send() runs the
       // onStreamOpen hooks: report every close a microtask later, so a hook always sees open before close.
       queueMicrotask(() => {
@@ -216,10 +216,9 @@ export class Responder {
       // The route's resolved options object is shared by its connections unless this response overrides one.
       const options = resolveSseOptions(route?.sse ?? this.#sseDefaults, sseBody.options);
       const connection = this.#engine.create(res, options);
-      const owner = new RequestStreamOwner(request);
-      connection.open(response.status, response.headers, sseBody.source, this.#logger, owner);
+      connection.open(response.status, response.headers, sseBody.source, this.#logger, request);
       if (this.#unclosedStreams !== undefined && sseBody.source instanceof SseStream) {
-        this.#unclosedStreams.watch(sseBody.source, where, owner);
+        this.#unclosedStreams.watch(sseBody.source, where, request);
       }
       for (const hook of hooks.onStreamOpen) this.#safely(() => hook(request, response));
     } catch (err) {

@@ -56,7 +56,7 @@ import { connectionSocket } from "../server.js";
 import { formatSseComment, formatSseRetry } from "./event.js";
 import type { HeartbeatSweeper } from "./heartbeat.js";
 import { pump } from "./pump.js";
-import type { SseCloseReason, SseStreamInfo, StreamClosedCallback, StreamOwner } from "./report.js";
+import { kStreamGone, type SseCloseReason, type SseStreamInfo, type StreamClosedCallback, type StreamOwner } from "./report.js";
 import { isAttachable, kAttach, kDetach, type AttachableSource, type SseSink, type SseSource } from "./source.js";
 import { SseWriter, type FlushScheduler } from "./writer.js";
 
@@ -252,7 +252,7 @@ export class SseConnection extends SseWriter<ConnectionHost> implements SseSink 
     const closeWaiters = this.#closeWaiters;
     this.#closeWaiters = undefined;
     if (closeWaiters) for (const resolve of closeWaiters) resolve(reason);
-    if (reason !== "end" && reason !== "error") this.#owner?.markGone();
+    if (reason !== "end" && reason !== "error") this.#owner?.[kStreamGone]();
     this.#attached?.[kDetach]((err) => this.#logger?.error("An SSE close callback failed", err));
     this.host.forget(this);
     this.#info = {

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../logger.js";
 import { asHttpChunk, directSocket } from "./direct-write.js";
 import { SseEngine } from "./engine.js";
+import { kStreamGone } from "./report.js";
 import { SSE_DEFAULTS, resolveSseOptions } from "./options.js";
 import { rawSse } from "./raw-client.test-support.js";
 import { SseStream } from "./stream.js";
@@ -48,7 +49,7 @@ async function streamServer(tamper: (res: ServerResponse) => void = () => {}): P
       return (write as (...a: unknown[]) => boolean).apply(this, args);
     } as typeof socket.write;
     const stream = new SseStream();
-    engine.create(res, options).open(200, { "content-type": "text/event-stream" }, stream, silentLogger, { markGone() {} });
+    engine.create(res, options).open(200, { "content-type": "text/event-stream" }, stream, silentLogger, { [kStreamGone]() {} });
     observed.direct = directSocket(res) === socket;
     observed.stream = stream;
   });

@@ -29,9 +29,12 @@ export interface SseStreamInfo {
   reason: SseCloseReason;
 }
 
-/** Who a connection reports to when it closes: the request (its signal aborts). */
+/** The method a stream's owner is told through that its stream ended early (the client left, a slow client was cut, shutdown). */
+export const kStreamGone = Symbol("cello.sse.streamGone");
+
+/** Who a connection reports to when it closes: the request (its signal aborts). Symbol-keyed, so it is no public method of Request. */
 export interface StreamOwner {
-  markGone(): void;
+  [kStreamGone](): void;
 }
 
 /** Called once per closed connection, after its producer finished (or was abandoned, see SseConnection.done). */
