@@ -22,7 +22,8 @@ import { RouteCollector, type RouteContext, type RouteDefinition, type RouteOpti
 import { SseEngine } from "./sse/engine.js";
 import { SSE_DEFAULTS, resolveSseOptions, type ResolvedSseOptions, type SseOptions, type SseShutdownOptions } from "./sse/options.js";
 import { UnclosedStreamCheck } from "./sse/unclosed-check.js";
-import { memoryBroker, type ChannelBroker } from "./channels/broker.js";
+import { defaultBroker, type RunOptions } from "./workers/cluster.js";
+import type { ChannelBroker } from "./channels/broker.js";
 import type { Channel, ChannelOptions } from "./channels/channel.js";
 import { ChannelRegistry } from "./channels/registry.js";
 import type { SubscribeOptions } from "./channels/subscription.js";
@@ -35,7 +36,11 @@ export interface AppOptions {
   sse?: SseOptions;
   /** Where framework diagnostics go (errors with stacks, the startup line). Default: console. */
   logger?: Logger;
-  /** The broker behind `app.channel()`: in-memory by default; `redisBroker()` from @cellojs/redis spans instances. */
+  /**
+   * The broker behind `app.channel()`: in-memory by default (in the workers of
+   * `app.run({ workers })`, the primary's memory broker over IPC, so channels span
+   * the workers); `redisBroker()` from @cellojs/redis spans instances.
+   */
   broker?: ChannelBroker;
   /**
    * Development hint: warn (once per route, through `logger.warn`) when an
@@ -58,7 +63,7 @@ export interface AppOptions {
 
 /** Options of {@link App.close}. */
 export type CloseOptions = SseShutdownOptions;
-export type { ListenOptions, ServerAddress };
+export type { ListenOptions, RunOptions, ServerAddress };
 
 /** A plugin: a function that configures an app through its public API. */
 export type Plugin = (app: App) => void;
@@ -115,7 +120,7 @@ export class App extends RouteCollector {
     this.logger = options.logger ?? consoleLogger;
     this.#bodyLimit = options.bodyLimit ?? 1024 * 1024;
     this.#sseDefaults = resolveSseOptions(SSE_DEFAULTS, options.sse);
-    this.broker = options.broker ?? memoryBroker();
+    this.broker = options.broker ?? defaultBroker();
     const unclosedMs = options.unclosedStreamWarningMs ?? 10_000;
     const unclosedStreams = unclosedMs > 0 && process.env.NODE_ENV !== "production" ? new UnclosedStreamCheck(unclosedMs, this.logger) : undefined;
     this.#channels = new ChannelRegistry(this.broker, this.logger, options.maxChannels);
@@ -293,8 +298,19 @@ export class App extends RouteCollector {
   /**
    * Cello's `app.run()`: listen on `--host`/`--port` flags, else `HOST`/`PORT`,
    * else `options`, else 127.0.0.1:8000; print the URL; close gracefully on SIGINT/SIGTERM.
+   *
+   * `--workers N` (or `options.workers`; `auto` = one per core) serves from N
+   * processes on one port (node:cluster): this process becomes their primary, the
+   * workers run this same script, and run() here resolves once they all listen.
+   * SIGINT/SIGTERM drain every worker; a worker that dies is replaced. `--reload`
+   * (development) re-runs the script under `node --watch`: it restarts when a
+   * source file changes, and run() in the watching process never resolves.
+   * A bad `--workers`/`--port` value rejects with `CELLO_INVALID_OPTION` naming it.
+   *
+   * @example
+   * await app.run({ workers: "auto" }); // or: node server.js --workers 4
    */
-  async run(options: ListenOptions = {}): Promise<ServerAddress> {
+  async run(options: RunOptions = {}): Promise<ServerAddress> {
     return this.#lifecycle.run(options);
   }
 

@@ -72,6 +72,7 @@ const TYPES = [
   "ResponseInit",
   "RouteDecorator",
   "RouteOptions",
+  "RunOptions",
   "ServerAddress",
   "SseCloseReason",
   "SseEventOptions",

@@ -3,6 +3,7 @@
  * @packageDocumentation
  */
 export { App, type AppOptions, type CloseOptions, type Plugin } from "./app.js";
+export type { RunOptions } from "./workers/cluster.js";
 export type { ListenOptions, ServerAddress } from "./server.js";
 export { Blueprint } from "./blueprint.js";
 export { CHANNEL_HISTORY_DEFAULTS, memoryBroker, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type ReplayOptions, type ReplayResult } from "./channels/broker.js";

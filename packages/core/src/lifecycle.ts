@@ -12,6 +12,8 @@ import { Connections, createNodeServer, listenOn, resolveRunAddress, type Listen
 import type { SseEngine } from "./sse/engine.js";
 import type { SseShutdownOptions } from "./sse/options.js";
 import type { UnclosedStreamCheck } from "./sse/unclosed-check.js";
+import { isClusterWorker, joinCluster, resolveWorkerCount, startCluster, type ClusterPrimary, type RunOptions } from "./workers/cluster.js";
+import { superviseReload, wantsReload } from "./workers/reload.js";
 
 /** When `app.onEvent` handlers run. */
 export type LifecycleEvent = "startup" | "shutdown";
@@ -55,6 +57,8 @@ export class Lifecycle {
   readonly #connections = new Connections();
   #server: NodeServer | undefined;
   #closing: Promise<void> | undefined;
+  /** In a cluster's primary: the workers serve, this process only supervises them. */
+  #cluster: ClusterPrimary | undefined;
   /** Set by the first run()/listen(): a second call says which came first. */
   #started: StartedBy | undefined;
 
@@ -124,11 +128,26 @@ export class Lifecycle {
     return this.#server;
   }
 
-  /** `app.run()`: listen where the command line or environment says, print the URL, close on SIGINT/SIGTERM. */
-  async run(options: ListenOptions): Promise<ServerAddress> {
+  /**
+   * `app.run()`: listen where the command line or environment says, print the URL, close on SIGINT/SIGTERM.
+   * With `--reload` this process watches (workers/reload.ts); with more than one worker it is
+   * the cluster's primary (workers/cluster.ts); either way it never listens itself.
+   */
+  async run(options: RunOptions): Promise<ServerAddress> {
     // Before the signal handlers: a second run() must not install them twice.
     this.#assertNotStarted("run");
-    const { host, port } = resolveRunAddress(process.argv.slice(2), process.env, options);
+    const argv = process.argv.slice(2);
+    const { host, port } = resolveRunAddress(argv, process.env, options);
+    if (wantsReload(argv)) return superviseReload();
+    const workers = isClusterWorker() ? 1 : resolveWorkerCount(argv, options);
+    if (workers > 1) {
+      this.#started = { by: "run" };
+      const primary = await startCluster(workers, this.#logger);
+      this.#cluster = primary;
+      this.#started.address = primary.address;
+      this.#logger.info(`Cello.ts running on ${primary.address.url} (${workers} workers)`);
+      return primary.address;
+    }
     const onSignal = (signal: NodeJS.Signals) => {
       if (this.#closing) {
         process.exit(1); // a second signal: stop now
@@ -159,13 +178,14 @@ export class Lifecycle {
       }
       throw err;
     }
-    this.#logger.info(`Cello.ts running on ${address.url}`);
+    if (isClusterWorker()) joinCluster(address, () => this.close(), this.#logger);
+    else this.#logger.info(`Cello.ts running on ${address.url}`);
     return address;
   }
 
   /** `app.close()`: the first call closes, every call resolves when that is done. */
   close(options: SseShutdownOptions = {}): Promise<void> {
-    this.#closing ??= this.#close(options);
+    this.#closing ??= this.#cluster ? this.#cluster.close() : this.#close(options);
     return this.#closing;
   }
 

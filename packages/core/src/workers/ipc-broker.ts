@@ -52,6 +52,18 @@ function post(port: IpcPort, message: object, failed?: (error: Error) => void): 
   }
 }
 
+/** This process's end of the IPC channel to its parent (a cluster worker's to its primary). */
+export function parentPort(): IpcPort {
+  return {
+    send: (message, callback) => {
+      if (!process.send) return callback(new Error("this process has no IPC channel to a parent"));
+      process.send(message, callback);
+    },
+    on: (event, listener) => process.on(event, listener),
+    off: (event, listener) => process.off(event, listener),
+  };
+}
+
 let instances = 0;
 
 /**
