@@ -38,6 +38,10 @@ export const sidebar: SidebarItem[] = [
     ],
   },
   {
+    text: "Operations",
+    items: [{ text: "Workers and reload", link: "/guide/workers" }],
+  },
+  {
     text: "Going further",
     items: [
       { text: "Plugins and hooks", link: "/guide/plugins" },
