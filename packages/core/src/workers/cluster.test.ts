@@ -28,10 +28,10 @@ afterEach(() => {
   for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
 });
 
-function spawnApp(args: string[]): Omit<Started, "port"> {
+function spawnApp(args: string[], env: Record<string, string> = {}): Omit<Started, "port"> {
   const child = spawn(process.execPath, ["--import", "tsx", join(coreDir, "src/fixtures/cluster-app.ts"), ...args], {
     cwd: coreDir,
-    env: { ...process.env, HOST: "", PORT: "", NODE_ENV: "" },
+    env: { ...process.env, HOST: "", PORT: "", NODE_ENV: "", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   children.push(child);
@@ -168,6 +168,17 @@ describe("app.run({ workers: 2 })", () => {
       await stream.until((text) => text.includes('data: {"n":4}'));
       expect(events(stream.body())).toEqual(expected(1, 4));
     }
+  }, 60_000);
+
+  it("gives up on a crash loop: restarts with a doubling backoff, then stops and exits 1", async () => {
+    const app = spawnApp(["--workers", "2", "--port", "0"], { CRASH_AFTER_MS: "300" });
+    expect(await app.exited).toBe(1);
+    const output = app.output();
+    const delays = [...output.matchAll(/Worker \d+ exited with code 3: starting another in (\d+) ms\./g)].map((m) => Number(m[1]));
+    expect(delays).toEqual([100, 200, 400, 800, 1600]);
+    expect(output).toMatch(/Worker \d+ exited with code 3: 6 workers died within 60 s, giving up\.\n/);
+    // Nothing restarts after giving up.
+    expect(output.slice(output.indexOf("giving up"))).not.toContain("starting another");
   }, 60_000);
 
   it.each(["0", "-3", "lots", "2.5", ""])("refuses --workers %j with an error naming the flag, and exits non-zero", async (value) => {
