@@ -52,6 +52,42 @@ function post(port: IpcPort, message: object, failed?: (error: Error) => void): 
   }
 }
 
+/**
+ * Messages to `port`, sent in order and batched per turn: what is posted in one
+ * turn (a tick's ten events to one worker, say) goes out as one IPC message, so the
+ * other end handles it in one turn too, and its SSE engine writes those events to
+ * each client in one write, as in one process. Order is kept: one queue per port.
+ */
+function outbox(port: IpcPort): (message: object, failed?: (error: Error) => void) => void {
+  let queue: object[] = [];
+  let failures: Array<(error: Error) => void> = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    const [batch, failed] = [queue, failures];
+    queue = [];
+    failures = [];
+    post(port, batch.length === 1 ? batch[0]! : { tag: TAG, b: "", batch }, (error) => {
+      for (const fail of failed) fail(error);
+    });
+  };
+  return (message, failed) => {
+    queue.push(message);
+    if (failed) failures.push(failed);
+    if (!scheduled) {
+      scheduled = true;
+      queueMicrotask(flush);
+    }
+  };
+}
+
+/** Hand each message of a batch (or the one message) to `handle`. */
+function unbatch(raw: unknown, handle: (message: unknown) => void): void {
+  const batch = (raw as { batch?: unknown }).batch;
+  if (Array.isArray(batch)) for (const message of batch) handle(message);
+  else handle(raw);
+}
+
 /** This process's end of the IPC channel to its parent (a cluster worker's to its primary). */
 export function parentPort(): IpcPort {
   return {
@@ -84,6 +120,9 @@ export function ipcBroker(port: IpcPort): ChannelBroker {
 
   const gone = (cause?: Error) => new CelloError("CELLO_BROKER_UNAVAILABLE", "the cluster primary that holds the channels is unreachable", cause ? { cause } : undefined);
   const onMessage = (raw: unknown) => {
+    if (isTagged(raw)) unbatch(raw, onReply);
+  };
+  const onReply = (raw: unknown) => {
     if (!isTagged(raw) || raw.b !== b) return;
     const message = raw as ReplyMessage;
     if (message.t === "event") {
@@ -99,7 +138,8 @@ export function ipcBroker(port: IpcPort): ChannelBroker {
     else waiting.resolve(message.value);
   };
   port.on("message", onMessage);
-  const send = (request: Request, failed?: (error: Error) => void) => post(port, { ...request, tag: TAG, b }, failed);
+  const queue = outbox(port);
+  const send = (request: Request, failed?: (error: Error) => void) => queue({ ...request, tag: TAG, b }, failed);
   const ask = <T>(request: Request & { r: number }): Promise<T> =>
     new Promise<T>((resolve, reject) => {
       if (closed) return reject(gone());
@@ -175,17 +215,21 @@ export function ipcBroker(port: IpcPort): ChannelBroker {
 export function serveBroker(broker: ChannelBroker, port: IpcPort): () => void {
   /** Subscriptions by broker instance, then by subscription number. */
   const subscriptions = new Map<string, Map<number, () => void>>();
+  const send = outbox(port);
   const dropAll = (b: string) => {
     for (const stop of subscriptions.get(b)?.values() ?? []) stop();
     subscriptions.delete(b);
   };
   const reply = (b: string, r: number, work: Promise<unknown>) => {
     work.then(
-      (value) => post(port, { tag: TAG, b, t: "reply", r, value: value ?? null }),
-      (error: unknown) => post(port, { tag: TAG, b, t: "reply", r, error: error instanceof Error ? error.message : String(error) }),
+      (value) => send({ tag: TAG, b, t: "reply", r, value: value ?? null }),
+      (error: unknown) => send({ tag: TAG, b, t: "reply", r, error: error instanceof Error ? error.message : String(error) }),
     );
   };
   const onMessage = (raw: unknown) => {
+    if (isTagged(raw)) unbatch(raw, onRequest);
+  };
+  const onRequest = (raw: unknown) => {
     if (!isTagged(raw)) return;
     const message = raw as RequestMessage;
     const { b } = message;
@@ -197,7 +241,7 @@ export function serveBroker(broker: ChannelBroker, port: IpcPort): () => void {
         let mine = subscriptions.get(b);
         if (!mine) subscriptions.set(b, (mine = new Map()));
         const sub = message.sub;
-        mine.set(sub, broker.subscribe(message.channel, (m) => post(port, { tag: TAG, b, t: "event", sub, m })));
+        mine.set(sub, broker.subscribe(message.channel, (m) => send({ tag: TAG, b, t: "event", sub, m })));
         return;
       }
       case "unsubscribe": {
