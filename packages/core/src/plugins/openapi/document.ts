@@ -4,7 +4,8 @@
  * an SSE route (one with `schema.events`), a `text/event-stream` response whose
  * `itemSchema` lists each event by name (OpenAPI 3.2).
  */
-import { CelloError, statusText } from "../../errors.js";
+import { STATUS_CODES } from "node:http";
+import { CelloError } from "../../errors.js";
 import type { RouteInfo } from "../../routes.js";
 import { SchemaComponents, isStandardSchema, type JsonSchema } from "./json-schema.js";
 import type { GuardSecurityLike, OpenapiOptions, OperationDocs, RouteSchemaLike } from "./types.js";
@@ -228,6 +229,11 @@ function objectProperties(schema: JsonSchema, where: string): { properties: Reco
     throw new CelloError("CELLO_OPENAPI_SCHEMA", `${where} must be an object schema (its properties become parameters)`);
   }
   return { properties: schema.properties as Record<string, Record<string, unknown>>, required: new Set(Array.isArray(schema.required) ? (schema.required as string[]) : []) };
+}
+
+/** A response's description: the status's reason phrase. */
+function statusText(status: number): string {
+  return STATUS_CODES[status] ?? "Response";
 }
 
 function jsonResponse(status: number, schema: JsonSchema): Record<string, unknown> {
