@@ -41,11 +41,11 @@ const VALIDATION_PROBLEM_SCHEMA = {
 };
 
 /**
- * Build the document. Routes whose path is in `ownPaths` (the document and the docs UI) are left out.
+ * Build the document from the app's routes (those excluded by `options.exclude` or their own `openapi.exclude` left out).
  * @throws CelloError `CELLO_OPENAPI_SCHEMA` naming the route for a schema with no JSON Schema form;
  *   `CELLO_INVALID_OPTION` for two operations with one operationId or two guards defining one security scheme differently.
  */
-export function buildOpenapiDocument(routes: readonly RouteInfo[], options: OpenapiOptions, ownPaths: ReadonlySet<string> = new Set()): OpenapiDocument {
+export function buildOpenapiDocument(routes: readonly RouteInfo[], options: OpenapiOptions): OpenapiDocument {
   const version = options.openapi ?? "3.2.0";
   const components = new SchemaComponents(options.toJsonSchema);
   const securitySchemes: Record<string, Record<string, unknown>> = {};
@@ -55,7 +55,7 @@ export function buildOpenapiDocument(routes: readonly RouteInfo[], options: Open
   let usesValidation = false;
 
   for (const route of routes) {
-    if (ownPaths.has(route.path) || isExcluded(route, options)) continue;
+    if (isExcluded(route, options)) continue;
     const docs: OperationDocs = route.options.openapi ?? {};
     const where = `${route.method} ${route.path}`;
     const templatePath = toTemplate(route.path);

@@ -33,20 +33,16 @@ export function openapi(options: OpenapiOptions = {}): Plugin {
   checkOptions(options);
   const documentPath = options.path ?? "/openapi.json";
   const docsPath = options.ui === undefined ? false : (options.docsPath ?? "/docs");
-  const ownPaths = new Set<string>([documentPath]);
-  if (docsPath !== false) {
-    ownPaths.add(docsPath);
-    for (const name of Object.keys(options.ui!.assets)) ownPaths.add(`${docsPath}/${name}`);
-  }
 
   return (app) => {
     let document: Served | undefined;
     const build = () => {
-      document = served(Buffer.from(JSON.stringify(buildOpenapiDocument(app.routes(), options, ownPaths))), "application/json; charset=utf-8");
+      document = served(Buffer.from(JSON.stringify(buildOpenapiDocument(app.routes(), options))), "application/json; charset=utf-8");
       return document;
     };
     // After every route is registered (ready() explores @app.get classes first), before the server accepts.
     app.onEvent("startup", () => void build());
+    // The document and the docs routes are left out of the document.
     const hidden = { openapi: { exclude: true } };
     // Without ready() (`http.createServer(app.handler)`), the first request builds it.
     app.get(documentPath, (request) => answer(request, document ?? build()), hidden);
