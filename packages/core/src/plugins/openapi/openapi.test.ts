@@ -1,4 +1,5 @@
 import { Validator } from "@seriousme/openapi-schema-validator";
+import { Ajv2020 } from "ajv/dist/2020.js";
 import { toStandardJsonSchema } from "@valibot/to-json-schema";
 import { type } from "arktype";
 import * as v from "valibot";
@@ -9,6 +10,7 @@ import { Blueprint } from "../../blueprint.js";
 import { controller, get } from "../../decorators.js";
 import type { Request } from "../../request.js";
 import type { RouteOptions } from "../../routes.js";
+import { SseEvent } from "../../sse/event.js";
 import { SseStream } from "../../sse/stream.js";
 import { celloErrorOf, recordingLogger, startWithCleanup } from "../../testing.js";
 import { openapi } from "./plugin.js";
@@ -64,9 +66,13 @@ function richApp(options: Parameters<App["enableOpenapi"]>[0] = {}): App {
     openapi: { summary: "Create a user", tags: ["users"], operationId: "createUser" },
   }));
   app.get("/tree", () => ({ name: "root", children: [] }), withContract({ schema: { response: TreeSchema } }));
-  app.get("/notifications/stream", () => {
+  app.get("/notifications/stream", (req) => {
     const stream = new SseStream();
-    stream.addEvent("notice", JSON.stringify({ text: "hi", level: "info" }));
+    stream.add(new SseEvent(JSON.stringify({ text: "hi", level: "info" }), { event: "notice", id: "1" }));
+    stream.addEvent("ping", "still here");
+    stream.add(new SseEvent(JSON.stringify({ percent: 42.5 }), { event: "progress", retry: 2000 }));
+    // What a broken producer would send: the document must not describe it.
+    if (req.query.broken === "1") stream.addEvent("notice", JSON.stringify({ text: 1 }));
     stream.close();
     return stream;
   }, withContract({
@@ -228,6 +234,34 @@ describe("app.enableOpenapi(): /openapi.json over a socket", () => {
         },
       },
     });
+  });
+
+  it("describes the events the SSE route really sends: each one validates against itemSchema and its data against contentSchema", async () => {
+    const client = await start(richApp());
+    const document = (await (await fetch(`${client.url}/openapi.json`)).json()) as Record<string, any>;
+    // The document as a schema resource: its $refs (#/components/schemas/...) resolve inside it.
+    const ajv = new Ajv2020({ strict: false });
+    ajv.addSchema({ ...document, $id: "https://cello.test/openapi.json" });
+    const pointer = "https://cello.test/openapi.json#/paths/~1notifications~1stream/get/responses/200/content/text~1event-stream/itemSchema";
+    const item = ajv.compile({ $ref: pointer });
+    const itemSchema = document.paths["/notifications/stream"].get.responses["200"].content["text/event-stream"].itemSchema;
+    const check = (event: { event: string; data: string; id?: string; retry?: number }) => {
+      const index = itemSchema.oneOf.findIndex((entry: { title: string }) => entry.title === event.event);
+      const branch = itemSchema.oneOf[index].properties.data;
+      // contentSchema is an annotation: a consumer parses the data and validates it, as here.
+      const data = branch.contentMediaType === "application/json" ? ajv.validate({ $ref: `${pointer}/oneOf/${index}/properties/data/contentSchema` }, JSON.parse(event.data)) : true;
+      return { item: item(event), data };
+    };
+
+    const sent = await client.sse("/notifications/stream");
+    const events = sent.events.map((e) => ({ event: e.event, data: e.data, ...(e.id ? { id: e.id } : {}), ...(e.retry !== undefined ? { retry: e.retry } : {}) }));
+    expect(events.map((e) => e.event)).toEqual(["notice", "ping", "progress"]);
+    for (const event of events) expect([event.event, check(event)]).toEqual([event.event, { item: true, data: true }]);
+
+    const broken = await client.sse("/notifications/stream?broken=1");
+    expect(check({ event: "notice", data: broken.events.at(-1)!.data })).toEqual({ item: true, data: false });
+    expect(item({ event: "unknown", data: "x" })).toBe(false);
+    expect(item({ event: "notice", data: "{}", retry: -1 })).toBe(false);
   });
 
   it("degrades SSE routes for OpenAPI 3.1.1: a string body with the events in x-itemSchema, and validates as 3.1", async () => {
