@@ -14,7 +14,7 @@ import { SseEvent } from "../../sse/event.js";
 import { SseStream } from "../../sse/stream.js";
 import { celloErrorOf, recordingLogger, startWithCleanup } from "../../testing.js";
 import { openapi } from "./plugin.js";
-import type { GuardSecurityLike, OperationDocs, RouteSchemaLike } from "./types.js";
+import type { GuardSecurityLike, OpenapiOptions, OperationDocs, RouteSchemaLike } from "./types.js";
 
 const start = startWithCleanup();
 
@@ -382,6 +382,23 @@ describe("app.enableOpenapi(): errors name the route, at startup", () => {
       "Invalid option: openapi ui Gone: its file /nonexistent/x.js is missing (is its package installed?)",
     );
     expect(celloErrorOf(() => app.enableOpenapi({ exclude: "/x" as never })).code).toBe("CELLO_INVALID_OPTION");
+  });
+});
+
+describe("exclude", () => {
+  it("leaves out routes by exact path, RegExp, predicate or their own openapi.exclude", async () => {
+    const build = async (exclude?: OpenapiOptions["exclude"]) => {
+      const app = new App();
+      for (const path of ["/a", "/a/b", "/internal/x", "/hidden"]) app.get(path, () => "", path === "/hidden" ? { openapi: { exclude: true } } : {});
+      app.post("/a", () => "");
+      app.enableOpenapi({ exclude });
+      const client = await start(app);
+      const document = (await (await fetch(`${client.url}/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+      return Object.entries(document.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method} ${path}`));
+    };
+    expect(await build()).toEqual(["get /a", "post /a", "get /a/b", "get /internal/x"]);
+    expect(await build(["/a", /^\/internal\//])).toEqual(["get /a/b"]);
+    expect(await build((route) => route.method === "POST")).toEqual(["get /a", "get /a/b", "get /internal/x"]);
   });
 });
 
