@@ -50,6 +50,11 @@ describe("the fixture", () => {
     expect(await generateClientTypes(fixture())).toBe(readFileSync(FIXTURE_MODULE, "utf8"));
   });
 
+  test("the docs' examples compile against the same module (docs/snippet-modules/api.gen.ts)", () => {
+    const docsCopy = fileURLToPath(new URL("../../../../docs/snippet-modules/api.gen.ts", import.meta.url));
+    expect(readFileSync(docsCopy, "utf8")).toBe(readFileSync(FIXTURE_MODULE, "utf8"));
+  });
+
   test("the generated module type-checks on its own", async () => {
     expect(typeErrors(await generateClientTypes(fixture()))).toEqual([]);
   });
