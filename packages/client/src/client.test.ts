@@ -88,6 +88,7 @@ async function* notifications(topic: string, lastEventId: string | undefined): A
     yield new SseEvent("still here", { event: "ping", id: "u2" });
   } else if (topic === "bad-json") {
     yield new SseEvent("{not json", { event: "notice", id: "b1" });
+    yield new SseEvent("after", { event: "ping", id: "b2" });
   } else if (topic === "secret") {
     yield new SseEvent("open", { event: "status", id: "s1" });
   }
@@ -234,7 +235,10 @@ describe("SSE routes", () => {
     const client = createClient<Api>(baseUrl, { streams });
     const received: unknown[] = [];
     const error = await (async () => {
-      for await (const event of client.stream("/notifications", { query: { topic: "bad-json" } })) received.push(event);
+      for await (const event of client.stream("/notifications", { query: { topic: "bad-json" } })) {
+        received.push(event);
+        break; // not reached: the first event's data is not JSON
+      }
     })().catch((caught: unknown) => caught);
     expect(received).toEqual([]);
     expect(error).toBeInstanceOf(SseClientError);
