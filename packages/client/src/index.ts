@@ -14,21 +14,6 @@ export { createParser } from "./parser.js";
 export type { ParserOptions, ReceivedEvent, SseEvent, SseParser } from "./parser.js";
 export { createClient } from "./client.js";
 export type { Client, ClientOptions, UnknownEventInfo } from "./client.js";
-export type {
-  ApiMethod,
-  ApiOperation,
-  ErrorBodyOf,
-  HeaderValues,
-  JsonPath,
-  OperationOf,
-  RequestArgs,
-  RequestOptions,
-  ResponseOf,
-  StreamEventOf,
-  StreamMethod,
-  StreamOptions,
-  StreamPath,
-  StreamsDescription,
-} from "./client-types.js";
+export type { ApiOperation, ErrorBodyOf, RequestOptions, ResponseOf, StreamEventOf } from "./client-types.js";
 export { HttpResponseError, SseClientError, SseClientErrorCode } from "./errors.js";
 export type { SseClientErrorDetails } from "./errors.js";
