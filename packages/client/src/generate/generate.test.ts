@@ -115,6 +115,12 @@ describe("documents it cannot type are refused with the JSON Pointer of the prob
     expect((await rejection(withSchema({ type: "object", properties: { a: "string" } }))).message).toMatch(/schema\/properties\/a: expected a schema \(an object or a boolean\), got the string "string"/);
   });
 
+  test("a schema nested too deep (no stack overflow)", async () => {
+    let schema: Record<string, unknown> = { type: "string" };
+    for (let level = 0; level < 10_000; level += 1) schema = { type: "array", items: schema };
+    expect((await rejection(withSchema(schema))).message).toMatch(/^#\/paths\/~1x\/get\/responses\/200\/content\/application~1json\/schema(\/items){100}: schemas nested more than 100 levels deep are not supported$/);
+  });
+
   test("a recursive schema outside #/components/schemas", async () => {
     const document = withSchema({ $ref: "#/$defs/Node" });
     document.$defs = { Node: { type: "object", properties: { next: { $ref: "#/$defs/Node" } } } };

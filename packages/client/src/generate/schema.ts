@@ -24,6 +24,8 @@ export type JsonSchema = Record<string, unknown>;
 
 const TYPES = new Set(["string", "number", "integer", "boolean", "object", "array", "null"]);
 const COMPONENT_PREFIX = "#/components/schemas/";
+/** Deeper than any schema a person writes; far from the stack's limit. */
+const MAX_DEPTH = 100;
 /** Names the generated module declares itself, or uses from the global scope. */
 const RESERVED = new Set(["Api", "Blob", "Streams", "streams"]);
 
@@ -33,6 +35,8 @@ export class SchemaReader {
   readonly #names = new Map<string, string>();
   /** Pointers being inlined, to refuse a cycle that does not go through a component. */
   readonly #inlining = new Set<string>();
+  /** How deep read() is, to refuse a nesting that would overflow the stack (here or in the compiler). */
+  #depth = 0;
 
   constructor(document: Record<string, unknown>) {
     this.#document = document;
@@ -76,6 +80,16 @@ export class SchemaReader {
 
   /** Checks `value` as a schema and returns its rewritten copy. */
   read(value: unknown, pointer: string): JsonSchema {
+    if (this.#depth >= MAX_DEPTH) throw new OpenApiDocumentError(pointer, `schemas nested more than ${MAX_DEPTH} levels deep are not supported`);
+    this.#depth += 1;
+    try {
+      return this.#read(value, pointer);
+    } finally {
+      this.#depth -= 1;
+    }
+  }
+
+  #read(value: unknown, pointer: string): JsonSchema {
     if (value === true) return {};
     if (value === false) return { tsType: "never" };
     if (!isObject(value)) throw new OpenApiDocumentError(pointer, `expected a schema (an object or a boolean), got ${describe(value)}`);
