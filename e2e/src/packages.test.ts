@@ -57,8 +57,14 @@ describe.each(libraries)("$name's tarball", (pkg) => {
   });
 
   test("package.json points at dist/ for every resolver, with the repository's wiring removed", () => {
-    // @cellojs/testing has a second entry, the vitest conformance suites, apart from its runner-agnostic main one.
-    const subpaths: Record<string, unknown> = pkg.name === "@cellojs/testing" ? { "./conformance": { types: "./dist/conformance.d.ts", default: "./dist/conformance.js" } } : {};
+    // @cellojs/testing has a second entry, the vitest conformance suites, apart from its runner-agnostic main one;
+    // @cellojs/client has its Node-only generator apart from its browser-safe main entry.
+    const subpaths: Record<string, unknown> =
+      pkg.name === "@cellojs/testing"
+        ? { "./conformance": { types: "./dist/conformance.d.ts", default: "./dist/conformance.js" } }
+        : pkg.name === "@cellojs/client"
+          ? { "./generate": { types: "./dist/generate/index.d.ts", default: "./dist/generate/index.js" } }
+          : {};
     expect(manifest.exports).toEqual({ ".": { types: "./dist/index.d.ts", default: "./dist/index.js" }, ...subpaths });
     expect(manifest.main).toBe("./dist/index.js");
     expect(manifest.types).toBe("./dist/index.d.ts");
