@@ -13,7 +13,7 @@ function roomsApp(options: ConstructorParameters<typeof App>[0] = {}): App {
   const app = new App({ sse: { heartbeatMs: 0 }, ...options });
   app.get("/rooms/{room}", (req) => app.subscribe(req, `room-${req.params.room}`));
   // Every room the app holds, or 404 when it holds none.
-  app.get("/all-rooms", (req) => app.subscribe(req, "room-*"));
+  app.get("/all-rooms", (req) => app.subscribe(req, { pattern: "room-*" }));
   return app;
 }
 
