@@ -56,6 +56,11 @@ export function assertChannelName(name: unknown): asserts name is string {
   if (why !== undefined) throw new CelloError("CELLO_INVALID_CHANNEL_NAME", why);
 }
 
+/** Whether {@link assertChannelName} would accept `name`. */
+export function isChannelName(name: string): boolean {
+  return name.length > 0 && name.length <= MAX_CHANNEL_NAME_LENGTH && !CONTROL.test(name) && !LONE_SURROGATE.test(name);
+}
+
 /** The prefix of a pattern, after checking it is one (a programmer error otherwise). */
 export function patternPrefix(selector: ChannelPattern): string {
   const pattern: unknown = selector.pattern;

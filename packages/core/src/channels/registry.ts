@@ -18,7 +18,7 @@ import type { ChannelBroker } from "./broker.js";
 import type { Channel, ChannelOptions } from "./channel.js";
 import { ChannelHub, type ChannelOwner } from "./hub.js";
 import { subscribeResponse, type SubscribeOptions } from "./subscription.js";
-import { assertChannelName, forbidden, isChannelPattern, patternPrefix, type ChannelAccess, type ChannelPattern } from "./access.js";
+import { assertChannelName, forbidden, isChannelName, isChannelPattern, patternPrefix, type ChannelAccess, type ChannelPattern } from "./access.js";
 
 /** One entry of `app.subscribe(request, channels)`: a channel's name (always literal) or a `{ pattern }`. */
 export type ChannelSelector = string | ChannelPattern;
@@ -76,7 +76,8 @@ export class ChannelRegistry implements ChannelOwner {
     const patterns: string[] = [];
     for (const selector of selectors) {
       if (typeof selector === "string") {
-        assertChannelName(selector);
+        // From a request, most of the time: a 400 the client may see, not logged, the name not echoed.
+        if (!isChannelName(selector)) throw HttpError.fromCode("CELLO_INVALID_CHANNEL_NAME");
         if (!names.includes(selector)) names.push(selector);
       } else if (isChannelPattern(selector)) {
         prefixes.push(patternPrefix(selector));
