@@ -83,7 +83,7 @@ describe("channel lifetime", () => {
     let responseMade = false;
     // The response exists, the stream has not started: the channel must not be dropped meanwhile.
     app.get("/slow/{room}", async (req: Request) => {
-      const response = app.subscribe(req, `room-${req.params.room}`);
+      const response = await app.subscribe(req, `room-${req.params.room}`);
       responseMade = true;
       await gate;
       return response;
