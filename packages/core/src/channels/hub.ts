@@ -96,6 +96,7 @@ export class ChannelHub implements ChannelPort {
     return this.#owner.subscribeTo(this, request, options);
   }
 
+  /** The channel's own audience tags of `request` (`ChannelOptions.audience`), or undefined without the option. */
   audience(request: Request): readonly string[] | undefined {
     return this.#audience?.(request);
   }
