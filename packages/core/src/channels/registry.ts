@@ -71,20 +71,21 @@ export class ChannelRegistry implements ChannelOwner {
    * but the request may see none of them, that is a 403 too.
    */
   async subscribe(request: Request, selectors: readonly ChannelSelector[], options: SubscribeOptions & { sse?: SseOptions }): Promise<Response> {
-    const names: string[] = [];
+    // Sets, not lists: a request may carry many names, and nothing here may cost more than linear time.
+    const unique = new Set<string>();
     const prefixes: string[] = [];
     const patterns: string[] = [];
     for (const selector of selectors) {
       if (typeof selector === "string") {
         // From a request, most of the time: a 400 the client may see, not logged, the name not echoed.
         if (!isChannelName(selector)) throw HttpError.fromCode("CELLO_INVALID_CHANNEL_NAME");
-        if (!names.includes(selector)) names.push(selector);
+        unique.add(selector);
       } else if (isChannelPattern(selector)) {
         prefixes.push(patternPrefix(selector));
         patterns.push(selector.pattern);
-      }
-      else throw new CelloError("CELLO_INVALID_OPTION", `app.subscribe() takes channel names (strings) and { pattern: "prefix*" } objects, got ${selector === null ? "null" : typeof selector}`);
+      } else throw new CelloError("CELLO_INVALID_OPTION", `app.subscribe() takes channel names (strings) and { pattern: "prefix*" } objects, got ${selector === null ? "null" : typeof selector}`);
     }
+    const names = [...unique];
     // A channel's own rule is asked when the channel exists; if app code declared one with a rule while
     // the others were awaited, ask again (a rule is never skipped because it appeared late).
     let own = names.map((name) => this.#channels.get(name)?.authorize);
@@ -95,26 +96,22 @@ export class ChannelRegistry implements ChannelOwner {
       own = now;
     }
     let refused = false;
-    const matched: string[] = [];
+    const matched: ChannelHub[] = [];
     if (prefixes.length > 0) {
       for (const hub of [...this.#channels.values()]) {
-        if (names.includes(hub.name) || matched.includes(hub.name) || !prefixes.some((prefix) => hub.name.startsWith(prefix))) continue;
-        if (await this.#access.allows(request, hub.name, hub.authorize)) matched.push(hub.name);
+        if (unique.has(hub.name) || !prefixes.some((prefix) => hub.name.startsWith(prefix))) continue;
+        if (await this.#access.allows(request, hub.name, hub.authorize)) matched.push(hub);
         else refused = true;
       }
     }
     // The rules may have awaited: from here on, nothing awaits until the response holds its channels.
-    const selected: ChannelHub[] = [];
-    for (const name of matched) {
-      const hub = this.#channels.get(name);
-      // Deleted meanwhile: a pattern selects the channels held now.
-      if (hub !== undefined && !selected.includes(hub)) selected.push(hub);
-    }
-    if (names.length === 0 && selected.length === 0) {
+    // A channel deleted meanwhile is left out: a pattern selects the channels held now.
+    const patterned = matched.filter((hub) => this.#channels.get(hub.name) === hub && !unique.has(hub.name));
+    if (names.length === 0 && patterned.length === 0) {
       if (refused) throw forbidden();
       throw HttpError.fromCode("CELLO_NOT_FOUND", `no channel matches ${patterns.join(", ")}`);
     }
-    return this.#respond(request, names, selected, options);
+    return this.#respond(request, names, patterned, options);
   }
 
   /** `channel.subscribe(request, options)`: the same rules as `app.subscribe()`. */
@@ -140,7 +137,8 @@ export class ChannelRegistry implements ChannelOwner {
       }
       selected.push(hub);
     }
-    for (const hub of patterned) if (!selected.includes(hub)) selected.push(hub);
+    // Distinct from the named ones (the caller saw to it), each once.
+    for (const hub of patterned) selected.push(hub);
     try {
       return subscribeResponse(request, selected, options, this.#logger);
     } catch (err) {
