@@ -260,6 +260,33 @@ describe("audiences", () => {
     for (const handle of [anonymous, ann, admin]) handle.close();
   });
 
+  it("several channels in one stream: each channel's audience, a composite position that moves past hidden events, a resume with exactly the visible rest", async () => {
+    const app = new App({ sse: { heartbeatMs: 0 } });
+    const news = app.channel("news");
+    const alerts = app.channel("alerts");
+    app.get("/both", (req) => app.subscribe(req, ["news", "alerts"], { audience: [`user:${userOf(req)}`] }));
+    const client = await start(app);
+    const as = (user: string, lastEventId?: string) => ({ headers: { "x-user": user }, ...(lastEventId === undefined ? {} : { lastEventId }) });
+    const first = await client.openSse("/both", as("ann"));
+    await expect.poll(() => news.size + alerts.size, { timeout: 5000, interval: 5 }).toBe(2);
+    await news.publish("n1 all");
+    await alerts.publish("a1 bob", { to: ["user:bob"] });
+    await news.publish("n2 ann", { to: ["user:ann"] });
+    await alerts.publish("a2 bob", { to: ["user:bob"] });
+    expect((await first.waitForEvents(2)).map((e) => e.data)).toEqual(["n1 all", "n2 ann"]);
+    // The hidden a2 moved the alerts position: the client holds news=2&alerts=2.
+    await expect.poll(() => Object.fromEntries(new URLSearchParams(first.lastEventId)), { timeout: 5000, interval: 5 }).toEqual({ news: "2", alerts: "2" });
+    first.close();
+    await expect.poll(() => news.size + alerts.size, { timeout: 5000, interval: 5 }).toBe(0);
+    await alerts.publish("a3 ann", { to: ["user:ann"] });
+    await news.publish("n3 bob", { to: ["user:bob"] });
+    await news.publish("n4 all");
+    // A composite id naming a channel outside the subscription is ignored for it.
+    const resumed = await client.sse("/both", { ...as("ann", `${first.lastEventId}&secret=0`), maxEvents: 2 });
+    expect(resumed.events.map((e) => e.data).sort()).toEqual(["a3 ann", "n4 all"]);
+    expect(resumed.raw).not.toMatch(/bob|secret/);
+  });
+
   it("sends what a subscriber may not see as an id-only frame, never its data or event type", async () => {
     const app = new App({ sse: { heartbeatMs: 0 } });
     const shared = app.channel("shared");
