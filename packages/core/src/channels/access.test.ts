@@ -132,6 +132,17 @@ describe("channel authorization", () => {
     expect([none.status, none.json]).toEqual([404, { error: "Not Found: no channel matches hall:*", status: 404 }]);
   });
 
+  it("never drops a rule silently: a later app.channel(name, { authorize }) gives it to a channel that had none; the first rule stays", async () => {
+    const app = new App({ sse: { heartbeatMs: 0 } });
+    const open = app.channel("reports"); // e.g. a publisher's module, loaded first
+    app.channel("reports", { authorize: (req) => req.getHeader("x-role") === "auditor" });
+    app.channel("reports", { authorize: () => true }); // the first rule stays
+    app.get("/reports", (req) => open.subscribe(req));
+    const client = await start(app);
+    expectRefusal(await rawAnswer(client, "/reports"), 403, '{"error":"Forbidden","status":403}');
+    expect(await rawAnswer(client, "/reports", { "x-role": "auditor" })).toMatch(/^HTTP\/1\.1 200 OK/);
+  });
+
   it("refuses what is not a selector: a pattern without its trailing *, a non-string name (programmer errors, 500)", async () => {
     const logger = recordingLogger();
     const app = new App({ sse: { heartbeatMs: 0 }, logger });
@@ -192,6 +203,11 @@ describe("channel names from requests", () => {
     expect([huge.status, huge.text]).toEqual([400, invalid]);
     // An empty name too.
     expect((await client.get("/q?name=")).status).toBe(400);
+    // A name ending in * is a name: one hint in development, however many such requests come.
+    for (let i = 0; i < 3; i++) expect(await rawAnswer(client, `/q?name=feed${i}:*`)).toMatch(/^HTTP\/1\.1 200 OK/);
+    expect(logger.warnings).toHaveLength(1);
+    expect(logger.warnings[0]).toContain('pass { pattern: "prefix*" }');
+    await expect.poll(() => app.openStreams, { timeout: 5000, interval: 5 }).toBe(0);
     // Nothing was made: three new rooms still fit under maxChannels: 3, and the pattern sees none before.
     expect((await client.get("/rooms")).status).toBe(404);
     const rooms = await Promise.all(["a", "b", "c"].map((room) => client.openSse(`/rooms/${room}`)));

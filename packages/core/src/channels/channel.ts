@@ -28,6 +28,8 @@ export interface ChannelOptions {
    * name) before any SSE byte; anything but `true` answers 403 `CELLO_FORBIDDEN`.
    * It adds to the app's rules (`app.authorizeChannels`): all of those that cover
    * the channel must allow. See `AppOptions.channelAccess` for channels no rule covers.
+   * Unlike the other options, a rule given to a later `app.channel(name, ...)` call
+   * is not ignored when the channel has none yet: it takes it (the first rule stays).
    * @example
    * app.channel("admin", { authorize: (req) => req.getHeader("x-role") === "admin" });
    */

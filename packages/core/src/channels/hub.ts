@@ -86,6 +86,12 @@ export class ChannelHub implements ChannelPort {
     this.#audience = options.audience;
   }
 
+  /** A later `app.channel(name, { authorize })`: the rule, if the channel has none yet (the first rule stays). */
+  requireAuthorize(authorize: ChannelAuthorizer): void {
+    if (typeof authorize !== "function") throw new CelloError("CELLO_INVALID_OPTION", "authorize must be a function (request, channel) => boolean");
+    this.#authorize ??= authorize;
+  }
+
   /** The channel's own rule, which the registry asks with the app's. */
   get authorize(): ChannelAuthorizer | undefined {
     return this.#authorize;

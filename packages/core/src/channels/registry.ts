@@ -35,6 +35,7 @@ export class ChannelRegistry implements ChannelOwner {
   readonly #logger: Logger;
   readonly #maxChannels: number;
   readonly #access: ChannelAccess;
+  #warnedStar = false;
 
   constructor(broker: ChannelBroker, logger: Logger, access: ChannelAccess, maxChannels = DEFAULT_MAX_CHANNELS) {
     if (maxChannels !== Number.POSITIVE_INFINITY && (!Number.isInteger(maxChannels) || maxChannels < 1)) {
@@ -55,6 +56,9 @@ export class ChannelRegistry implements ChannelOwner {
         // A request made it with the defaults; the code that declares it now chooses.
         if (options) existing.configure(options);
         this.#onDemand.delete(existing);
+      } else if (options?.authorize !== undefined) {
+        // The other options of the first call stay; a rule is never dropped silently: a channel that has none takes it.
+        existing.requireAuthorize(options.authorize);
       }
       return existing.channel;
     }
@@ -79,6 +83,7 @@ export class ChannelRegistry implements ChannelOwner {
       if (typeof selector === "string") {
         // From a request, most of the time: a 400 the client may see, not logged, the name not echoed.
         if (!isChannelName(selector)) throw HttpError.fromCode("CELLO_INVALID_CHANNEL_NAME");
+        if (selector.endsWith("*")) this.#warnLiteralStar(selector);
         unique.add(selector);
       } else if (isChannelPattern(selector)) {
         prefixes.push(patternPrefix(selector));
@@ -163,6 +168,18 @@ export class ChannelRegistry implements ChannelOwner {
   /** Stop every channel's delivery (app shutdown). */
   stopAll(): void {
     for (const hub of this.#channels.values()) hub.stop();
+  }
+
+  /**
+   * Development hint, once per app: a name ending in `*` is a name, not a pattern
+   * (it was a pattern before `{ pattern }`). Once, so a client sending such names cannot flood the log.
+   */
+  #warnLiteralStar(name: string): void {
+    if (this.#warnedStar || process.env.NODE_ENV === "production" || this.#channels.has(name)) return;
+    this.#warnedStar = true;
+    this.#logger.warn(
+      `app.subscribe() got the channel name ${JSON.stringify(name.slice(0, 80))}: a string is always one channel's name, "*" included; to select channels by prefix, pass { pattern: "prefix*" } (this hint is shown once)`,
+    );
   }
 
   #add(name: string, options: ChannelOptions): ChannelHub {
