@@ -238,10 +238,7 @@ export class Subscription implements AttachableSource, ChannelMember {
   /** Whether this client may see `message`: its audience first (`to`), then the filter. */
   #visible(port: ChannelPort, message: ChannelEvent): boolean {
     const to = message.to;
-    if (to !== undefined) {
-      const tags = this.#audiences?.get(port);
-      if (tags === undefined || !to.some((tag) => tags.has(tag))) return false;
-    }
+    if (to !== undefined && !sharesTag(to, this.#audiences?.get(port))) return false;
     return this.#filter === undefined || this.#filter(message);
   }
 
@@ -430,6 +427,13 @@ function audiencesOf(request: Request, ports: readonly ChannelPort[], given: rea
     (audiences ??= new Map()).set(port, new Set([...(own ?? []), ...(given ?? [])]));
   }
   return audiences;
+}
+
+/** Whether one of an event's `to` tags is one of the subscriber's (none: never). A loop, not `some()`: no closure per event. */
+function sharesTag(to: readonly string[], tags: ReadonlySet<string> | undefined): boolean {
+  if (tags === undefined) return false;
+  for (const tag of to) if (tags.has(tag)) return true;
+  return false;
 }
 
 function assertTags(tags: unknown, what: string): void {
