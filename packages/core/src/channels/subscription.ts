@@ -42,6 +42,8 @@ export interface SubscribeOptions {
    * This subscriber's audience tags (`["user:1", "role:admin"]`): it sees the
    * events published with a `to` naming one of them, and every event without
    * `to`. Added to the tags of each channel's `audience` option. Default: none.
+   * Derive them from what the request proved (its authenticated identity), never
+   * from what it asks for: a tag taken from a query would let anyone read that audience.
    * Anything but an array of strings throws a CelloError `CELLO_INVALID_OPTION`.
    */
   audience?: readonly string[];
