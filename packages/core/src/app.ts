@@ -26,7 +26,8 @@ import { SSE_DEFAULTS, resolveSseOptions, type ResolvedSseOptions, type SseOptio
 import { UnclosedStreamCheck } from "./sse/unclosed-check.js";
 import { memoryBroker, type ChannelBroker } from "./channels/broker.js";
 import type { Channel, ChannelOptions } from "./channels/channel.js";
-import { ChannelRegistry } from "./channels/registry.js";
+import { ChannelAccess, type ChannelAccessDefault, type ChannelAuthorizer, type ChannelPattern } from "./channels/access.js";
+import { ChannelRegistry, type ChannelSelector } from "./channels/registry.js";
 import type { SubscribeOptions } from "./channels/subscription.js";
 
 /** Options of `new App(options)`. */
@@ -56,6 +57,14 @@ export interface AppOptions {
    * @example new App({ maxChannels: 50_000 })
    */
   maxChannels?: number;
+  /**
+   * Who may subscribe to a channel that no rule covers (no `authorize` option,
+   * no `app.authorizeChannels()` rule for its name or a pattern matching it):
+   * `"allow"` (the default: every request, as before rules existed) or `"deny"`
+   * (a 403 `CELLO_FORBIDDEN`, so a channel is closed until a rule opens it).
+   * @example new App({ channelAccess: "deny" })
+   */
+  channelAccess?: ChannelAccessDefault;
 }
 
 /** Options of {@link App.close}. */
@@ -109,6 +118,7 @@ export class App extends RouteCollector {
   readonly #bodyLimit: number;
   readonly #sseDefaults: ResolvedSseOptions;
   readonly #channels: ChannelRegistry;
+  readonly #channelAccess: ChannelAccess;
   readonly #lifecycle: Lifecycle;
   #ready = false;
 
@@ -120,7 +130,8 @@ export class App extends RouteCollector {
     this.broker = options.broker ?? memoryBroker();
     const unclosedMs = options.unclosedStreamWarningMs ?? 10_000;
     const unclosedStreams = unclosedMs > 0 && process.env.NODE_ENV !== "production" ? new UnclosedStreamCheck(unclosedMs, this.logger) : undefined;
-    this.#channels = new ChannelRegistry(this.broker, this.logger, options.maxChannels);
+    this.#channelAccess = new ChannelAccess(options.channelAccess);
+    this.#channels = new ChannelRegistry(this.broker, this.logger, this.#channelAccess, options.maxChannels);
     // Requests flow one way: pipeline -> responder -> engine; none of them calls back into the app.
     const responder = new Responder({ hooks: this.#hooks, engine: this.#engine, logger: this.logger, sseDefaults: this.#sseDefaults, unclosedStreams });
     this.handler = new Pipeline({ router: this.#router, hooks: this.#hooks, responder, logger: this.logger, bodyLimit: this.#bodyLimit }).handler;
@@ -140,9 +151,12 @@ export class App extends RouteCollector {
    * Get or create a broadcast channel. Events are numbered and kept (`history`)
    * for replay; with a Redis broker the channel spans every instance. The app
    * keeps it until `channel.delete()`; a new name past `maxChannels` throws a
-   * CelloError `CELLO_TOO_MANY_CHANNELS`.
-   * @param name - The channel's name.
-   * @param options - `history` (1000) and `ttlMs` (0); those of the first call stay.
+   * CelloError `CELLO_TOO_MANY_CHANNELS`. A name that is empty, longer than 256
+   * characters or holds a control character throws a CelloError
+   * `CELLO_INVALID_CHANNEL_NAME` (a 400 if it reaches a client).
+   * @param name - The channel's name, always literal (`*` is a character like any other).
+   * @param options - `history` (1000), `ttlMs` (0), `authorize` and `audience`
+   *   (see {@link ChannelOptions}); those of the first call stay.
    * @example
    * const stocks = app.channel("stocks", { history: 1000 });
    * app.get("/stocks", (req) => stocks.subscribe(req));
@@ -153,18 +167,53 @@ export class App extends RouteCollector {
   }
 
   /**
-   * Subscribe to several channels at once, by name or by a trailing-`*`
-   * pattern (`"feed:*"` matches every channel the app holds whose name starts with `feed:`).
-   * The SSE id then carries each channel's position, so a reconnect resumes all of them.
+   * Subscribe to several channels at once, by name or by pattern. A string is
+   * always one channel's name, even with a `*` in it (so a name taken from a
+   * request never selects other channels); a pattern is an object:
+   * `{ pattern: "feed:*" }` selects every channel the app holds whose name starts
+   * with `feed:`. The SSE id then carries each channel's position, so a reconnect
+   * resumes all of them.
+   *
    * A name the app does not hold yet makes a channel that lives while it has
    * subscribers, so names taken from requests do not pile up; past `maxChannels`
-   * the request is answered 503 (`CELLO_TOO_MANY_CHANNELS`).
+   * the request is answered 503 (`CELLO_TOO_MANY_CHANNELS`). Before anything is
+   * made, each name is checked (empty, over 256 characters or with a control
+   * character: 400 `CELLO_INVALID_CHANNEL_NAME`) and every rule covering each
+   * channel is asked (see {@link App.authorizeChannels}): one refused name is a
+   * 403 `CELLO_FORBIDDEN` for the whole request, before any SSE byte. A pattern
+   * selects only the channels the request may see (403 if it matched only others;
+   * 404 if it matched none).
    * @example
    * app.get("/feed", (req) => app.subscribe(req, ["news", "alerts"]));
-   * app.get("/rooms/{room}", (req) => app.subscribe(req, `room:${req.params.room}`));
+   * app.get("/rooms", (req) => app.subscribe(req, { pattern: "room:*" }));
+   * app.get("/rooms/{room}", (req) => app.subscribe(req, `room:${req.params.room}`)); // "*" here is a room called "*"
    */
-  subscribe(request: Request, channels: string | string[], options: SubscribeOptions & { sse?: SseOptions } = {}): Response {
-    return this.#channels.subscribe(request, Array.isArray(channels) ? channels : [channels], options);
+  subscribe(request: Request, channels: ChannelSelector | readonly ChannelSelector[], options: SubscribeOptions & { sse?: SseOptions } = {}): Promise<Response> {
+    try {
+      return this.#channels.subscribe(request, Array.isArray(channels) ? (channels as readonly ChannelSelector[]) : [channels as ChannelSelector], options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Declare who may subscribe to a channel, by name or by `{ pattern }`: before
+   * any subscription (`channel.subscribe(request)`, `app.subscribe(request, ...)`)
+   * every rule covering the channel is asked with the request and the channel's
+   * name, with the channel's own `authorize` option; all must return `true`
+   * (anything else, `undefined` included, refuses: 403 `CELLO_FORBIDDEN` before any
+   * SSE byte). A rule may be async and may throw an `HttpError` (a 401 with
+   * `WWW-Authenticate`, say). Channels no rule covers follow `AppOptions.channelAccess`.
+   * @param channels - A channel's name, or `{ pattern: "prefix*" }`.
+   * @param authorize - `(request, channel) => boolean | Promise<boolean>`.
+   * @example
+   * // Each user subscribes only to their own channel; replays never cross users.
+   * app.authorizeChannels({ pattern: "user:*" }, (req, name) => name === `user:${req.getHeader("x-user")}`);
+   * app.get("/me/events", (req) => app.subscribe(req, `user:${req.getHeader("x-user")}`));
+   */
+  authorizeChannels(channels: string | ChannelPattern, authorize: ChannelAuthorizer): this {
+    this.#channelAccess.add(channels, authorize);
+    return this;
   }
 
   /** @internal Register one definition (see RouteCollector). */

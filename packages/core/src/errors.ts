@@ -10,6 +10,9 @@ export const ERROR_CODES = {
   CELLO_BAD_REQUEST: { status: 400, message: "Bad Request" },
   CELLO_INVALID_JSON: { status: 400, message: "Invalid JSON body" },
   CELLO_UNAUTHORIZED: { status: 401, message: "Unauthorized" },
+  CELLO_FORBIDDEN: { status: 403, message: "Forbidden" },
+  // A channel name from a request that is empty, too long or holds a control character.
+  CELLO_INVALID_CHANNEL_NAME: { status: 400, message: "Invalid channel name" },
   CELLO_NOT_FOUND: { status: 404, message: "Not Found" },
   CELLO_METHOD_NOT_ALLOWED: { status: 405, message: "Method Not Allowed" },
   CELLO_BODY_TOO_LARGE: { status: 413, message: "Payload Too Large" },

@@ -44,11 +44,15 @@ const VALUES = [
 /** Every name a user can import only as a type. */
 const TYPES = [
   "AppOptions",
+  "ChannelAccessDefault",
+  "ChannelAuthorizer",
   "ChannelBroker",
   "ChannelEvent",
   "ChannelHistoryOptions",
   "ChannelMessage",
   "ChannelOptions",
+  "ChannelPattern",
+  "ChannelSelector",
   "CloseOptions",
   "ControllerDecorator",
   "CorsOptions",
@@ -69,6 +73,7 @@ const TYPES = [
   "OverflowPolicy",
   "Plugin",
   "PublishOptions",
+  "PublishedMessage",
   "ReplayOptions",
   "ReplayResult",
   "ResetPayload",

@@ -5,8 +5,10 @@
 export { App, type AppOptions, type CloseOptions, type Plugin } from "./app.js";
 export type { ListenOptions, ServerAddress } from "./server.js";
 export { Blueprint } from "./blueprint.js";
-export { CHANNEL_HISTORY_DEFAULTS, memoryBroker, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type ReplayOptions, type ReplayResult } from "./channels/broker.js";
+export type { ChannelAccessDefault, ChannelAuthorizer, ChannelPattern } from "./channels/access.js";
+export { CHANNEL_HISTORY_DEFAULTS, memoryBroker, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type PublishedMessage, type ReplayOptions, type ReplayResult } from "./channels/broker.js";
 export { Channel, type ChannelOptions, type PublishOptions } from "./channels/channel.js";
+export type { ChannelSelector } from "./channels/registry.js";
 export type { ChannelEvent, ResetPayload, SubscribeOptions } from "./channels/subscription.js";
 export { controller, del, get, head, options, patch, post, put, route, type ControllerDecorator, type RouteDecorator } from "./decorators.js";
 export { CelloError, ERROR_CODES, HttpError, type ErrorCode, type HttpErrorOptions } from "./errors.js";

@@ -3,7 +3,7 @@
  * the SSE id, so every instance numbers events the same way and a client can
  * resume on any of them with its Last-Event-ID.
  */
-import { CelloError, CHANNEL_HISTORY_DEFAULTS, consoleLogger, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type Logger, type ReplayOptions, type ReplayResult } from "@cellojs/core";
+import { CelloError, CHANNEL_HISTORY_DEFAULTS, consoleLogger, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type Logger, type PublishedMessage, type ReplayOptions, type ReplayResult } from "@cellojs/core";
 import type { Redis, RedisOptions } from "ioredis";
 import { BrokerUnavailableError, lastConnectionError, openConnection, redactUrl, sendWhenConnected, toBrokerError, type ConnectionSettings } from "./connection.js";
 import { compareStreamIds, isStreamId, MIN_ID } from "./ids.js";
@@ -154,10 +154,12 @@ class RedisStreamsBroker implements RedisBroker {
     }
   }
 
-  async publish(channel: string, message: { event?: string; data: string }): Promise<string> {
+  async publish(channel: string, message: PublishedMessage): Promise<string> {
     const key = this.streamKey(channel);
     const { history, ttlMs } = this.#config.get(channel) ?? CHANNEL_HISTORY_DEFAULTS;
     const fields = message.event === undefined ? ["data", message.data] : ["data", message.data, "event", message.event];
+    // The audience travels with the event (a JSON array), so every instance, live or replaying, checks the same tags.
+    if (message.to !== undefined) fields.push("to", JSON.stringify(message.to));
     // `~` lets Redis trim whole nodes (cheap), so a stream holds at least `history`
     // entries and a little more. At least 1: an entry trimmed by its own XADD
     // would never reach the blocked readers of the other instances.

@@ -285,13 +285,32 @@ async function lastEntryId(connection: Redis, key: string): Promise<string> {
   return entries[0]?.[0] ?? MIN_ID;
 }
 
-/** @internal An entry's fields (`data`, and `event` when present) as a message. */
+/**
+ * @internal An entry's fields (`data`, and `event` and `to` when present) as a
+ * message. `to` is the audience as a JSON array of strings; one that does not
+ * parse as that (written by something else) makes the event visible to nobody,
+ * never to everybody.
+ */
 export function toMessage(id: string, fields: string[]): ChannelMessage {
   let data = "";
   let event: string | undefined;
+  let to: string | undefined;
   for (let i = 0; i + 1 < fields.length; i += 2) {
     if (fields[i] === "data") data = fields[i + 1]!;
     else if (fields[i] === "event") event = fields[i + 1];
+    else if (fields[i] === "to") to = fields[i + 1];
   }
-  return event === undefined ? { id, data } : { id, event, data };
+  const message: ChannelMessage = event === undefined ? { id, data } : { id, event, data };
+  if (to !== undefined) message.to = audienceOf(to);
+  return message;
+}
+
+function audienceOf(text: string): readonly string[] {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (Array.isArray(parsed) && parsed.every((tag) => typeof tag === "string")) return Object.freeze(parsed as string[]);
+  } catch {
+    // Not ours: nobody sees it.
+  }
+  return Object.freeze([]);
 }

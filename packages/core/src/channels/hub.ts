@@ -13,9 +13,12 @@
 import { CelloError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Request } from "../request.js";
-import { CHANNEL_HISTORY_DEFAULTS, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type ReplayResult } from "./broker.js";
+import type { Response } from "../response.js";
+import type { SseOptions } from "../sse/options.js";
+import type { ChannelAuthorizer } from "./access.js";
+import { CHANNEL_HISTORY_DEFAULTS, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type PublishedMessage, type ReplayResult } from "./broker.js";
 import { Channel, type ChannelOptions } from "./channel.js";
-import { messageFrame, type ChannelEvent, type ChannelPort } from "./subscription.js";
+import { messageFrame, type ChannelEvent, type ChannelPort, type SubscribeOptions } from "./subscription.js";
 
 type PresenceListener = (request: Request) => void;
 
@@ -35,6 +38,8 @@ export interface ChannelOwner {
   idle(hub: ChannelHub): void;
   /** `channel.delete()` was called. */
   deleted(hub: ChannelHub): void;
+  /** `channel.subscribe(request)`: checked against the app's rules like any subscription. */
+  subscribeTo(hub: ChannelHub, request: Request, options: SubscribeOptions & { sse?: SseOptions }): Promise<Response>;
 }
 
 export class ChannelHub implements ChannelPort {
@@ -55,6 +60,10 @@ export class ChannelHub implements ChannelPort {
   readonly #joinListeners: PresenceListener[] = [];
   readonly #leaveListeners: PresenceListener[] = [];
   #deleted = false;
+  /** The channel's own rule (`ChannelOptions.authorize`), if any. */
+  #authorize: ChannelAuthorizer | undefined;
+  /** The channel's audience tags of a request (`ChannelOptions.audience`), if any. */
+  #audience: ((request: Request) => readonly string[]) | undefined;
 
   constructor(name: string, broker: ChannelBroker, options: ChannelOptions, logger: Logger, owner: ChannelOwner) {
     this.name = name;
@@ -70,7 +79,32 @@ export class ChannelHub implements ChannelPort {
     const history: ChannelHistoryOptions = { history: options.history ?? CHANNEL_HISTORY_DEFAULTS.history, ttlMs: options.ttlMs ?? CHANNEL_HISTORY_DEFAULTS.ttlMs };
     if (!Number.isInteger(history.history) || history.history < 0) throw new CelloError("CELLO_INVALID_OPTION", `history must be a non-negative integer, got ${history.history}`);
     if (!Number.isFinite(history.ttlMs) || history.ttlMs < 0) throw new CelloError("CELLO_INVALID_OPTION", `ttlMs must be a non-negative number, got ${history.ttlMs}`);
+    if (options.authorize !== undefined && typeof options.authorize !== "function") throw new CelloError("CELLO_INVALID_OPTION", "authorize must be a function (request, channel) => boolean");
+    if (options.audience !== undefined && typeof options.audience !== "function") throw new CelloError("CELLO_INVALID_OPTION", "audience must be a function (request) => string[]");
     this.#broker.configure(this.name, history);
+    this.#authorize = options.authorize;
+    this.#audience = options.audience;
+  }
+
+  /** A later `app.channel(name, { authorize })`: the rule, if the channel has none yet (the first rule stays). */
+  requireAuthorize(authorize: ChannelAuthorizer): void {
+    if (typeof authorize !== "function") throw new CelloError("CELLO_INVALID_OPTION", "authorize must be a function (request, channel) => boolean");
+    this.#authorize ??= authorize;
+  }
+
+  /** The channel's own rule, which the registry asks with the app's. */
+  get authorize(): ChannelAuthorizer | undefined {
+    return this.#authorize;
+  }
+
+  /** `channel.subscribe(request, options)`. */
+  subscribe(request: Request, options: SubscribeOptions & { sse?: SseOptions }): Promise<Response> {
+    return this.#owner.subscribeTo(this, request, options);
+  }
+
+  /** The channel's own audience tags of `request` (`ChannelOptions.audience`), or undefined without the option. */
+  audience(request: Request): readonly string[] | undefined {
+    return this.#audience?.(request);
   }
 
   /** Members streaming on this instance. */
@@ -89,7 +123,7 @@ export class ChannelHub implements ChannelPort {
   }
 
   /** Hand a checked message to the broker; it comes back through `subscribe` to every instance. */
-  publish(message: { event?: string; data: string }): Promise<string> {
+  publish(message: PublishedMessage): Promise<string> {
     return this.#broker.publish(this.name, message);
   }
 
