@@ -1,0 +1,78 @@
+/**
+ * One route's validation, put together once at registration: the handler
+ * wrapped so its input is validated before it runs (and, when checks are on,
+ * its JSON checked after), and the frame check for its events. A route
+ * without a schema keeps its handler as it is: validation costs it nothing.
+ */
+import type { Logger } from "../logger.js";
+import { kValidated } from "../request.js";
+import { toResponse } from "../respond.js";
+import { Response } from "../response.js";
+import type { Handler } from "../routes.js";
+import type { FrameCheck } from "../sse/checked-connection.js";
+import { eventCheck } from "./events.js";
+import { validateInput } from "./input.js";
+import { checkResponse } from "./response.js";
+import { checkRouteSchema } from "./schema.js";
+
+/**
+ * The app's `validation` option: which development checks run. Input
+ * validation (params, query, headers, body: the 422) always runs; these
+ * checks are about the app's own output.
+ * @example new App({ validation: { events: true } }) // check events in production too
+ */
+export interface ValidationOptions {
+  /**
+   * Check the JSON a handler returns against `schema.response`; a mismatch is a
+   * 500 logged with the route. Default: on unless `NODE_ENV=production`.
+   */
+  responses?: boolean;
+  /**
+   * Check every event an SSE route sends against `schema.events`; an unknown or
+   * invalid event is logged with the route and event, and ends the stream with an
+   * `event: error` frame. Default: on unless `NODE_ENV=production`.
+   */
+  events?: boolean;
+}
+
+/** The checks an app runs, resolved from {@link ValidationOptions} and `NODE_ENV` once. */
+export type ResolvedValidationOptions = Readonly<Required<ValidationOptions>>;
+
+/** Resolve the app's `validation` option: each check defaults to on outside production. */
+export function resolveValidationOptions(options: ValidationOptions | undefined): ResolvedValidationOptions {
+  const development = process.env.NODE_ENV !== "production";
+  return { responses: options?.responses ?? development, events: options?.events ?? development };
+}
+
+/** What a route runs with once its schema is compiled. */
+export interface CompiledRoute {
+  handler: Handler;
+  /** The check of every event it sends; undefined when it has no `events` or the check is off. */
+  eventCheck: FrameCheck | undefined;
+}
+
+/**
+ * Compile one route's `schema` option (checked here: CelloError `CELLO_INVALID_SCHEMA`).
+ * @param where - The route, `GET /items/{id}`, named in logs and errors.
+ */
+export function compileRoute(handler: Handler, schema: unknown, where: string, logger: Logger, checks: ResolvedValidationOptions): CompiledRoute {
+  if (schema === undefined) return { handler, eventCheck: undefined };
+  checkRouteSchema(schema, where);
+  const hasInput = schema.params !== undefined || schema.query !== undefined || schema.headers !== undefined || schema.body !== undefined;
+  const responseSchemas = checks.responses ? schema.response : undefined;
+  const events = checks.events && schema.events !== undefined ? eventCheck(schema.events, where, logger) : undefined;
+  if (!hasInput && responseSchemas === undefined) return { handler, eventCheck: events };
+  const validated: Handler = async (request) => {
+    if (hasInput) {
+      const valid = await validateInput(request, schema, where);
+      if (valid instanceof Response) return valid;
+      request[kValidated](valid);
+    }
+    const value = await handler(request);
+    if (responseSchemas === undefined) return value;
+    const response = toResponse(value);
+    await checkResponse(response, responseSchemas, where);
+    return response;
+  };
+  return { handler: validated, eventCheck: events };
+}
