@@ -72,6 +72,7 @@ const TYPES = [
   "ResponseInit",
   "RouteDecorator",
   "RouteOptions",
+  "RouteSchema",
   "ServerAddress",
   "SseCloseReason",
   "SseEventOptions",
@@ -80,6 +81,11 @@ const TYPES = [
   "SseSource",
   "SseStreamInfo",
   "SubscribeOptions",
+  "Validated",
+  "ValidatedRequest",
+  "ValidationIssue",
+  "ValidationOptions",
+  "ValidationProblem",
 ];
 
 describe("the public surface of @cellojs/core", () => {
