@@ -139,6 +139,30 @@ describe("event schemas (development)", () => {
     await untilSize(app, "prices", 0);
   });
 
+  test("fan-out: one bad publish to many checked subscribers is validated and logged once, and ends every one of their streams", async () => {
+    const logger = recordingLogger();
+    const app = new App({ logger, sse: { heartbeatMs: 0 } });
+    const feed = app.channel("feed");
+    const schema = z.object({ n: z.number() });
+    const validate = vi.spyOn(schema["~standard"], "validate");
+    app.get("/feed", (req) => feed.subscribe(req), { schema: { events: { tick: schema } } });
+    const client = await start(app);
+    const readers = await Promise.all(Array.from({ length: 5 }, () => client.openSse("/feed")));
+    await untilSize(app, "feed", 5);
+    await feed.publish({ n: 1 }, { event: "tick" });
+    await feed.publish({ n: "two" }, { event: "tick" });
+    for (const reader of readers) {
+      await reader.waitForEnd();
+      expect(reader.events.map((e) => [e.event, e.data])).toEqual([
+        ["tick", '{"n":1}'],
+        ["error", '{"error":"Internal Server Error","status":500}'],
+      ]);
+    }
+    expect(logger.errors).toHaveLength(1);
+    // {"n":1} passes as JSON at once; {"n":"two"} fails as JSON, then as text: 1 + 2 calls, whatever the subscriber count.
+    expect(validate).toHaveBeenCalledTimes(3);
+  });
+
   test("an async event schema is refused with a clear error (events are checked as they are sent)", async () => {
     const logger = recordingLogger();
     const app = new App({ logger, sse: { heartbeatMs: 0 } });

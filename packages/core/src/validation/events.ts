@@ -95,29 +95,40 @@ export function eventCheck(events: Record<string, StandardSchemaV1>, where: stri
     logger.error(`Invalid SSE event in ${where}; the stream ends with an error event`, err);
     return err;
   };
+  // Fan-out hands the same frame (one string, framed once) to every connection of the
+  // route in turn: the verdict on the last frame is kept, so it is validated once, and a
+  // bad one is logged once, not once per subscriber.
+  let lastFrame: string | undefined;
+  let lastVerdict: Error | undefined;
+  const checkFrame = (frame: string): Error | undefined => {
+    for (const event of eventsOf(frame)) {
+      const schema = schemas.get(event.name);
+      if (schema === undefined) {
+        if (FRAMEWORK_EVENTS.has(event.name)) continue;
+        const declared = [...schemas.keys()].map((name) => JSON.stringify(name)).join(", ");
+        return refuse(`event ${JSON.stringify(event.name)} is not declared in schema.events (declared: ${declared || "none"})`);
+      }
+      let outcome: Outcome;
+      try {
+        outcome = checkData(schema, event.data);
+      } catch (err) {
+        return refuse(`the schema of event ${JSON.stringify(event.name)} threw while validating`, err);
+      }
+      if (outcome.ok) continue;
+      if ("async" in outcome) return refuse(`the schema of event ${JSON.stringify(event.name)} validates asynchronously; event schemas must be synchronous (events are checked as they are sent)`);
+      const listed = outcome.issues.slice(0, 10).map((issue) => `${pointerOf(issue.path) || "(root)"}: ${issue.message}`);
+      return refuse(`event ${JSON.stringify(event.name)} does not match its schema: ${listed.join("; ")}`);
+    }
+    return undefined;
+  };
   return {
     check(frame: string): Error | undefined {
       // Comments (heartbeats, addComment) start with ":"; they carry no event.
       if (frame.charCodeAt(0) === 58) return undefined;
-      for (const event of eventsOf(frame)) {
-        const schema = schemas.get(event.name);
-        if (schema === undefined) {
-          if (FRAMEWORK_EVENTS.has(event.name)) continue;
-          const declared = [...schemas.keys()].map((name) => JSON.stringify(name)).join(", ");
-          return refuse(`event ${JSON.stringify(event.name)} is not declared in schema.events (declared: ${declared || "none"})`);
-        }
-        let outcome: Outcome;
-        try {
-          outcome = checkData(schema, event.data);
-        } catch (err) {
-          return refuse(`the schema of event ${JSON.stringify(event.name)} threw while validating`, err);
-        }
-        if (outcome.ok) continue;
-        if ("async" in outcome) return refuse(`the schema of event ${JSON.stringify(event.name)} validates asynchronously; event schemas must be synchronous (events are checked as they are sent)`);
-        const listed = outcome.issues.slice(0, 10).map((issue) => `${pointerOf(issue.path) || "(root)"}: ${issue.message}`);
-        return refuse(`event ${JSON.stringify(event.name)} does not match its schema: ${listed.join("; ")}`);
-      }
-      return undefined;
+      if (frame === lastFrame) return lastVerdict;
+      lastVerdict = checkFrame(frame);
+      lastFrame = frame;
+      return lastVerdict;
     },
   };
 }
