@@ -39,6 +39,8 @@ describe("event schemas (development)", () => {
       const stream = new SseStream();
       stream.addEvent("tick", JSON.stringify({ n: 1 }));
       stream.addEvent("note", "plain text");
+      // Text that also parses as JSON (a number): a string schema still takes it as text.
+      stream.addEvent("note", "42");
       stream.addData(JSON.stringify({ text: "hi" }));
       stream.addEvent("tick", JSON.stringify({ n: 1.5 }));
       stream.addEvent("tick", JSON.stringify({ n: 3 }));
@@ -50,6 +52,7 @@ describe("event schemas (development)", () => {
     expect(res.events.map((e) => [e.event, e.data])).toEqual([
       ["tick", '{"n":1}'],
       ["note", "plain text"],
+      ["note", "42"],
       ["message", '{"text":"hi"}'],
       ["error", '{"error":"Internal Server Error","status":500}'],
     ]);
