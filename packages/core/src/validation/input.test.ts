@@ -186,6 +186,19 @@ describe("input validation: hostile and unusual input", () => {
     expect(taken.json.errors).toEqual([{ in: "body", path: "/name", message: "already taken" }]);
   });
 
+  test("an async query schema, then the parts after it: every issue, in order", async () => {
+    const app = new App({ logger: recordingLogger() });
+    const known = z.string().refine(async (team) => team === "core", "unknown team");
+    app.post("/teams", (req) => ({ team: req.valid.query.team, headers: req.valid.headers["x-n"], n: req.valid.body.n }), {
+      schema: { query: z.object({ team: known }), headers: z.object({ "x-n": z.string() }), body: z.object({ n: z.number() }) },
+    });
+    const client = await start(app);
+    expect((await client.post("/teams?team=core", { headers: { "x-n": "1" }, json: { n: 1 } })).json).toEqual({ team: "core", headers: "1", n: 1 });
+    const bad = await client.post("/teams?team=ops", { json: { n: "1" } });
+    expect(bad.status).toBe(422);
+    expect(bad.json.errors.map((e: { in: string; path: string }) => `${e.in} ${e.path}`)).toEqual(["query /team", "headers /x-n", "body /n"]);
+  });
+
   test("no request leaks into another: concurrent requests each see their own valid input", async () => {
     const app = new App({ logger: recordingLogger() });
     app.post("/echo/{n}", async (req) => {

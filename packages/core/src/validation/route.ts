@@ -5,7 +5,7 @@
  * without a schema keeps its handler as it is: validation costs it nothing.
  */
 import type { Logger } from "../logger.js";
-import { kValidated } from "../request.js";
+import { kValidated, type Request } from "../request.js";
 import { toResponse } from "../respond.js";
 import { Response } from "../response.js";
 import type { Handler } from "../routes.js";
@@ -13,7 +13,7 @@ import type { FrameCheck } from "../sse/checked-connection.js";
 import { eventCheck } from "./events.js";
 import { validateInput } from "./input.js";
 import { checkResponse } from "./response.js";
-import { checkRouteSchema } from "./schema.js";
+import { checkRouteSchema, type RequestValid, type RouteSchema } from "./schema.js";
 
 /**
  * The app's `validation` option: which development checks run. Input
@@ -62,17 +62,26 @@ export function compileRoute(handler: Handler, schema: unknown, where: string, l
   const responseSchemas = checks.responses ? schema.response : undefined;
   const events = checks.events && schema.events !== undefined ? eventCheck(schema.events, where, logger) : undefined;
   if (!hasInput && responseSchemas === undefined) return { handler, eventCheck: events };
-  const validated: Handler = async (request) => {
-    if (hasInput) {
-      const valid = await validateInput(request, schema, where);
-      if (valid instanceof Response) return valid;
-      request[kValidated](valid);
-    }
-    const value = await handler(request);
-    if (responseSchemas === undefined) return value;
-    const response = toResponse(value);
-    await checkResponse(response, responseSchemas, where);
-    return response;
+  // Runs the handler once the input is known valid; then, with checks on, checks its JSON.
+  const proceed = (request: Request, valid: RequestValid | Response): unknown => {
+    if (valid instanceof Response) return valid;
+    request[kValidated](valid);
+    const value = handler(request);
+    return responseSchemas === undefined ? value : checked(value, responseSchemas, where);
   };
+  // No async function: a route whose schemas are all sync (no body) answers without a promise.
+  const validated: Handler = hasInput
+    ? (request) => {
+        const valid = validateInput(request, schema, where);
+        return valid instanceof Promise ? valid.then((resolved) => proceed(request, resolved)) : proceed(request, valid);
+      }
+    : (request) => checked(handler(request), responseSchemas!, where);
   return { handler: validated, eventCheck: events };
+}
+
+/** The handler's value as a Response, once its JSON was checked against the response schemas. */
+async function checked(value: unknown, schemas: NonNullable<RouteSchema["response"]>, where: string): Promise<Response> {
+  const response = toResponse(await value);
+  await checkResponse(response, schemas, where);
+  return response;
 }
