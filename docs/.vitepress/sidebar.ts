@@ -23,6 +23,7 @@ export const sidebar: SidebarItem[] = [
     items: [
       { text: "Routing", link: "/guide/routing" },
       { text: "Requests and responses", link: "/guide/request-response" },
+      { text: "Validation", link: "/guide/validation" },
       { text: "Errors", link: "/guide/errors" },
       { text: "Security", link: "/guide/security" },
       { text: "OpenAPI", link: "/guide/openapi" },

@@ -27,6 +27,7 @@ export const SSE_SYSTEMS: Record<string, SseSystem> = {
   "raw-per-event": { label: "node:http, one write per event", script: script("raw-per-event") },
   "raw-coalesced": { label: "node:http, one write per tick (ceiling)", script: script("raw-coalesced") },
   cello: { label: "Cello.ts (channel.publish)", script: script("cello") },
+  "cello-checked": { label: "Cello.ts (channel.publish, events checked)", script: script("cello-checked") },
   "cello-shared": { label: "Cello.ts (one SseEvent, stream.add)", script: script("cello-shared") },
   "better-sse": { label: "better-sse (channel.broadcast)", script: script("better-sse") },
   "fastify-sse": { label: "Fastify 5 + @fastify/sse", script: script("fastify-sse") },

@@ -29,6 +29,7 @@ import type { Channel, ChannelOptions } from "./channels/channel.js";
 import { ChannelAccess, type ChannelAccessDefault, type ChannelAuthorizer, type ChannelPattern } from "./channels/access.js";
 import { ChannelRegistry, type ChannelSelector } from "./channels/registry.js";
 import type { SubscribeOptions } from "./channels/subscription.js";
+import { compileRoute, resolveValidationOptions, type ResolvedValidationOptions, type ValidationOptions } from "./validation/route.js";
 
 /** Options of `new App(options)`. */
 export interface AppOptions {
@@ -65,6 +66,13 @@ export interface AppOptions {
    * @example new App({ channelAccess: "deny" })
    */
   channelAccess?: ChannelAccessDefault;
+  /**
+   * The development checks of routes' `schema.response` and `schema.events`: each on
+   * unless `NODE_ENV=production`; set one to force it on or off. (Input validation,
+   * the 422, always runs.)
+   * @example new App({ validation: { responses: true, events: true } }) // in production too
+   */
+  validation?: ValidationOptions;
 }
 
 /** Options of {@link App.close}. */
@@ -117,6 +125,7 @@ export class App extends RouteCollector {
   readonly #instances = new Map<Function, object>();
   readonly #bodyLimit: number;
   readonly #sseDefaults: ResolvedSseOptions;
+  readonly #validation: ResolvedValidationOptions;
   readonly #channels: ChannelRegistry;
   readonly #channelAccess: ChannelAccess;
   readonly #lifecycle: Lifecycle;
@@ -127,6 +136,7 @@ export class App extends RouteCollector {
     this.logger = options.logger ?? consoleLogger;
     this.#bodyLimit = options.bodyLimit ?? 1024 * 1024;
     this.#sseDefaults = resolveSseOptions(SSE_DEFAULTS, options.sse);
+    this.#validation = resolveValidationOptions(options.validation);
     this.broker = options.broker ?? memoryBroker();
     const unclosedMs = options.unclosedStreamWarningMs ?? 10_000;
     const unclosedStreams = unclosedMs > 0 && process.env.NODE_ENV !== "production" ? new UnclosedStreamCheck(unclosedMs, this.logger) : undefined;
@@ -223,11 +233,14 @@ export class App extends RouteCollector {
     for (const method of definition.methods) this.#registered.push({ method, path: definition.path, options });
     const sse = resolveSseOptions(this.#sseDefaults, definition.options.sse);
     for (const method of definition.methods) {
+      const where = `${method} ${definition.path}`;
+      const { handler, eventCheck } = compileRoute(definition.handler, definition.options.schema, where, this.logger, this.#validation);
       this.#router.add(method, definition.path, {
-        handler: definition.handler,
+        handler,
         bodyLimit: definition.options.bodyLimit ?? this.#bodyLimit,
         sse,
-        where: `${method} ${definition.path}`,
+        where,
+        eventCheck,
       });
     }
   }

@@ -82,6 +82,7 @@ const TYPES = [
   "RouteDecorator",
   "RouteInfo",
   "RouteOptions",
+  "RouteSchema",
   "ServerAddress",
   "SseCloseReason",
   "SseEventOptions",
@@ -90,6 +91,11 @@ const TYPES = [
   "SseSource",
   "SseStreamInfo",
   "SubscribeOptions",
+  "Validated",
+  "ValidatedRequest",
+  "ValidationIssue",
+  "ValidationOptions",
+  "ValidationProblem",
 ];
 
 describe("the public surface of @cellojs/core", () => {

@@ -8,6 +8,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { HttpError } from "./errors.js";
 import { kStreamGone } from "./sse/report.js";
 import { connectionSocket } from "./server.js";
+import type { RequestValid } from "./validation/schema.js";
 
 /** The raw node:http or node:http2 (compatibility API) request. */
 export type RawRequest = IncomingMessage | Http2ServerRequest;
@@ -16,6 +17,10 @@ const EMPTY_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 
 /** @internal The method the pipeline sets a routed request's params and body limit with. Not exported from the package. */
 export const kRouted = Symbol("cello.request.routed");
+/** @internal The method validation (validation/route.ts) records the validated input with. Not exported from the package. */
+export const kValidated = Symbol("cello.request.validated");
+
+const NOTHING_VALIDATED: RequestValid = Object.freeze({ params: undefined, query: undefined, headers: undefined, body: undefined });
 
 
 /**
@@ -42,6 +47,7 @@ export class Request {
   #searchParams: URLSearchParams | undefined;
   #body: Promise<Uint8Array> | undefined;
   #abort: AbortController | undefined;
+  #valid: RequestValid = NOTHING_VALIDATED;
   #gone = false;
   readonly #res: ServerResponse | Http2ServerResponse | undefined;
 
@@ -61,6 +67,25 @@ export class Request {
   /** Path parameters from the route (`/items/{id}` -> `{ id: "1" }`), always strings; empty before routing (in an onRequest hook). */
   get params(): Readonly<Record<string, string>> {
     return this.#params;
+  }
+
+  /**
+   * The input as the route's `schema` parsed it: `{ params, query, headers, body }`,
+   * each the schema's output (coerced, defaulted, transformed), or `undefined` for a
+   * part the route has no schema for (and on every part of a route without one).
+   * Typed from the schemas in function routes; name the type with `ValidatedRequest<typeof schema>` in a decorated method.
+   * @example
+   * app.get("/search", (req) => search(req.valid.query.q, req.valid.query.page), {
+   *   schema: { query: z.object({ q: z.string(), page: z.coerce.number().default(1) }) },
+   * });
+   */
+  get valid(): RequestValid {
+    return this.#valid;
+  }
+
+  /** @internal Validation records what the route's schemas parsed, before the handler runs. */
+  [kValidated](valid: RequestValid): void {
+    this.#valid = valid;
   }
 
   /** Most bytes `body()` accepts before answering 413: the route's `bodyLimit`, else the app's. */

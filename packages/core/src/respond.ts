@@ -215,7 +215,7 @@ export class Responder {
       if (http2) stripConnectionHeaders(response.headers);
       // The route's resolved options object is shared by its connections unless this response overrides one.
       const options = resolveSseOptions(route?.sse ?? this.#sseDefaults, sseBody.options);
-      const connection = this.#engine.create(res, options);
+      const connection = this.#engine.create(res, options, route?.eventCheck);
       connection.open(response.status, response.headers, sseBody.source, this.#logger, request);
       if (this.#unclosedStreams !== undefined && sseBody.source instanceof SseStream) {
         this.#unclosedStreams.watch(sseBody.source, where, request);

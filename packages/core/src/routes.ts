@@ -8,10 +8,18 @@ import { CelloError } from "./errors.js";
 import type { Request } from "./request.js";
 import type { OperationDocs } from "./plugins/openapi/types.js";
 import type { HttpMethod } from "./router.js";
+import type { FrameCheck } from "./sse/checked-connection.js";
 import type { ResolvedSseOptions, SseOptions } from "./sse/options.js";
+import type { RouteResult, RouteSchema, ValidatedRequest } from "./validation/schema.js";
 
 /** A route handler: gets the Request, returns anything `respond` understands (or a Promise of it). */
 export type Handler = (request: Request) => unknown;
+
+/**
+ * The handler of a route with a `schema`: `request.valid` is typed from the
+ * schemas, and with a `response` schema the return value is checked against it.
+ */
+export type ValidatedHandler<S extends RouteSchema> = (request: ValidatedRequest<S>) => RouteResult<S>;
 
 /** Per-route options. */
 export interface RouteOptions {
@@ -19,6 +27,12 @@ export interface RouteOptions {
   bodyLimit?: number;
   /** Streaming options for SSE responses of this route (heartbeat, retry, buffer limit, overflow policy). */
   sse?: SseOptions;
+  /**
+   * Standard Schemas (zod 4, valibot, arktype...) for the route's params, query,
+   * headers and body (invalid input: 422 problem details, before the handler runs),
+   * its response and its SSE events (checked in development). See {@link RouteSchema}.
+   */
+  schema?: RouteSchema;
   /** How the route appears in the OpenAPI document (`app.enableOpenapi()`): summary, tags, operationId, exclude... */
   openapi?: OperationDocs;
 }
@@ -31,6 +45,9 @@ export interface RouteInfo {
   /** The route's options as registered. */
   options: Readonly<RouteOptions>;
 }
+
+/** {@link RouteOptions} whose `schema` is `S`, so a handler's `request.valid` is typed from it. */
+export type RouteOptionsWith<S extends RouteSchema> = Omit<RouteOptions, "schema"> & { schema?: S };
 
 /** A route as plain data: what the explorer produces and the app registers. */
 export interface RouteDefinition {
@@ -49,6 +66,8 @@ export interface RouteContext {
   sse: ResolvedSseOptions;
   /** `METHOD /path`, naming the route in logs. */
   where: string;
+  /** The check of every SSE event the route sends (`schema.events` with event checks on); undefined otherwise. */
+  eventCheck: FrameCheck | undefined;
 }
 
 function checkBound(collector: RouteCollector | undefined, name: string): asserts collector is RouteCollector {
@@ -76,12 +95,12 @@ export abstract class RouteCollector {
    * Register `handler` for `path` and `methods`, or return a decorator when no
    * handler is given (Cello's `@app.route("/x", methods=["GET", "POST"])`).
    */
-  route(path: string, options: RouteOptions & { methods: HttpMethod[] }, handler: Handler): this;
+  route<S extends RouteSchema = {}>(path: string, options: RouteOptionsWith<S> & { methods: HttpMethod[] }, handler: ValidatedHandler<S>): this;
   route(path: string, options: RouteOptions & { methods: HttpMethod[] }): RouteDecorator;
-  route(path: string, options: RouteOptions & { methods: HttpMethod[] }, handler?: Handler): this | RouteDecorator {
+  route(path: string, options: RouteOptions & { methods: HttpMethod[] }, handler?: Handler | ValidatedHandler<RouteSchema>): this | RouteDecorator {
     checkBound(this, "route");
     const { methods, ...rest } = options;
-    return this.#register([...methods], path, handler, rest);
+    return this.#register([...methods], path, handler as Handler | undefined, rest);
   }
 
   /**
@@ -90,63 +109,64 @@ export abstract class RouteCollector {
    * app.get("/hello/{name}", (req) => ({ hello: req.params.name }));
    * class Demo { @app.get("/sse/counter") counter(req: Request) { return new SseStream(); } }
    */
-  get(path: string, handler: Handler, options?: RouteOptions): this;
+  get<S extends RouteSchema = {}>(path: string, handler: ValidatedHandler<S>, options?: RouteOptionsWith<S>): this;
   get(path: string, options?: RouteOptions): RouteDecorator;
-  get(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+  get(path: string, handlerOrOptions?: Handler | ValidatedHandler<RouteSchema> | RouteOptions, options?: RouteOptions): this | RouteDecorator {
     checkBound(this, "get");
     return this.#dispatch("GET", path, handlerOrOptions, options);
   }
 
   /** POST `path`; without a handler, a method decorator. */
-  post(path: string, handler: Handler, options?: RouteOptions): this;
+  post<S extends RouteSchema = {}>(path: string, handler: ValidatedHandler<S>, options?: RouteOptionsWith<S>): this;
   post(path: string, options?: RouteOptions): RouteDecorator;
-  post(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+  post(path: string, handlerOrOptions?: Handler | ValidatedHandler<RouteSchema> | RouteOptions, options?: RouteOptions): this | RouteDecorator {
     checkBound(this, "post");
     return this.#dispatch("POST", path, handlerOrOptions, options);
   }
 
   /** PUT `path`; without a handler, a method decorator. */
-  put(path: string, handler: Handler, options?: RouteOptions): this;
+  put<S extends RouteSchema = {}>(path: string, handler: ValidatedHandler<S>, options?: RouteOptionsWith<S>): this;
   put(path: string, options?: RouteOptions): RouteDecorator;
-  put(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+  put(path: string, handlerOrOptions?: Handler | ValidatedHandler<RouteSchema> | RouteOptions, options?: RouteOptions): this | RouteDecorator {
     checkBound(this, "put");
     return this.#dispatch("PUT", path, handlerOrOptions, options);
   }
 
   /** PATCH `path`; without a handler, a method decorator. */
-  patch(path: string, handler: Handler, options?: RouteOptions): this;
+  patch<S extends RouteSchema = {}>(path: string, handler: ValidatedHandler<S>, options?: RouteOptionsWith<S>): this;
   patch(path: string, options?: RouteOptions): RouteDecorator;
-  patch(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+  patch(path: string, handlerOrOptions?: Handler | ValidatedHandler<RouteSchema> | RouteOptions, options?: RouteOptions): this | RouteDecorator {
     checkBound(this, "patch");
     return this.#dispatch("PATCH", path, handlerOrOptions, options);
   }
 
   /** DELETE `path`; without a handler, a method decorator. */
-  delete(path: string, handler: Handler, options?: RouteOptions): this;
+  delete<S extends RouteSchema = {}>(path: string, handler: ValidatedHandler<S>, options?: RouteOptionsWith<S>): this;
   delete(path: string, options?: RouteOptions): RouteDecorator;
-  delete(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+  delete(path: string, handlerOrOptions?: Handler | ValidatedHandler<RouteSchema> | RouteOptions, options?: RouteOptions): this | RouteDecorator {
     checkBound(this, "delete");
     return this.#dispatch("DELETE", path, handlerOrOptions, options);
   }
 
   /** OPTIONS `path`; without a handler, a method decorator. */
-  options(path: string, handler: Handler, options?: RouteOptions): this;
+  options<S extends RouteSchema = {}>(path: string, handler: ValidatedHandler<S>, options?: RouteOptionsWith<S>): this;
   options(path: string, options?: RouteOptions): RouteDecorator;
-  options(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+  options(path: string, handlerOrOptions?: Handler | ValidatedHandler<RouteSchema> | RouteOptions, options?: RouteOptions): this | RouteDecorator {
     checkBound(this, "options");
     return this.#dispatch("OPTIONS", path, handlerOrOptions, options);
   }
 
   /** HEAD `path` (only needed to answer HEAD differently from GET). */
-  head(path: string, handler: Handler, options?: RouteOptions): this;
+  head<S extends RouteSchema = {}>(path: string, handler: ValidatedHandler<S>, options?: RouteOptionsWith<S>): this;
   head(path: string, options?: RouteOptions): RouteDecorator;
-  head(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+  head(path: string, handlerOrOptions?: Handler | ValidatedHandler<RouteSchema> | RouteOptions, options?: RouteOptions): this | RouteDecorator {
     checkBound(this, "head");
     return this.#dispatch("HEAD", path, handlerOrOptions, options);
   }
 
-  #dispatch(method: HttpMethod, path: string, handlerOrOptions: Handler | RouteOptions | undefined, options: RouteOptions | undefined): this | RouteDecorator {
-    if (typeof handlerOrOptions === "function") return this.#register([method], path, handlerOrOptions, options ?? {});
+  #dispatch(method: HttpMethod, path: string, handlerOrOptions: Handler | ValidatedHandler<RouteSchema> | RouteOptions | undefined, options: RouteOptions | undefined): this | RouteDecorator {
+    // A validated handler reads `request.valid`, which every Request has: it is a Handler at run time.
+    if (typeof handlerOrOptions === "function") return this.#register([method], path, handlerOrOptions as Handler, options ?? {});
     return this.#register([method], path, undefined, handlerOrOptions ?? {});
   }
 

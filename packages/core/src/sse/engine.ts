@@ -15,6 +15,7 @@ import { HeartbeatSweeper } from "./heartbeat.js";
 import type { ResolvedSseOptions, SseShutdownOptions } from "./options.js";
 import type { StreamClosedCallback } from "./report.js";
 import { SseConnection, type ConnectionHost } from "./connection.js";
+import { CheckedSseConnection, type FrameCheck } from "./checked-connection.js";
 import type { FlushCache, RawResponse, SseWriter } from "./writer.js";
 
 /**
@@ -48,9 +49,12 @@ export class SseEngine implements ConnectionHost {
     if (this.#onTrial.length > 0) this.#schedule();
   };
 
-  /** Create a connection for `res`; call `open()` on it to start streaming. */
-  create(res: RawResponse, options: ResolvedSseOptions): SseConnection {
-    const connection = new SseConnection(this, res, options);
+  /**
+   * Create a connection for `res`; call `open()` on it to start streaming.
+   * With `check`, every frame is checked before it is queued (see checked-connection.ts).
+   */
+  create(res: RawResponse, options: ResolvedSseOptions, check?: FrameCheck): SseConnection {
+    const connection = check === undefined ? new SseConnection(this, res, options) : new CheckedSseConnection(this, res, options, check);
     this.connections.add(connection);
     return connection;
   }
