@@ -10,6 +10,7 @@
  * producers), source.ts (push sources), heartbeat.ts, report.ts (what a
  * closed stream reports).
  */
+import type { Duplex } from "node:stream";
 import { SseEvent, formatSseRetry } from "./event.js";
 import { HeartbeatSweeper } from "./heartbeat.js";
 import type { ResolvedSseOptions, SseShutdownOptions } from "./options.js";
@@ -48,9 +49,12 @@ export class SseEngine implements ConnectionHost {
     if (this.#onTrial.length > 0) this.#schedule();
   };
 
-  /** Create a connection for `res`; call `open()` on it to start streaming. */
-  create(res: RawResponse, options: ResolvedSseOptions): SseConnection {
-    const connection = new SseConnection(this, res, options);
+  /**
+   * Create a connection for `res`; call `open()` on it to start streaming.
+   * `encoder`: for a compressed stream, the encoder every write goes through.
+   */
+  create(res: RawResponse, options: ResolvedSseOptions, encoder?: Duplex): SseConnection {
+    const connection = new SseConnection(this, res, options, encoder);
     this.connections.add(connection);
     return connection;
   }
