@@ -185,6 +185,38 @@ describe("compressed SSE", () => {
     none.res.destroy();
   });
 
+  it("serves a compressed and an uncompressed subscriber of one channel from one flush pass, each byte for byte", async () => {
+    const app = new App({ logger: silentLogger });
+    const feed = app.channel("feed", { history: 10 });
+    app.get("/feed", (req) => feed.subscribe(req), { sse: { compress: true, heartbeatMs: 0 } });
+    // A response-level opt-in works too.
+    app.get("/one", () => Response.sse(["a".repeat(3000)], { compress: true }));
+    app.enableCompression();
+    const { port } = await app.listen({ port: 0 });
+    apps.push(app);
+    const clients = await Promise.all(["gzip", "identity", "br", "identity"].map((coding) => getDecoded(port, "/feed", { "Accept-Encoding": coding })));
+    expect(clients.map((c) => c.res.headers["content-encoding"])).toEqual(["gzip", undefined, "br", undefined]);
+    await sleep(50);
+    const sent: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      // Several events in one turn: one coalesced write per client.
+      for (let j = 0; j < 3; j++) sent.push(await feed.publish({ i, j, text: "é ".repeat(50) }));
+      await sleep(5);
+    }
+    const started = Date.now();
+    while (clients.some((c) => !c.text().includes(`id: ${sent.at(-1)}\n`)) && Date.now() - started < 5000) await sleep(10);
+    const texts = clients.map((c) => c.text());
+    expect(texts[0]).toBe(texts[1]);
+    expect(texts[2]).toBe(texts[1]);
+    expect(texts[3]).toBe(texts[1]);
+    expect([...texts[0]!.matchAll(/^id: (.+)$/gm)].map((m) => m[1])).toEqual(sent);
+    for (const client of clients) client.res.destroy();
+    const one = await getDecoded(port, "/one", { "Accept-Encoding": "gzip" });
+    await one.ended;
+    expect(one.res.headers["content-encoding"]).toBe("gzip");
+    expect(one.text()).toBe(`: ok\n\ndata: ${"a".repeat(3000)}\n\n`);
+  });
+
   it("streams unencoded to a client that accepts no offered coding", async () => {
     const { port } = await start();
     for (const accept of ["identity", "gzip;q=0, br;q=0", "x".repeat(8000)]) {
