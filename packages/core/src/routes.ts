@@ -6,6 +6,7 @@
 import { routeDecorator, type DecoratedSite, type RouteDecorator } from "./decorators.js";
 import { CelloError } from "./errors.js";
 import type { Request } from "./request.js";
+import type { OperationDocs } from "./plugins/openapi/types.js";
 import type { HttpMethod } from "./router.js";
 import type { ResolvedSseOptions, SseOptions } from "./sse/options.js";
 
@@ -18,6 +19,17 @@ export interface RouteOptions {
   bodyLimit?: number;
   /** Streaming options for SSE responses of this route (heartbeat, retry, buffer limit, overflow policy). */
   sse?: SseOptions;
+  /** How the route appears in the OpenAPI document (`app.enableOpenapi()`): summary, tags, operationId, exclude... */
+  openapi?: OperationDocs;
+}
+
+/** A route as `app.routes()` lists it (and the OpenAPI document reads it): one per method. */
+export interface RouteInfo {
+  method: HttpMethod;
+  /** As registered, prefixes included: `/users/{id}`. */
+  path: string;
+  /** The route's options as registered. */
+  options: Readonly<RouteOptions>;
 }
 
 /** A route as plain data: what the explorer produces and the app registers. */
