@@ -99,6 +99,10 @@ describe("app.enableCompression(): ordinary responses", () => {
       ["gzip;q=0, br;q=0", undefined],
       ["*;q=0", undefined],
       ["identity", undefined],
+      ["gzip;q=0.5, identity", undefined], // identity rated higher
+      ["identity;q=0, gzip;q=0.1", "gzip"],
+      ["gzip;q=0.5", "gzip"], // identity, unnamed, ties at the lowest q: the coding wins
+      ["GZIP", "gzip"],
       ["compress, zstd", undefined],
       ["", undefined],
     ];

@@ -92,7 +92,9 @@ export function compression(options: CompressionOptions = {}): Plugin {
     // No header: RFC 9110 allows any coding, but clients that send none rarely decode one.
     if (accept === undefined || accept === "") return undefined;
     const negotiator = new Negotiator({ headers: { "accept-encoding": accept } }) as unknown as NegotiatorWithPreference;
-    const chosen = negotiator.encodings(preferred, { preferred })[0];
+    // identity competes too, last on ties: `gzip;q=0.5, identity` asks for the body as it is.
+    const offered = [...preferred, "identity"];
+    const chosen = negotiator.encodings(offered, { preferred: offered })[0];
     return chosen === undefined ? undefined : encoders.get(chosen);
   }
 
