@@ -40,6 +40,10 @@ export const sidebar: SidebarItem[] = [
     ],
   },
   {
+    text: "Operations",
+    items: [{ text: "Compression", link: "/guide/compression" }],
+  },
+  {
     text: "Going further",
     items: [
       { text: "Plugins and hooks", link: "/guide/plugins" },

@@ -10,6 +10,7 @@ import { checkController, exploreDecorated, exploreRoutes, instantiate, noRoutes
 import { HookRegistry, type HookName, type Hooks } from "./hooks.js";
 import { Lifecycle, type LifecycleEvent } from "./lifecycle.js";
 import { consoleLogger, type Logger } from "./logger.js";
+import { compression, type CompressionOptions } from "./plugins/compression/compression.js";
 import { cors, type CorsOptions } from "./plugins/cors.js";
 import { logging, type LoggingOptions } from "./plugins/logging.js";
 import { openapi } from "./plugins/openapi/plugin.js";
@@ -293,6 +294,17 @@ export class App extends RouteCollector {
   /** Cello's `app.enable_cors()`: CORS headers on every response and preflight answers. See {@link CorsOptions}. */
   enableCors(options?: CorsOptions): this {
     return this.use(cors(options));
+  }
+
+  /**
+   * Cello's `app.enable_compression()`: gzip or brotli for responses of a compressible type above
+   * `threshold` (1 KiB), as the client's `Accept-Encoding` allows, with `Vary: Accept-Encoding`;
+   * SSE streams too where opted in (`{ sse: { compress: true } }` on a route, or `sse: true` here),
+   * flushed at every write so events stay live. See {@link CompressionOptions}.
+   * @example app.enableCompression({ sse: true });
+   */
+  enableCompression(options?: CompressionOptions): this {
+    return this.use(compression(options));
   }
 
   /** Cello's `app.enable_logging()`: one line per request, and per stream open and close. See {@link LoggingOptions}. */

@@ -14,12 +14,13 @@ export { controller, del, get, head, options, patch, post, put, route, type Cont
 export { CelloError, ERROR_CODES, HttpError, type ErrorCode, type HttpErrorOptions } from "./errors.js";
 export type { FinishInfo, HookName, Hooks } from "./hooks.js";
 export { consoleLogger, silentLogger, type Logger } from "./logger.js";
+export { compression, type CompressionOptions } from "./plugins/compression/compression.js";
 export { cors, type CorsOptions } from "./plugins/cors.js";
 export { logging, type LogRecord, type LoggingOptions } from "./plugins/logging.js";
 export { openapi } from "./plugins/openapi/plugin.js";
 export type { OpenapiOptions, OpenapiUi, OperationDocs } from "./plugins/openapi/types.js";
 export { Request } from "./request.js";
-export { Response, type ResponseBody, type ResponseInit } from "./response.js";
+export { Response, type ContentEncoder, type ResponseBody, type ResponseInit } from "./response.js";
 export type { HttpMethod } from "./router.js";
 export type { Handler, RouteInfo, RouteOptions } from "./routes.js";
 export type { OverflowPolicy, SseOptions, SseShutdownOptions } from "./sse/options.js";

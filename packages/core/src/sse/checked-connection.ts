@@ -5,6 +5,7 @@
  * check their events (`schema.events` in development, see validation/events.ts):
  * other routes get a plain SseConnection, so the check costs them nothing.
  */
+import type { Duplex } from "node:stream";
 import { formatSseError } from "./event.js";
 import { SseConnection, type ConnectionHost } from "./connection.js";
 import type { ResolvedSseOptions } from "./options.js";
@@ -22,8 +23,8 @@ export interface FrameCheck {
 export class CheckedSseConnection extends SseConnection {
   readonly #check: FrameCheck;
 
-  constructor(host: ConnectionHost, res: RawResponse, options: ResolvedSseOptions, check: FrameCheck) {
-    super(host, res, options);
+  constructor(host: ConnectionHost, res: RawResponse, options: ResolvedSseOptions, check: FrameCheck, encoder?: Duplex) {
+    super(host, res, options, encoder);
     this.#check = check;
   }
 

@@ -241,7 +241,7 @@ export class SseConnection extends SseWriter<ConnectionHost> implements SseSink 
   /** Release, then end the HTTP response: what the socket holds still goes out. */
   #endResponse(reason: SseCloseReason): void {
     this.#release(reason);
-    this.res.end();
+    this.endBody();
   }
 
   /** open/ending -> closed: the one path every close takes. Frees what the connection holds and tells whoever waits. */

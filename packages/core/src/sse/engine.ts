@@ -10,6 +10,7 @@
  * producers), source.ts (push sources), heartbeat.ts, report.ts (what a
  * closed stream reports).
  */
+import type { Duplex } from "node:stream";
 import { SseEvent, formatSseRetry } from "./event.js";
 import { HeartbeatSweeper } from "./heartbeat.js";
 import type { ResolvedSseOptions, SseShutdownOptions } from "./options.js";
@@ -52,9 +53,10 @@ export class SseEngine implements ConnectionHost {
   /**
    * Create a connection for `res`; call `open()` on it to start streaming.
    * With `check`, every frame is checked before it is queued (see checked-connection.ts).
+   * `encoder`: for a compressed stream, the encoder every write goes through.
    */
-  create(res: RawResponse, options: ResolvedSseOptions, check?: FrameCheck): SseConnection {
-    const connection = check === undefined ? new SseConnection(this, res, options) : new CheckedSseConnection(this, res, options, check);
+  create(res: RawResponse, options: ResolvedSseOptions, check?: FrameCheck, encoder?: Duplex): SseConnection {
+    const connection = check === undefined ? new SseConnection(this, res, options, encoder) : new CheckedSseConnection(this, res, options, check, encoder);
     this.connections.add(connection);
     return connection;
   }
