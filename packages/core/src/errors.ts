@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   CELLO_BAD_REQUEST: { status: 400, message: "Bad Request" },
   CELLO_INVALID_JSON: { status: 400, message: "Invalid JSON body" },
   CELLO_UNAUTHORIZED: { status: 401, message: "Unauthorized" },
+  // A guard refused a caller it knows (or one no credential could admit): guards/.
+  CELLO_FORBIDDEN: { status: 403, message: "Forbidden" },
   CELLO_NOT_FOUND: { status: 404, message: "Not Found" },
   CELLO_METHOD_NOT_ALLOWED: { status: 405, message: "Method Not Allowed" },
   CELLO_BODY_TOO_LARGE: { status: 413, message: "Payload Too Large" },

@@ -5,6 +5,7 @@
  */
 import { routeDecorator, type DecoratedSite, type RouteDecorator } from "./decorators.js";
 import { CelloError } from "./errors.js";
+import { checkGuards, type Guard } from "./guards/guard.js";
 import type { Request } from "./request.js";
 import type { HttpMethod } from "./router.js";
 import type { ResolvedSseOptions, SseOptions } from "./sse/options.js";
@@ -18,6 +19,14 @@ export interface RouteOptions {
   bodyLimit?: number;
   /** Streaming options for SSE responses of this route (heartbeat, retry, buffer limit, overflow policy). */
   sse?: SseOptions;
+  /**
+   * Guards run in order after routing and before the handler (so before any SSE
+   * byte); the first refusal answers (401, 403). Registered, a route's
+   * `options.guards` holds its effective guards: the app's, its blueprints'
+   * (outer first), its controller's, then its own.
+   * @example app.get("/admin", handler, { guards: [Authenticated({ verify }), RoleGuard(["admin"])] });
+   */
+  guards?: Guard[];
 }
 
 /** A route as plain data: what the explorer produces and the app registers. */
@@ -37,6 +46,8 @@ export interface RouteContext {
   sse: ResolvedSseOptions;
   /** `METHOD /path`, naming the route in logs. */
   where: string;
+  /** The route's effective guards, run before the handler; undefined when it has none (nothing to run). */
+  guards: readonly Guard[] | undefined;
 }
 
 function checkBound(collector: RouteCollector | undefined, name: string): asserts collector is RouteCollector {
@@ -139,6 +150,7 @@ export abstract class RouteCollector {
   }
 
   #register(methods: HttpMethod[], path: string, handler: Handler | undefined, options: RouteOptions): this | RouteDecorator {
+    if (options.guards !== undefined) options = { ...options, guards: checkGuards(options.guards, `${methods.join("|")} ${path}`) };
     if (handler) {
       this.addRoute({ methods, path, handler, options });
       return this;
