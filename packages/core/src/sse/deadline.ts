@@ -82,6 +82,11 @@ export class StreamDeadline {
     if (this.#target !== undefined) this.#arm();
   }
 
+  /** Whether a timer runs (the stream is open and has a deadline): false once the stream closed. */
+  get armed(): boolean {
+    return this.#timer !== undefined;
+  }
+
   /** The stream opened: end `target` when the deadline is due (at once if it already is). */
   start(target: DeadlineTarget): void {
     this.#target = target;
