@@ -22,9 +22,9 @@ describe("examples/notifications.ts", () => {
     for (const path of ["/notifications", "/notifications?token=nope"]) {
       const res = await client.get(path);
       expect(res.status, path).toBe(401);
-      expect(res.headers["www-authenticate"]).toBe('Bearer realm="notifications"');
       expect(res.headers["content-type"]).toBe("application/json");
-      expect(res.json).toEqual({ error: path.includes("nope") ? "Invalid token" : "Missing token", status: 401 });
+      expect(res.headers["www-authenticate"]).toBe(path.includes("nope") ? 'Bearer realm="notifications", error="invalid_token"' : 'Bearer realm="notifications"');
+      expect(res.json).toEqual({ error: path.includes("nope") ? "Unauthorized: invalid token" : "Unauthorized: missing credentials", status: 401 });
     }
     const wrongCookie = await client.get("/notifications", { headers: { cookie: "theme=dark; token=stolen" } });
     expect(wrongCookie.status).toBe(401);

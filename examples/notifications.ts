@@ -9,12 +9,14 @@
  *        curl -X POST -H "Content-Type: application/json" -d '{"text":"hi"}' \
  *             "http://127.0.0.1:8000/notify/alice?token=bob-secret"
  *
- * A browser's EventSource cannot send an Authorization header, so the token
- * comes from the `token` cookie (set by `POST /login`, HttpOnly) or from
- * `?token=`; other clients may also send `Authorization: Bearer <token>`.
- * A token in a URL ends up in access logs: prefer the cookie.
+ * The stream and `POST /notify/{user}` are guarded by one `Authenticated`
+ * guard. A browser's EventSource cannot send an Authorization header, so the
+ * token comes from `Authorization: Bearer <token>`, else the `token` cookie (set
+ * by `POST /login`, HttpOnly), else `?token=`. A token in a URL ends up in
+ * access logs: prefer the cookie. A wrong or missing token is a 401 JSON body
+ * with `WWW-Authenticate`, before any byte of the stream.
  */
-import { App, HttpError, Response, type Request } from "@cellojs/core";
+import { App, Authenticated, HttpError, Response, type Request } from "@cellojs/core";
 import { isMain } from "./main.js";
 import { notificationsPage } from "./notifications_page.js";
 
@@ -40,6 +42,13 @@ export interface NotificationsOptions {
 
 const CHALLENGE = { "WWW-Authenticate": 'Bearer realm="notifications"' };
 
+/** Whom the guard admitted: the demo's principal is the user's name. */
+interface DemoPrincipal {
+  user: string;
+}
+/** The signed-in user of a request the guard admitted. */
+const userOf = (request: Request): string => (request.principal as DemoPrincipal).user;
+
 /**
  * Build the notifications app: `GET /` (page), `POST /login`, `POST /logout`,
  * `GET /me` (the signed-in user or null), `GET /notifications` (SSE, the caller's own), `POST /notify/{user}`.
@@ -54,15 +63,12 @@ export function createNotificationsApp(options: NotificationsOptions = {}): App 
   const app = new App();
   const notifications = app.channel("notifications", { history: options.history ?? 1000 });
 
-  const credentials = (request: Request): { token: string | undefined; user: string | undefined } => {
-    const token = request.query.token ?? bearerToken(request) ?? cookie(request, "token");
-    return { token, user: token === undefined ? undefined : tokens.get(token) };
+  const verify = (token: string) => {
+    const user = tokens.get(token);
+    return user === undefined ? undefined : { principal: { user } satisfies DemoPrincipal };
   };
-  const authenticate = (request: Request): string => {
-    const { token, user } = credentials(request);
-    if (user === undefined) throw new HttpError(401, token === undefined ? "Missing token" : "Invalid token", { headers: CHALLENGE });
-    return user;
-  };
+  // 401 with `WWW-Authenticate: Bearer realm="notifications"` unless the request carries a known token.
+  const signedIn = Authenticated({ realm: "notifications", cookie: "token", query: "token", verify });
 
   app.get("/", () => Response.html(notificationsPage));
 
@@ -79,15 +85,18 @@ export function createNotificationsApp(options: NotificationsOptions = {}): App 
   app.post("/logout", () => Response.noContent({ headers: { "Set-Cookie": "token=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0" } }));
 
   // Who is signed in, or `null`: the page asks on load, and a visitor who is not signed in is not an error.
-  app.get("/me", (request) => ({ user: credentials(request).user ?? null }));
-
-  app.get("/notifications", (request) => {
-    const user = authenticate(request);
-    return notifications.subscribe(request, { filter: (message) => (JSON.parse(message.data) as Notification).to === user });
+  app.get("/me", (request) => {
+    const token = bearerToken(request) ?? cookie(request, "token") ?? request.query.token;
+    return { user: (token !== undefined && verify(token)?.principal.user) || null };
   });
 
+  app.get("/notifications", (request) => {
+    const user = userOf(request);
+    return notifications.subscribe(request, { filter: (message) => (JSON.parse(message.data) as Notification).to === user });
+  }, { guards: [signedIn] });
+
   app.post("/notify/{user}", async (request) => {
-    const from = authenticate(request);
+    const from = userOf(request);
     const to = request.params.user!;
     if (!users.has(to)) throw new HttpError(404, `Unknown user ${JSON.stringify(to)}`);
     const { text } = (await request.json<{ text?: unknown }>()) ?? {};
@@ -95,7 +104,7 @@ export function createNotificationsApp(options: NotificationsOptions = {}): App 
     const notification: Notification = { to, from, text: text.trim(), sent_at: new Date().toISOString() };
     const id = await notifications.publish(notification, { event: "notification" });
     return Response.created({ id });
-  });
+  }, { guards: [signedIn] });
 
   return app;
 }
