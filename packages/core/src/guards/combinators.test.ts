@@ -81,12 +81,15 @@ describe("what combinators attach", () => {
       .get("/and", (r) => r.principal ?? null, { guards: [And([as("first"), RoleGuard(["x"], { roleKey: "id" }), as("second")])] })
       .get("/and-roles", (r) => r.principal ?? null, { guards: [And([() => ({ principal: { id: "ann", roles: ["admin"] } }), RoleGuard(["admin"])])] })
       .get("/or", (r) => r.principal ?? null, { guards: [Or([And([as("loser"), forbid]), as("winner")])] })
+      .get("/or-anonymous", (r) => r.principal ?? null, { guards: [Or([And([as("loser"), forbid]), allowAsync])] })
       .get("/not", (r) => r.principal ?? null, { guards: [Not(And([as("inner"), forbid]))] });
     const client = await start(app);
     // RoleGuard reads `id` as the role list: "first" is no list, so And stops there.
     expect((await client.get("/and")).status).toBe(403);
     expect((await client.get("/and-roles")).json).toEqual({ id: "ann", roles: ["admin"] });
     expect((await client.get("/or")).json).toEqual({ id: "winner" });
+    // The refused branch's principal is undone: the anonymous branch admits no one in particular.
+    expect((await client.get("/or-anonymous")).status).toBe(204);
     expect((await client.get("/not")).status).toBe(204);
   });
 
