@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { App } from "../app.js";
 import { Authenticated } from "../guards/authenticated.js";
 import { Request } from "../request.js";
-import { celloErrorOf, recordingLogger } from "../testing.js";
+import { celloErrorOf, connect, recordingLogger } from "../testing.js";
 import { rawSse, responses, sleep } from "./raw-client.test-support.js";
 import { kStreamDeadline, type SseStreamInfo } from "./report.js";
 import { SseStream } from "./stream.js";
@@ -149,6 +149,52 @@ describe("a stream admitted with a short-lived token", () => {
       await app.close();
     }
   });
+});
+
+describe("a client that renews its credential", () => {
+  it("on `reauthenticate`, @cellojs/client's connect() reconnects after `retry` with the new token and resumes by Last-Event-ID: nothing lost or doubled", async () => {
+    const store = tokenStore();
+    const { app, port } = await startApp((app) => {
+      const channel = app.channel("numbers");
+      let n = 0;
+      const timer = setInterval(() => void channel.publish(String(++n), { event: "n" }), 30);
+      app.onEvent("shutdown", () => clearInterval(timer));
+      app.get("/numbers", (request) => channel.subscribe(request), { guards: [store.guard] });
+    });
+    try {
+      store.issue("first", 400);
+      let token = "first";
+      const sent: string[] = [];
+      const withToken = (url: string, init: RequestInit) => {
+        const headers = new Headers(init.headers);
+        headers.set("authorization", `Bearer ${token}`);
+        sent.push(`${token} ${headers.get("last-event-id") ?? "-"}`);
+        return fetch(url, { ...init, headers });
+      };
+      const numbers: number[] = [];
+      let reauthenticated = 0;
+      let afterRenewal = 0;
+      for await (const event of connect(`http://127.0.0.1:${port}/numbers`, { fetch: withToken })) {
+        if (event.event === "reauthenticate") {
+          reauthenticated++;
+          expect(event.retry).toBe(2000);
+          store.issue("second", 60_000);
+          token = "second";
+          continue;
+        }
+        numbers.push(Number(event.data));
+        if (reauthenticated > 0 && ++afterRenewal === 5) break;
+      }
+      expect(reauthenticated).toBe(1);
+      // One unbroken run: the events published while the client was away came with the replay.
+      expect(numbers).toEqual(numbers.map((_, i) => numbers[0]! + i));
+      expect(sent).toHaveLength(2);
+      expect(sent[0]).toBe("first -");
+      expect(sent[1]).toMatch(/^second \d+$/);
+    } finally {
+      await app.close();
+    }
+  }, 20_000);
 });
 
 describe("over HTTP/2 (h2c)", () => {
