@@ -98,6 +98,28 @@ describe("a refused request gets its 401 or 403 before any SSE byte", () => {
   });
 });
 
+describe("guards and the rest of the pipeline", () => {
+  it("a CORS preflight and the automatic OPTIONS run no guard; a refusal still carries the CORS headers", async () => {
+    const app = streamingApp([auth]);
+    app.enableCors({ origins: ["https://app.test"] });
+    const client = await start(app);
+    const preflight = await client.options("/events", { headers: { origin: "https://app.test", "access-control-request-method": "GET" } });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers["access-control-allow-origin"]).toBe("https://app.test");
+    const refused = await client.get("/events", { headers: { origin: "https://app.test" } });
+    expect([refused.status, refused.headers["access-control-allow-origin"]]).toEqual([401, "https://app.test"]);
+    const plain = await start(streamingApp([auth]));
+    const options = await plain.options("/events");
+    expect([options.status, options.headers.allow]).toEqual([204, "GET, HEAD"]);
+  });
+
+  it("HEAD runs the guards too", async () => {
+    const client = await start(streamingApp([auth]));
+    expect((await client.head("/events")).status).toBe(401);
+    expect((await client.head("/events", { headers: { authorization: "Bearer bob-token" } })).status).toBe(200);
+  });
+});
+
 describe("async guards", () => {
   it("are awaited in order; each sees the principal the one before attached; the handler runs after all allowed", async () => {
     const seen: string[] = [];
