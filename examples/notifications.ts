@@ -14,7 +14,9 @@
  * token comes from `Authorization: Bearer <token>`, else the `token` cookie (set
  * by `POST /login`, HttpOnly), else `?token=`. A token in a URL ends up in
  * access logs: prefer the cookie. A wrong or missing token is a 401 JSON body
- * with `WWW-Authenticate`, before any byte of the stream.
+ * with `WWW-Authenticate`, before any byte of the stream. A sign-in lasts
+ * `sessionTtlMs` (15 minutes when run): then the stream ends with
+ * `event: reauthenticate` and the page asks to sign in again.
  */
 import { App, Authenticated, HttpError, Response, type Request } from "@cellojs/core";
 import { isMain } from "./main.js";
@@ -38,6 +40,12 @@ export interface NotificationsOptions {
   tokens?: Record<string, string>;
   /** Notifications kept for clients that reconnect. Default 1000. */
   history?: number;
+  /**
+   * A sign-in with `POST /login` lasts this long; then the token is refused
+   * (401) and an open stream ends with `event: reauthenticate`, so the page
+   * asks to sign in again. Default: sign-ins never expire.
+   */
+  sessionTtlMs?: number;
 }
 
 const CHALLENGE = { "WWW-Authenticate": 'Bearer realm="notifications"' };
@@ -63,10 +71,16 @@ export function createNotificationsApp(options: NotificationsOptions = {}): App 
   const app = new App();
   const notifications = app.channel("notifications", { history: options.history ?? 1000 });
 
-  const verify = (token: string) => {
+  /** token -> when its sign-in expires (ms since the epoch), with `sessionTtlMs`. */
+  const sessions = new Map<string, number>();
+  const verify = (token: string): { principal: DemoPrincipal; expiresAt?: number } | undefined => {
     const user = tokens.get(token);
-    return user === undefined ? undefined : { principal: { user } satisfies DemoPrincipal };
+    if (user === undefined) return undefined;
+    const expiresAt = sessions.get(token);
+    // The guard refuses an expiresAt already past (401) and ends a stream when it comes.
+    return expiresAt === undefined ? { principal: { user } } : { principal: { user }, expiresAt };
   };
+
   // 401 with `WWW-Authenticate: Bearer realm="notifications"` unless the request carries a known token.
   const signedIn = Authenticated({ realm: "notifications", cookie: "token", query: "token", verify });
 
@@ -75,6 +89,7 @@ export function createNotificationsApp(options: NotificationsOptions = {}): App 
   app.post("/login", async (request) => {
     const { token } = (await request.json<{ token?: unknown }>()) ?? {};
     if (typeof token !== "string" || !tokens.has(token)) throw new HttpError(401, "Invalid token", { headers: CHALLENGE });
+    if (options.sessionTtlMs !== undefined) sessions.set(token, Date.now() + options.sessionTtlMs);
     // HttpOnly: page scripts never see the token; the browser still sends it with EventSource.
     return Response.json(
       { user: tokens.get(token) },
@@ -87,7 +102,9 @@ export function createNotificationsApp(options: NotificationsOptions = {}): App 
   // Who is signed in, or `null`: the page asks on load, and a visitor who is not signed in is not an error.
   app.get("/me", (request) => {
     const token = bearerToken(request) ?? cookie(request, "token") ?? request.query.token;
-    return { user: (token !== undefined && verify(token)?.principal.user) || null };
+    const verified = token === undefined ? undefined : verify(token);
+    const live = verified !== undefined && (verified.expiresAt === undefined || verified.expiresAt > Date.now());
+    return { user: live ? verified.principal.user : null };
   });
 
   app.get("/notifications", (request) => {
@@ -129,7 +146,7 @@ function cookie(request: Request, name: string): string | undefined {
 }
 
 /** The app `npx tsx examples/notifications.ts` runs. */
-export const app = createNotificationsApp();
+export const app = createNotificationsApp({ sessionTtlMs: 15 * 60_000 });
 
 if (isMain(import.meta.url)) {
   app.enableLogging();
