@@ -138,7 +138,7 @@ function credentialOf(request: Request, cookie: string | undefined, query: strin
  * One cookie's value from a `Cookie` header (RFC 6265 5.4: `name=value` pairs
  * joined by `; `), percent-decoded; a value that does not decode is returned
  * as is (it then fails the token syntax check). Hand-written rather than a
- * dependency: core reads one name, and this is all of it.
+ * dependency: core reads one name, and this is all of it. @internal
  */
 export function cookieValue(header: string | undefined, name: string): string | undefined {
   if (header === undefined) return undefined;

@@ -166,7 +166,7 @@ function combine(members: Guard[], fold: (a: Requirements, b: Requirements) => R
   return { schemes, requirements: requirements! };
 }
 
-/** And: every pair of alternatives, merged (scopes of one scheme joined without repeats). */
+/** And: every pair of alternatives, merged (scopes of one scheme joined without repeats). @internal */
 export function crossProduct(a: Requirements, b: Requirements): Requirements {
   const product: Requirements = [];
   for (const left of a) {

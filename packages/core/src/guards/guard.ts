@@ -18,7 +18,6 @@ import type { Request } from "../request.js";
  * }
  * app.get("/me", (req) => ({ id: req.principal?.id }), { guards: [Authenticated({ verify })] });
  */
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- augmented by apps
 export interface Principal {}
 
 /**
