@@ -26,6 +26,7 @@ export const sidebar: SidebarItem[] = [
       { text: "Validation", link: "/guide/validation" },
       { text: "Errors", link: "/guide/errors" },
       { text: "Security", link: "/guide/security" },
+      { text: "Guards", link: "/guide/guards" },
       { text: "OpenAPI", link: "/guide/openapi" },
     ],
   },

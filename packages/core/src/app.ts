@@ -7,6 +7,7 @@ import type { Blueprint } from "./blueprint.js";
 import { describeValue } from "./describe.js";
 import { CelloError } from "./errors.js";
 import { checkController, exploreDecorated, exploreRoutes, instantiate, noRoutesWarning, unregisteredControllerWarnings } from "./explorer.js";
+import { checkGuards, type Guard } from "./guards/guard.js";
 import { HookRegistry, type HookName, type Hooks } from "./hooks.js";
 import { Lifecycle, type LifecycleEvent } from "./lifecycle.js";
 import { consoleLogger, type Logger } from "./logger.js";
@@ -74,6 +75,12 @@ export interface AppOptions {
    * @example new App({ validation: { responses: true, events: true } }) // in production too
    */
   validation?: ValidationOptions;
+  /**
+   * Guards of every route, run first, before those of its blueprints, its
+   * controller and its own (see {@link App.useGuards}). Default none.
+   * @example new App({ guards: [Authenticated({ verify })] })
+   */
+  guards?: Guard[];
 }
 
 /** Options of {@link App.close}. */
@@ -130,6 +137,10 @@ export class App extends RouteCollector {
   readonly #channels: ChannelRegistry;
   readonly #channelAccess: ChannelAccess;
   readonly #lifecycle: Lifecycle;
+  /** App-wide guards, first in every route's list. */
+  readonly #guards: Guard[] = [];
+  /** Every registered route's own guards and where its effective list lives, so `useGuards()` reaches routes already registered. */
+  readonly #guarded: Array<{ own: readonly Guard[]; options: RouteOptions; contexts: RouteContext[] }> = [];
   #ready = false;
 
   constructor(options: AppOptions = {}) {
@@ -143,6 +154,7 @@ export class App extends RouteCollector {
     const unclosedStreams = unclosedMs > 0 && process.env.NODE_ENV !== "production" ? new UnclosedStreamCheck(unclosedMs, this.logger) : undefined;
     this.#channelAccess = new ChannelAccess(options.channelAccess);
     this.#channels = new ChannelRegistry(this.broker, this.logger, this.#channelAccess, options.maxChannels);
+    if (options.guards !== undefined) this.#guards.push(...checkGuards(options.guards, "new App()"));
     // Requests flow one way: pipeline -> responder -> engine; none of them calls back into the app.
     const responder = new Responder({ hooks: this.#hooks, engine: this.#engine, logger: this.logger, sseDefaults: this.#sseDefaults, unclosedStreams });
     this.handler = new Pipeline({ router: this.#router, hooks: this.#hooks, responder, logger: this.logger, bodyLimit: this.#bodyLimit }).handler;
@@ -229,21 +241,46 @@ export class App extends RouteCollector {
 
   /** @internal Register one definition (see RouteCollector). */
   protected addRoute(definition: RouteDefinition): void {
-    // Frozen: what routes() lists is what was registered, and a reader cannot change it.
-    const options = Object.freeze({ ...definition.options });
-    for (const method of definition.methods) this.#registered.push({ method, path: definition.path, options });
+    // The registered options are the app's own copy, holding the route's effective guards (app-wide first).
+    const own = definition.options.guards === undefined ? [] : checkGuards(definition.options.guards, `${definition.methods.join("|")} ${definition.path}`);
+    const guards = this.#guards.length === 0 && own.length === 0 ? undefined : [...this.#guards, ...own];
+    definition = { ...definition, options: { ...definition.options, guards } };
+    if (guards === undefined) delete definition.options.guards;
+    for (const method of definition.methods) this.#registered.push({ method, path: definition.path, options: definition.options });
     const sse = resolveSseOptions(this.#sseDefaults, definition.options.sse);
+    const contexts: RouteContext[] = [];
     for (const method of definition.methods) {
       const where = `${method} ${definition.path}`;
       const { handler, eventCheck } = compileRoute(definition.handler, definition.options.schema, where, this.logger, this.#validation);
-      this.#router.add(method, definition.path, {
+      const context: RouteContext = {
         handler,
         bodyLimit: definition.options.bodyLimit ?? this.#bodyLimit,
         sse,
         where,
         eventCheck,
-      });
+        guards,
+      };
+      this.#router.add(method, definition.path, context);
+      contexts.push(context);
     }
+    this.#guarded.push({ own, options: definition.options, contexts });
+  }
+
+  /**
+   * Add app-wide guards: they run first on every route, before the route's
+   * blueprints', controller's and own guards, in the order added (after those
+   * of `new App({ guards })`). Routes registered before the call get them too.
+   * Anything but guard functions throws a CelloError `CELLO_INVALID_OPTION`.
+   * @example app.useGuards(Authenticated({ verify, cookie: "token" }));
+   */
+  useGuards(...guards: Guard[]): this {
+    this.#guards.push(...checkGuards(guards, "app.useGuards()"));
+    for (const route of this.#guarded) {
+      const effective = [...this.#guards, ...route.own];
+      route.options.guards = effective;
+      for (const context of route.contexts) context.guards = effective;
+    }
+    return this;
   }
 
   /**
@@ -353,7 +390,9 @@ export class App extends RouteCollector {
    * @example app.routes().map((r) => `${r.method} ${r.path}`) // ["GET /", "GET /sse/counter"]
    */
   routes(): RouteInfo[] {
-    return this.#registered.map((r) => ({ ...r }));
+    // Frozen copies: what routes() lists is what is registered now, and a reader cannot change it
+    // (the registered options stay the app's own: useGuards() updates their guards).
+    return this.#registered.map((r) => ({ method: r.method, path: r.path, options: Object.freeze({ ...r.options }) }));
   }
 
   #instance(ctor: Function): object {

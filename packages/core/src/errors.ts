@@ -10,6 +10,7 @@ export const ERROR_CODES = {
   CELLO_BAD_REQUEST: { status: 400, message: "Bad Request" },
   CELLO_INVALID_JSON: { status: 400, message: "Invalid JSON body" },
   CELLO_UNAUTHORIZED: { status: 401, message: "Unauthorized" },
+  // A guard refused a caller it knows (or one no credential could admit): guards/.
   CELLO_FORBIDDEN: { status: 403, message: "Forbidden" },
   // A channel name from a request that is empty, too long or holds a control character.
   CELLO_INVALID_CHANNEL_NAME: { status: 400, message: "Invalid channel name" },

@@ -6,7 +6,9 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { HttpError } from "./errors.js";
-import { kStreamGone } from "./sse/report.js";
+import type { Principal } from "./guards/guard.js";
+import { StreamDeadline, type StreamEndOptions } from "./sse/deadline.js";
+import { kStreamDeadline, kStreamGone } from "./sse/report.js";
 import { connectionSocket } from "./server.js";
 import type { RequestValid } from "./validation/schema.js";
 
@@ -22,6 +24,8 @@ export const kValidated = Symbol("cello.request.validated");
 
 const NOTHING_VALIDATED: RequestValid = Object.freeze({ params: undefined, query: undefined, headers: undefined, body: undefined });
 
+/** @internal The property guards set `request.principal` through (guards/run.ts). Not exported from the package. */
+export const kPrincipal = Symbol("cello.request.principal");
 
 /**
  * An incoming HTTP request.
@@ -49,6 +53,8 @@ export class Request {
   #abort: AbortController | undefined;
   #valid: RequestValid = NOTHING_VALIDATED;
   #gone = false;
+  #principal: Principal | undefined;
+  #deadline: StreamDeadline | undefined;
   readonly #res: ServerResponse | Http2ServerResponse | undefined;
 
   /**
@@ -97,6 +103,51 @@ export class Request {
   [kRouted](params: Readonly<Record<string, string>>, bodyLimit: number): void {
     this.#params = params;
     this.#bodyLimit = bodyLimit;
+  }
+
+  /**
+   * Who the request is, as the guard that authenticated it said (the `principal`
+   * of its result, e.g. `Authenticated({ verify })`'s); undefined before the
+   * guards ran and on a route no guard authenticates. Typed by your
+   * {@link Principal} declaration.
+   * @example app.get("/me", (req) => ({ user: req.principal?.id }), { guards: [auth] });
+   */
+  get principal(): Principal | undefined {
+    return this.#principal;
+  }
+
+  /** @internal Guards record the principal here (guards/run.ts). */
+  set [kPrincipal](principal: Principal | undefined) {
+    this.#principal = principal;
+  }
+
+  /**
+   * End this request's SSE stream at `time`, with a last frame saying why: an
+   * event (`event`, `data`) and a `retry:` hint. Call it before the stream opens
+   * (in a guard, in the handler) or while it streams; called again, the earliest
+   * time wins. It works for every source (SseStream, generators, channel
+   * subscriptions): at the deadline, what is queued goes out, then the final
+   * frame, then the response ends, `request.signal` aborts and `onStreamClose`
+   * reports `reason` (`"deadline"`, or `"expired"` for a credential). The timer
+   * runs only while the stream is open and is cleared when it closes. A time
+   * already past ends the stream as soon as it opens. On a response that is
+   * not a stream it does nothing. A time that is not a Date or a number, or a
+   * field an SseEvent refuses, throws a CelloError where it is called.
+   * @param time - A Date, or ms since the epoch (`Date.now() + 60_000`).
+   * @param options - The last frame and the close reason (see {@link StreamEndOptions}).
+   * @example
+   * app.get("/feed", (req) => {
+   *   req.endStreamAt(Date.now() + 3_600_000, { event: "reconnect", retry: 1000 }); // at most an hour
+   *   return feed.subscribe(req);
+   * });
+   */
+  endStreamAt(time: number | Date, options?: StreamEndOptions): void {
+    (this.#deadline ??= new StreamDeadline()).set(time, options);
+  }
+
+  /** @internal The stream's deadline, read by the SSE connection when it opens and closes. */
+  get [kStreamDeadline](): StreamDeadline | undefined {
+    return this.#deadline;
   }
 
   /** The path without the query string, e.g. `/items/1`. */

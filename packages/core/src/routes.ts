@@ -5,6 +5,7 @@
  */
 import { routeDecorator, type DecoratedSite, type RouteDecorator } from "./decorators.js";
 import { CelloError } from "./errors.js";
+import { checkGuards, type Guard } from "./guards/guard.js";
 import type { Request } from "./request.js";
 import type { OperationDocs } from "./plugins/openapi/types.js";
 import type { HttpMethod } from "./router.js";
@@ -35,6 +36,14 @@ export interface RouteOptions {
   schema?: RouteSchema;
   /** How the route appears in the OpenAPI document (`app.enableOpenapi()`): summary, tags, operationId, exclude... */
   openapi?: OperationDocs;
+  /**
+   * Guards run in order after routing and before the handler (so before any SSE
+   * byte); the first refusal answers (401, 403). Registered, a route's
+   * `options.guards` holds its effective guards: the app's, its blueprints'
+   * (outer first), its controller's, then its own.
+   * @example app.get("/admin", handler, { guards: [Authenticated({ verify }), RoleGuard(["admin"])] });
+   */
+  guards?: Guard[];
 }
 
 /** A route as `app.routes()` lists it (and the OpenAPI document reads it): one per method. */
@@ -68,6 +77,8 @@ export interface RouteContext {
   where: string;
   /** The check of every SSE event the route sends (`schema.events` with event checks on); undefined otherwise. */
   eventCheck: FrameCheck | undefined;
+  /** The route's effective guards, run before the handler; undefined when it has none (nothing to run). */
+  guards: readonly Guard[] | undefined;
 }
 
 function checkBound(collector: RouteCollector | undefined, name: string): asserts collector is RouteCollector {
@@ -171,6 +182,7 @@ export abstract class RouteCollector {
   }
 
   #register(methods: HttpMethod[], path: string, handler: Handler | undefined, options: RouteOptions): this | RouteDecorator {
+    if (options.guards !== undefined) options = { ...options, guards: checkGuards(options.guards, `${methods.join("|")} ${path}`) };
     if (handler) {
       this.addRoute({ methods, path, handler, options });
       return this;
