@@ -8,10 +8,12 @@ import { describeValue } from "./describe.js";
 import { CelloError } from "./errors.js";
 import { checkController, exploreDecorated, exploreRoutes, instantiate, noRoutesWarning, unregisteredControllerWarnings } from "./explorer.js";
 import { HookRegistry, type HookName, type Hooks } from "./hooks.js";
-import { Lifecycle, type LifecycleEvent } from "./lifecycle.js";
+import { Lifecycle, type AppState, type LifecycleEvent } from "./lifecycle.js";
 import { consoleLogger, type Logger } from "./logger.js";
 import { cors, type CorsOptions } from "./plugins/cors.js";
+import { healthChecks, type HealthCheckOptions } from "./plugins/health.js";
 import { logging, type LoggingOptions } from "./plugins/logging.js";
+import { metrics, type MetricsOptions } from "./plugins/metrics/metrics.js";
 import { Pipeline } from "./pipeline.js";
 import type { Request } from "./request.js";
 import type { ListenOptions, NodeServer, RequestListener, ServerAddress } from "./server.js";
@@ -100,7 +102,7 @@ export class App extends RouteCollector {
   /** Hooks added with {@link App.addHook}, read by the pipeline and the responder. */
   readonly #hooks = new HookRegistry();
   /** The SSE engine owning every open stream. */
-  readonly #engine = new SseEngine();
+  readonly #engine = new SseEngine(this);
   readonly #router: Router<RouteContext> = createRouter();
   readonly #registered: Array<{ method: HttpMethod; path: string }> = [];
   readonly #instances = new Map<Function, object>();
@@ -118,9 +120,9 @@ export class App extends RouteCollector {
     this.broker = options.broker ?? memoryBroker();
     const unclosedMs = options.unclosedStreamWarningMs ?? 10_000;
     const unclosedStreams = unclosedMs > 0 && process.env.NODE_ENV !== "production" ? new UnclosedStreamCheck(unclosedMs, this.logger) : undefined;
-    this.#channels = new ChannelRegistry(this.broker, this.logger, options.maxChannels);
+    this.#channels = new ChannelRegistry(this.broker, this.logger, options.maxChannels, this);
     // Requests flow one way: pipeline -> responder -> engine; none of them calls back into the app.
-    const responder = new Responder({ hooks: this.#hooks, engine: this.#engine, logger: this.logger, sseDefaults: this.#sseDefaults, unclosedStreams });
+    const responder = new Responder({ hooks: this.#hooks, engine: this.#engine, logger: this.logger, sseDefaults: this.#sseDefaults, unclosedStreams, scope: this });
     this.handler = new Pipeline({ router: this.#router, hooks: this.#hooks, responder, logger: this.logger, bodyLimit: this.#bodyLimit }).handler;
     this.#lifecycle = new Lifecycle({
       logger: this.logger,
@@ -175,6 +177,7 @@ export class App extends RouteCollector {
         bodyLimit: definition.options.bodyLimit ?? this.#bodyLimit,
         sse,
         where: `${method} ${definition.path}`,
+        path: definition.path,
       });
     }
   }
@@ -234,7 +237,12 @@ export class App extends RouteCollector {
     return this.use(logging(options));
   }
 
-  /** Run `fn` at startup (before the server accepts) or shutdown (after streams closed). */
+  /**
+   * Run `fn` at `"startup"` (before the server accepts), `"draining"` (first thing in
+   * `close()`: the server still accepts and streams are still open; `close()` awaits it,
+   * so a handler that waits delays the rest) or `"shutdown"` (after streams closed).
+   * @example app.onEvent("draining", () => console.log("draining: readiness now fails"));
+   */
   onEvent(event: LifecycleEvent, fn: () => unknown): this {
     this.#lifecycle.on(event, fn);
     return this;
@@ -282,6 +290,15 @@ export class App extends RouteCollector {
   }
 
   /**
+   * Where the app is in its life: `"created"`, `"starting"` (startup handlers running),
+   * `"started"`, `"draining"` (`close()` began, the server still accepts), `"closing"`, `"closed"`.
+   * @example app.get("/state", () => ({ state: app.state })); // { "state": "started" }
+   */
+  get state(): AppState {
+    return this.#lifecycle.state;
+  }
+
+  /**
    * How many SSE streams are open right now: opened and not yet closed, by
    * either side. For a health check, a metric, or a test that a stream ended.
    * @example app.get("/health", () => ({ ok: true, streams: app.openStreams }));
@@ -308,4 +325,4 @@ export class App extends RouteCollector {
   }
 }
 
-export type { RouteOptions };
+export type { AppState, LifecycleEvent, RouteOptions };

@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   // The app holds maxChannels channels: app.channel() throws it, a request that would make one gets a 503.
   CELLO_TOO_MANY_CHANNELS: { status: 503, message: "Too many channels" },
   CELLO_CHANNEL_DELETED: { status: 500, message: "Channel deleted" },
+  CELLO_MISSING_DEPENDENCY: { status: 500, message: "Missing dependency" },
 } as const;
 
 /** A code from {@link ERROR_CODES}. */

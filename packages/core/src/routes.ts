@@ -37,6 +37,8 @@ export interface RouteContext {
   sse: ResolvedSseOptions;
   /** `METHOD /path`, naming the route in logs. */
   where: string;
+  /** The route's path template as registered (`/users/{id}`): `request.route`. */
+  path: string;
 }
 
 function checkBound(collector: RouteCollector | undefined, name: string): asserts collector is RouteCollector {

@@ -30,14 +30,17 @@ export class ChannelRegistry implements ChannelOwner {
   readonly #broker: ChannelBroker;
   readonly #logger: Logger;
   readonly #maxChannels: number;
+  readonly #scope: object;
 
-  constructor(broker: ChannelBroker, logger: Logger, maxChannels = DEFAULT_MAX_CHANNELS) {
+  /** `scope`: the app, named in diagnostics messages. */
+  constructor(broker: ChannelBroker, logger: Logger, maxChannels = DEFAULT_MAX_CHANNELS, scope: object = {}) {
     if (maxChannels !== Number.POSITIVE_INFINITY && (!Number.isInteger(maxChannels) || maxChannels < 1)) {
       throw new CelloError("CELLO_INVALID_OPTION", `maxChannels must be a positive integer or Infinity, got ${maxChannels}`);
     }
     this.#broker = broker;
     this.#logger = logger;
     this.#maxChannels = maxChannels;
+    this.#scope = scope;
   }
 
   /** `app.channel(name, options)`: the channel called `name`, made if needed, kept until deleted. */
@@ -106,7 +109,7 @@ export class ChannelRegistry implements ChannelOwner {
   }
 
   #add(name: string, options: ChannelOptions): ChannelHub {
-    const hub = new ChannelHub(name, this.#broker, options, this.#logger, this);
+    const hub = new ChannelHub(name, this.#broker, options, this.#logger, this, this.#scope);
     this.#channels.set(name, hub);
     return hub;
   }

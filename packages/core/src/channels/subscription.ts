@@ -14,6 +14,7 @@
  * and joins and leaves them; who else is subscribed is the hubs' business.
  */
 import { CelloError } from "../errors.js";
+import { channels as diagnostics } from "../diagnostics.js";
 import type { Logger } from "../logger.js";
 import type { Request } from "../request.js";
 import { Response } from "../response.js";
@@ -40,6 +41,8 @@ export type ChannelEvent = ChannelMessage & { channel: string };
  */
 export interface ChannelPort {
   readonly name: string;
+  /** The app the channel belongs to, named in diagnostics messages. */
+  readonly scope: object;
   /** At most `limit` events after `afterId`, oldest first, or a reset (`ChannelBroker.replay`'s contract). */
   replay(afterId: string, limit: number): Promise<ReplayResult>;
   /** The channel's newest id, or undefined when it has none. */
@@ -269,7 +272,9 @@ export class Subscription implements AttachableSource, ChannelMember {
     const readUpTo = this.#readUpTo!;
     const pageBytes = Math.max(1, Math.min(PAGE_BYTES, Math.floor(this.#sink!.bufferLimit / 2)));
     let limit = FIRST_PAGE;
+    let replayed = 0;
     for (;;) {
+      replayed += events.length;
       let sentBytes = 0;
       for (const message of events) {
         this.#send(port, { ...message, channel: name }, undefined, undefined);
@@ -297,6 +302,7 @@ export class Subscription implements AttachableSource, ChannelMember {
     }
     this.#paging!.delete(name);
     this.#goLive([name]);
+    if (diagnostics.channelReplay.hasSubscribers) diagnostics.channelReplay.publish({ app: port.scope, request: this.request, channel: name, events: replayed });
     return true;
   }
 
@@ -329,6 +335,7 @@ export class Subscription implements AttachableSource, ChannelMember {
   #sendReset(channel: string, lastEventId: string, earliestId: string | undefined): void {
     const payload: ResetPayload = { channel, lastEventId, earliestId: earliestId ?? null };
     this.#sink!.send(formatSseFrame(JSON.stringify(payload), { event: "reset" }));
+    if (diagnostics.channelReset.hasSubscribers) diagnostics.channelReset.publish({ app: this.#ports[0]!.scope, request: this.request, channel });
   }
 }
 

@@ -23,6 +23,8 @@ import type { FlushCache, RawResponse, SseWriter } from "./writer.js";
  */
 export class SseEngine implements ConnectionHost {
   readonly connections = new Set<SseConnection>();
+  /** The app, named in diagnostics messages (see diagnostics.ts); never called. */
+  readonly scope: object;
   /** One heartbeat timer per interval, for all streams. */
   readonly heartbeats = new HeartbeatSweeper();
   /** Told about every stream that closes (the app runs its onStreamClose hooks). */
@@ -47,6 +49,10 @@ export class SseEngine implements ConnectionHost {
     // An immediate queued from this pass runs on the next turn, after its poll phase.
     if (this.#onTrial.length > 0) this.#schedule();
   };
+
+  constructor(scope: object = {}) {
+    this.scope = scope;
+  }
 
   /** Create a connection for `res`; call `open()` on it to start streaming. */
   create(res: RawResponse, options: ResolvedSseOptions): SseConnection {

@@ -9,6 +9,7 @@
  */
 import type { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
+import { channels as diagnostics } from "../diagnostics.js";
 import { asHttpChunk, directSocket, servedResponse, type ServingSocket } from "./direct-write.js";
 import type { ResolvedSseOptions } from "./options.js";
 import type { SseCloseReason } from "./report.js";
@@ -190,6 +191,7 @@ export abstract class SseWriter<Host extends FlushScheduler = FlushScheduler> {
       out = direct ? asHttpChunk(chunk) : chunk;
     }
     this.eventsSent += this.#pendingEvents;
+    if (diagnostics.sseWrite.hasSubscribers) this.wrote(this.#pendingEvents, this.#pendingBytes);
     this.#pending = undefined;
     this.#pendingBytes = 0;
     this.#pendingEvents = 0;
@@ -229,7 +231,15 @@ export abstract class SseWriter<Host extends FlushScheduler = FlushScheduler> {
     // A socket that has not drained for a whole interval is the write timeout's business.
     if (this.#waitingDrain) return;
     this.#write(HEARTBEAT_FRAME);
+    if (diagnostics.sseHeartbeat.hasSubscribers) this.heartbeatWritten();
   }
+
+  /** Diagnostics, called only while someone listens: `events` events in `bytes` SSE bytes went out in one write. */
+  protected wrote(_events: number, _bytes: number): void {}
+  /** Diagnostics, called only while someone listens: a heartbeat went out. */
+  protected heartbeatWritten(): void {}
+  /** Diagnostics, called only while someone listens: `events` queued events were dropped (drop-oldest). */
+  protected dropped(_events: number): void {}
 
   /** Write the first frame (the head was just written) and choose how every later write goes out. */
   protected startWriting(firstFrame: string): void {
@@ -267,6 +277,7 @@ export abstract class SseWriter<Host extends FlushScheduler = FlushScheduler> {
     const limit = this.options.bufferLimit;
     let bytes = this.#pendingBytes;
     let dropped = 0;
+    const droppedBefore = this.eventsDropped;
     while (bytes > limit && dropped < pending.length - 1) {
       const frame = pending[dropped++]!;
       bytes -= Buffer.byteLength(frame);
@@ -277,6 +288,7 @@ export abstract class SseWriter<Host extends FlushScheduler = FlushScheduler> {
     }
     pending.splice(0, dropped);
     this.#pendingBytes = bytes;
+    if (diagnostics.sseDrop.hasSubscribers && this.eventsDropped > droppedBefore) this.dropped(this.eventsDropped - droppedBefore);
   }
 
   /** Write SSE bytes now (as an HTTP chunk when writing to the socket directly). */
