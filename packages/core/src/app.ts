@@ -238,6 +238,28 @@ export class App extends RouteCollector {
   }
 
   /**
+   * Cello's `app.enable_prometheus()`: serve `/metrics` in the Prometheus text format
+   * (prom-client, a peer dependency to install): HTTP requests by route template and status
+   * with durations, SSE streams, events, bytes, drops and closes by reason, channel
+   * publishes and publish-to-flush latency, replays, resets, broker state. Call it before
+   * `listen()`. See {@link MetricsOptions}.
+   * @example app.enableMetrics(); // GET /metrics
+   */
+  enableMetrics(options?: MetricsOptions): this {
+    return this.use(metrics(options));
+  }
+
+  /**
+   * Cello's `app.enable_health_checks()`: `/health`, `/health/live`, `/health/ready` and
+   * `/health/startup`. Readiness fails (503) from the first moment of `close()`, before
+   * any stream ends; `drainDelayMs` keeps it so while a load balancer notices. See {@link HealthCheckOptions}.
+   * @example app.enableHealthChecks({ checks: { db: () => db.ping() }, drainDelayMs: 10_000 });
+   */
+  enableHealthChecks(options?: HealthCheckOptions): this {
+    return this.use(healthChecks(options));
+  }
+
+  /**
    * Run `fn` at `"startup"` (before the server accepts), `"draining"` (first thing in
    * `close()`: the server still accepts and streams are still open; `close()` awaits it,
    * so a handler that waits delays the rest) or `"shutdown"` (after streams closed).

@@ -33,7 +33,7 @@ export const DIAGNOSTICS_CHANNELS = Object.freeze({
   sseOpen: "cello:sse.open",
   /** An SSE stream closed, with why ({@link SseCloseMessage}). */
   sseClose: "cello:sse.close",
-  /** Events and bytes went to one client's socket in one write ({@link SseWriteMessage}). */
+  /** Events and bytes went to one client's socket in one write, the opening comment and final frame included, heartbeats not ({@link SseWriteMessage}). */
   sseWrite: "cello:sse.write",
   /** A heartbeat comment went to one client ({@link SseHeartbeatMessage}). */
   sseHeartbeat: "cello:sse.heartbeat",
@@ -92,6 +92,8 @@ export interface SseWriteMessage {
 export interface SseHeartbeatMessage {
   readonly app: object;
   readonly request: Request;
+  /** Bytes of the heartbeat comment (not counted in `cello:sse.write`). */
+  readonly bytes: number;
 }
 
 /** Message of `cello:sse.drop`. */

@@ -278,8 +278,8 @@ export class SseConnection extends SseWriter<ConnectionHost> implements SseSink 
     if (this.#owner !== undefined) diagnostics.sseWrite.publish({ app: this.host.scope, request: this.#owner as Request, events, bytes });
   }
 
-  protected override heartbeatWritten(): void {
-    if (this.#owner !== undefined) diagnostics.sseHeartbeat.publish({ app: this.host.scope, request: this.#owner as Request });
+  protected override heartbeatWritten(bytes: number): void {
+    if (this.#owner !== undefined) diagnostics.sseHeartbeat.publish({ app: this.host.scope, request: this.#owner as Request, bytes });
   }
 
   protected override dropped(events: number): void {

@@ -231,19 +231,20 @@ export abstract class SseWriter<Host extends FlushScheduler = FlushScheduler> {
     // A socket that has not drained for a whole interval is the write timeout's business.
     if (this.#waitingDrain) return;
     this.#write(HEARTBEAT_FRAME);
-    if (diagnostics.sseHeartbeat.hasSubscribers) this.heartbeatWritten();
+    if (diagnostics.sseHeartbeat.hasSubscribers) this.heartbeatWritten(HEARTBEAT_FRAME.length);
   }
 
   /** Diagnostics, called only while someone listens: `events` events in `bytes` SSE bytes went out in one write. */
   protected wrote(_events: number, _bytes: number): void {}
-  /** Diagnostics, called only while someone listens: a heartbeat went out. */
-  protected heartbeatWritten(): void {}
+  /** Diagnostics, called only while someone listens: a heartbeat of `bytes` bytes went out. */
+  protected heartbeatWritten(_bytes: number): void {}
   /** Diagnostics, called only while someone listens: `events` queued events were dropped (drop-oldest). */
   protected dropped(_events: number): void {}
 
   /** Write the first frame (the head was just written) and choose how every later write goes out. */
   protected startWriting(firstFrame: string): void {
     this.#write(firstFrame);
+    if (diagnostics.sseWrite.hasSubscribers) this.wrote(0, Buffer.byteLength(firstFrame));
     this.#socket = directSocket(this.res);
   }
 

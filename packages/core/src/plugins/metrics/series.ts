@@ -111,7 +111,7 @@ export class MetricSeries {
       },
     });
     perRoute("sse_events_sent_total", "SSE events written to clients' sockets (one per event per client), by route template.", (f) => f.events);
-    perRoute("sse_bytes_sent_total", "SSE bytes written to clients' sockets (without HTTP framing), by route template.", (f) => f.bytes);
+    perRoute("sse_bytes_sent_total", "SSE bytes written to clients' sockets (without HTTP framing; heartbeats included), by route template.", (f) => f.bytes);
     perRoute("sse_events_dropped_total", 'Events dropped for slow clients under overflow "drop-oldest", by route template.', (f) => f.dropped);
     perRoute("sse_heartbeats_total", "Heartbeat comments written, by route template.", (f) => f.heartbeats);
     total("channel_publishes_total", "channel.publish() calls on this instance.", () => this.#publishes);
@@ -225,7 +225,9 @@ export class MetricSeries {
 
   #onHeartbeat(message: SseHeartbeatMessage): void {
     if (message.app !== this.#app) return;
-    this.#figures(message.request.route).heartbeats++;
+    const figures = this.#figures(message.request.route);
+    figures.heartbeats++;
+    figures.bytes += message.bytes;
   }
 
   #onDrop(message: SseDropMessage): void {
