@@ -38,6 +38,13 @@ export const sidebar: SidebarItem[] = [
     ],
   },
   {
+    text: "Operations",
+    items: [
+      { text: "Metrics", link: "/guide/metrics" },
+      { text: "Health checks and load balancers", link: "/guide/health" },
+    ],
+  },
+  {
     text: "Going further",
     items: [
       { text: "Plugins and hooks", link: "/guide/plugins" },

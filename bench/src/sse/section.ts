@@ -28,6 +28,7 @@ export const SSE_SYSTEMS: Record<string, SseSystem> = {
   "raw-coalesced": { label: "node:http, one write per tick (ceiling)", script: script("raw-coalesced") },
   cello: { label: "Cello.ts (channel.publish)", script: script("cello") },
   "cello-shared": { label: "Cello.ts (one SseEvent, stream.add)", script: script("cello-shared") },
+  "cello-metrics": { label: "Cello.ts (channel.publish, enableMetrics)", script: script("cello-metrics") },
   "better-sse": { label: "better-sse (channel.broadcast)", script: script("better-sse") },
   "fastify-sse": { label: "Fastify 5 + @fastify/sse", script: script("fastify-sse") },
   hono: { label: "Hono 4 streamSSE", script: script("hono") },

@@ -191,6 +191,11 @@ describe("app.enableMetrics()", () => {
     expect(families.get("cello_http_request_duration_seconds_bucket")!.metrics).toHaveLength(3 * 12);
     expect(value(families, "cello_http_request_duration_seconds_count", { route: "/users/{id}" })).toBe(10_000);
     expect(value(families, "cello_http_request_duration_seconds_bucket", { route: "/users/{id}", le: "+Inf" })).toBe(10_000);
+    // Cumulative buckets, in order of their bounds.
+    const buckets = families.get("cello_http_request_duration_seconds_bucket")!.metrics.filter((m) => m.labels?.route === "/users/{id}");
+    expect(buckets.map((m) => m.labels?.le)).toEqual(["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"]);
+    const counts = buckets.map((m) => Number(m.value));
+    expect(counts).toEqual([...counts].sort((a, b) => a - b));
   }, 120_000);
 
   it("counts closes by their reason (overflow, shutdown), drops, heartbeats, replays and resets", async () => {

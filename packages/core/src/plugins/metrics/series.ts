@@ -49,16 +49,24 @@ export interface SeriesOptions {
   broker: ChannelBroker;
 }
 
-type HttpChild = { requests: PromClient.Counter.Internal; duration: PromClient.Histogram.Internal<string> };
+/** One (route, method, status)'s requests: a histogram kept as plain numbers (prom-client's children hash their labels on every call). */
+interface HttpFigures {
+  readonly labels: Readonly<Record<"method" | "route" | "status", string>>;
+  count: number;
+  sum: number;
+  /** Observations per bucket (not cumulative), the last one past every bound (+Inf). */
+  readonly buckets: number[];
+}
 
 /** One app's metrics: subscribes to the diagnostics channels while `start()`ed. */
 export class MetricSeries {
   readonly #app: object;
   readonly #streams = new Map<string, StreamFigures>();
-  /** route -> method -> status -> the prom-client children (cached: no label hashing per request). */
-  readonly #http = new Map<string, Map<string, Map<number, HttpChild>>>();
-  readonly #requests: PromClient.Counter<"method" | "route" | "status">;
-  readonly #duration: PromClient.Histogram<"method" | "route" | "status">;
+  /** route -> method -> status -> figures: three Map lookups per request, no string built. */
+  readonly #http = new Map<string, Map<string, Map<number, HttpFigures>>>();
+  /** Every HttpFigures, for the scrape. */
+  readonly #httpAll: HttpFigures[] = [];
+  readonly #httpBounds: number[];
   readonly #publishToFlush: PromClient.Histogram<string>;
   #publishes = 0;
   #deliveries = 0;
@@ -96,8 +104,19 @@ export class MetricSeries {
       });
     };
 
-    this.#requests = new client.Counter({ name: `${prefix}http_requests_total`, help: "HTTP responses written, by method, route template and status (an SSE response counts when its head is written).", labelNames: ["method", "route", "status"], registers });
-    this.#duration = new client.Histogram({ name: `${prefix}http_request_duration_seconds`, help: "From a request's arrival to its response handed to the socket (SSE: its head).", labelNames: ["method", "route", "status"], buckets: options.httpBuckets, registers });
+    const http = this.#httpAll;
+    const bounds = (this.#httpBounds = [...options.httpBuckets].sort((a, b) => a - b));
+    new client.Counter({
+      name: `${prefix}http_requests_total`,
+      help: "HTTP responses written, by method, route template and status (an SSE response counts when its head is written).",
+      labelNames: ["method", "route", "status"],
+      registers,
+      collect() {
+        this.reset();
+        for (const figures of http) this.inc(figures.labels, figures.count);
+      },
+    });
+    registry.registerMetric(httpHistogram(`${prefix}http_request_duration_seconds`, "From a request's arrival to its response handed to the socket (SSE: its head).", bounds, http) as never);
     perRoute("sse_streams_open", "SSE streams open now, by route template.", (f) => f.open, true);
     perRoute("sse_streams_opened_total", "SSE streams opened, by route template.", (f) => f.opened);
     new client.Counter({
@@ -180,14 +199,19 @@ export class MetricSeries {
     if (byMethod === undefined) this.#http.set(route, (byMethod = new Map()));
     let byStatus = byMethod.get(method);
     if (byStatus === undefined) byMethod.set(method, (byStatus = new Map()));
-    let child = byStatus.get(message.status);
-    if (child === undefined) {
-      const labels = { method, route, status: String(message.status) };
-      child = { requests: this.#requests.labels(labels), duration: this.#duration.labels(labels) };
-      byStatus.set(message.status, child);
+    let figures = byStatus.get(message.status);
+    if (figures === undefined) {
+      figures = { labels: { method, route, status: String(message.status) }, count: 0, sum: 0, buckets: new Array<number>(this.#httpBounds.length + 1).fill(0) };
+      byStatus.set(message.status, figures);
+      this.#httpAll.push(figures);
     }
-    child.requests.inc();
-    child.duration.observe(message.durationMs / 1000);
+    const seconds = message.durationMs / 1000;
+    const bounds = this.#httpBounds;
+    let bucket = 0;
+    while (bucket < bounds.length && seconds > bounds[bucket]!) bucket++;
+    figures.buckets[bucket]!++;
+    figures.count++;
+    figures.sum += seconds;
   }
 
   #figures(route: string | undefined): StreamFigures {
@@ -254,4 +278,40 @@ export class MetricSeries {
   #onReset(message: ChannelResetMessage): void {
     if (message.app === this.#app) this.#resets++;
   }
+}
+
+/**
+ * A histogram prom-client's Registry can serve, read from plain figures at scrape time
+ * (the Registry asks any registered metric for `get()`, in prom-client's documented
+ * `MetricObjectWithValues` shape).
+ */
+function httpHistogram(name: string, help: string, bounds: number[], all: HttpFigures[]) {
+  const labelsOf = (figures: HttpFigures, le: string) => ({ le, ...figures.labels });
+  return {
+    name,
+    help,
+    type: "histogram",
+    aggregator: "sum",
+    get: async () => {
+      const values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> = [];
+      for (const figures of all) {
+        let cumulative = 0;
+        for (let i = 0; i < bounds.length; i++) {
+          cumulative += figures.buckets[i]!;
+          values.push({ labels: labelsOf(figures, String(bounds[i])), value: cumulative, metricName: `${name}_bucket` });
+        }
+        values.push({ labels: labelsOf(figures, "+Inf"), value: figures.count, metricName: `${name}_bucket` });
+        values.push({ labels: { ...figures.labels }, value: figures.sum, metricName: `${name}_sum` });
+        values.push({ labels: { ...figures.labels }, value: figures.count, metricName: `${name}_count` });
+      }
+      return { name, help, type: "histogram", aggregator: "sum", values };
+    },
+    reset: () => {
+      for (const figures of all) {
+        figures.count = 0;
+        figures.sum = 0;
+        figures.buckets.fill(0);
+      }
+    },
+  };
 }
