@@ -99,7 +99,8 @@ export class ChannelHub implements ChannelPort {
   /** Hand a checked message to the broker; it comes back through `subscribe` to every instance. */
   publish(message: { event?: string; data: string }): Promise<string> {
     if (diagnostics.channelPublish.hasSubscribers) diagnostics.channelPublish.publish({ app: this.scope, channel: this.name });
-    if (!diagnostics.channelDeliver.hasSubscribers) return this.#broker.publish(this.name, message);
+    // Timed only when this instance has subscribers: only then does the event come back here.
+    if (!diagnostics.channelDeliver.hasSubscribers || this.#members.size === 0) return this.#broker.publish(this.name, message);
     return this.#timedPublish(message);
   }
 

@@ -315,5 +315,12 @@ describe("app.enableMetrics()", () => {
     expect(err.code).toBe("CELLO_INVALID_OPTION");
     expect(err.message).toContain("prefix");
     await shared.close();
+    // Enabled twice on one app: the second call fails on its route, before it listens to anything.
+    const twice = new App();
+    twice.enableMetrics();
+    expect(celloErrorOf(() => twice.enableMetrics()).code).toBe("CELLO_DUPLICATE_ROUTE");
+    await twice.close();
+    const diagnostics = await import("node:diagnostics_channel");
+    expect(diagnostics.channel("cello:http.response").hasSubscribers).toBe(false);
   });
 });

@@ -110,10 +110,11 @@ export function metrics(options: MetricsOptions = {}): Plugin {
     } catch (err) {
       throw new CelloError("CELLO_INVALID_OPTION", `enableMetrics could not register its series (${(err as Error).message}): enable metrics once per registry, or give each app its own prefix`, { cause: err });
     }
-    series.start();
-    app.onEvent("shutdown", () => series.stop());
+    // The route first: a path taken already (metrics enabled twice) throws before anything listens.
     if (path !== false) {
       app.get(path, async () => Response.text(await registry.metrics(), { headers: { "Content-Type": registry.contentType, "Cache-Control": "no-store" } }));
     }
+    series.start();
+    app.onEvent("shutdown", () => series.stop());
   };
 }
