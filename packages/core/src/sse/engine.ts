@@ -10,6 +10,7 @@
  * producers), source.ts (push sources), heartbeat.ts, report.ts (what a
  * closed stream reports).
  */
+import { channels as diagnostics } from "../diagnostics.js";
 import { SseEvent, formatSseRetry } from "./event.js";
 import { HeartbeatSweeper } from "./heartbeat.js";
 import type { ResolvedSseOptions, SseShutdownOptions } from "./options.js";
@@ -39,7 +40,7 @@ export class SseEngine implements ConnectionHost {
     this.#flushScheduled = false;
     const dirty = this.#dirty;
     this.#dirty = [];
-    const cache: FlushCache = { frames: undefined, chunk: "", bytes: undefined, framed: undefined, now: Date.now() };
+    const cache: FlushCache = { frames: undefined, chunk: "", bytes: undefined, framed: undefined, now: Date.now(), report: diagnostics.sseWrite.hasSubscribers };
     for (const connection of dirty) connection.flush(cache);
     if (this.#onTrial.length === 0 && this.#accused.length === 0) return;
     const onTrial = this.#onTrial;

@@ -35,6 +35,8 @@ export interface FlushCache {
   framed: Buffer | undefined;
   /** One clock reading for the whole pass (it stamps every client's last write). */
   now: number;
+  /** Whether `cello:sse.write` has subscribers, read once for the whole pass. */
+  report: boolean;
 }
 
 // A pull producer's frames are written inline once this much is queued, so a
@@ -191,7 +193,7 @@ export abstract class SseWriter<Host extends FlushScheduler = FlushScheduler> {
       out = direct ? asHttpChunk(chunk) : chunk;
     }
     this.eventsSent += this.#pendingEvents;
-    if (diagnostics.sseWrite.hasSubscribers) this.wrote(this.#pendingEvents, this.#pendingBytes);
+    if (cache !== undefined ? cache.report : diagnostics.sseWrite.hasSubscribers) this.wrote(this.#pendingEvents, this.#pendingBytes);
     this.#pending = undefined;
     this.#pendingBytes = 0;
     this.#pendingEvents = 0;
