@@ -1,7 +1,8 @@
 import { TestClient } from "@cellojs/testing";
+import { EventSource } from "eventsource";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readStreamUntil, startDemo } from "./browser/support.js";
-import { app, type Notification } from "./notifications.js";
+import { app, createNotificationsApp, type Notification } from "./notifications.js";
 
 let client: TestClient;
 beforeAll(async () => {
@@ -22,9 +23,9 @@ describe("examples/notifications.ts", () => {
     for (const path of ["/notifications", "/notifications?token=nope"]) {
       const res = await client.get(path);
       expect(res.status, path).toBe(401);
-      expect(res.headers["www-authenticate"]).toBe('Bearer realm="notifications"');
       expect(res.headers["content-type"]).toBe("application/json");
-      expect(res.json).toEqual({ error: path.includes("nope") ? "Invalid token" : "Missing token", status: 401 });
+      expect(res.headers["www-authenticate"]).toBe(path.includes("nope") ? 'Bearer realm="notifications", error="invalid_token"' : 'Bearer realm="notifications"');
+      expect(res.json).toEqual({ error: path.includes("nope") ? "Unauthorized: invalid token" : "Unauthorized: missing credentials", status: 401 });
     }
     const wrongCookie = await client.get("/notifications", { headers: { cookie: "theme=dark; token=stolen" } });
     expect(wrongCookie.status).toBe(401);
@@ -89,6 +90,40 @@ describe("examples/notifications.ts", () => {
     const res = await client.sse("/notifications?token=carol-secret", { lastEventId: first.json.id, maxEvents: 2 });
     expect(texts(res.events)).toEqual(["bob->carol: second", "bob->carol: third"]);
   });
+
+  it("a sign-in that expires ends the stream with `event: reauthenticate`; EventSource's reconnect is then refused (401)", async () => {
+    const short = await TestClient.start(createNotificationsApp({ sessionTtlMs: 800 }));
+    try {
+      const login = await short.post("/login", { json: { token: "alice-secret" } });
+      const cookie = login.headers["set-cookie"]!.split(";")[0]!;
+      const statuses: number[] = [];
+      const source = new EventSource(`${short.url}/notifications`, {
+        fetch: async (url, init) => {
+          const res = await fetch(url, { ...init, headers: { ...init.headers, cookie } });
+          statuses.push(res.status);
+          return res;
+        },
+      });
+      const received: string[] = [];
+      const closed = new Promise<number | undefined>((resolve) => {
+        source.addEventListener("notification", (event) => received.push(`notification ${(JSON.parse(event.data) as Notification).text}`));
+        source.addEventListener("reauthenticate", (event) => received.push(`reauthenticate ${event.data}`));
+        source.onerror = (event) => {
+          if (source.readyState === EventSource.CLOSED) resolve(event.code);
+        };
+      });
+      await new Promise<void>((resolve) => (source.onopen = () => resolve()));
+      expect((await short.post("/notify/alice?token=bob-secret", { json: { text: "before expiry" } })).status).toBe(201);
+      // After the reauthenticate event, EventSource waits `retry` (2 s), reconnects with the expired cookie, gets a 401 and stops.
+      expect(await closed).toBe(401);
+      source.close();
+      expect(received).toEqual(["notification before expiry", 'reauthenticate {"reason":"expired"}']);
+      expect(statuses).toEqual([200, 401]);
+      expect((await short.get("/me", { headers: { cookie } })).json).toEqual({ user: null });
+    } finally {
+      await short.close();
+    }
+  }, 20_000);
 
   it("POST /notify/{user}: 404 for an unknown user, 400 for a bad text", async () => {
     const unknown = await notify("mallory", "hi", "alice-secret");

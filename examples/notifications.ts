@@ -9,12 +9,16 @@
  *        curl -X POST -H "Content-Type: application/json" -d '{"text":"hi"}' \
  *             "http://127.0.0.1:8000/notify/alice?token=bob-secret"
  *
- * A browser's EventSource cannot send an Authorization header, so the token
- * comes from the `token` cookie (set by `POST /login`, HttpOnly) or from
- * `?token=`; other clients may also send `Authorization: Bearer <token>`.
- * A token in a URL ends up in access logs: prefer the cookie.
+ * The stream and `POST /notify/{user}` are guarded by one `Authenticated`
+ * guard. A browser's EventSource cannot send an Authorization header, so the
+ * token comes from `Authorization: Bearer <token>`, else the `token` cookie (set
+ * by `POST /login`, HttpOnly), else `?token=`. A token in a URL ends up in
+ * access logs: prefer the cookie. A wrong or missing token is a 401 JSON body
+ * with `WWW-Authenticate`, before any byte of the stream. A sign-in lasts
+ * `sessionTtlMs` (15 minutes when run): then the stream ends with
+ * `event: reauthenticate` and the page asks to sign in again.
  */
-import { App, HttpError, Response, type Request } from "@cellojs/core";
+import { App, Authenticated, HttpError, Response, type Request } from "@cellojs/core";
 import { isMain } from "./main.js";
 import { notificationsPage } from "./notifications_page.js";
 
@@ -36,9 +40,22 @@ export interface NotificationsOptions {
   tokens?: Record<string, string>;
   /** Notifications kept for clients that reconnect. Default 1000. */
   history?: number;
+  /**
+   * A sign-in with `POST /login` lasts this long; then the token is refused
+   * (401) and an open stream ends with `event: reauthenticate`, so the page
+   * asks to sign in again. Default: sign-ins never expire.
+   */
+  sessionTtlMs?: number;
 }
 
 const CHALLENGE = { "WWW-Authenticate": 'Bearer realm="notifications"' };
+
+/** Whom the guard admitted: the demo's principal is the user's name. */
+interface DemoPrincipal {
+  user: string;
+}
+/** The signed-in user of a request the guard admitted. */
+const userOf = (request: Request): string => (request.principal as DemoPrincipal).user;
 
 /**
  * Build the notifications app: `GET /` (page), `POST /login`, `POST /logout`,
@@ -54,21 +71,25 @@ export function createNotificationsApp(options: NotificationsOptions = {}): App 
   const app = new App();
   const notifications = app.channel("notifications", { history: options.history ?? 1000 });
 
-  const credentials = (request: Request): { token: string | undefined; user: string | undefined } => {
-    const token = request.query.token ?? bearerToken(request) ?? cookie(request, "token");
-    return { token, user: token === undefined ? undefined : tokens.get(token) };
+  /** token -> when its sign-in expires (ms since the epoch), with `sessionTtlMs`. */
+  const sessions = new Map<string, number>();
+  const verify = (token: string): { principal: DemoPrincipal; expiresAt?: number } | undefined => {
+    const user = tokens.get(token);
+    if (user === undefined) return undefined;
+    const expiresAt = sessions.get(token);
+    // The guard refuses an expiresAt already past (401) and ends a stream when it comes.
+    return expiresAt === undefined ? { principal: { user } } : { principal: { user }, expiresAt };
   };
-  const authenticate = (request: Request): string => {
-    const { token, user } = credentials(request);
-    if (user === undefined) throw new HttpError(401, token === undefined ? "Missing token" : "Invalid token", { headers: CHALLENGE });
-    return user;
-  };
+
+  // 401 with `WWW-Authenticate: Bearer realm="notifications"` unless the request carries a known token.
+  const signedIn = Authenticated({ realm: "notifications", cookie: "token", query: "token", verify });
 
   app.get("/", () => Response.html(notificationsPage));
 
   app.post("/login", async (request) => {
     const { token } = (await request.json<{ token?: unknown }>()) ?? {};
     if (typeof token !== "string" || !tokens.has(token)) throw new HttpError(401, "Invalid token", { headers: CHALLENGE });
+    if (options.sessionTtlMs !== undefined) sessions.set(token, Date.now() + options.sessionTtlMs);
     // HttpOnly: page scripts never see the token; the browser still sends it with EventSource.
     return Response.json(
       { user: tokens.get(token) },
@@ -79,15 +100,20 @@ export function createNotificationsApp(options: NotificationsOptions = {}): App 
   app.post("/logout", () => Response.noContent({ headers: { "Set-Cookie": "token=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0" } }));
 
   // Who is signed in, or `null`: the page asks on load, and a visitor who is not signed in is not an error.
-  app.get("/me", (request) => ({ user: credentials(request).user ?? null }));
-
-  app.get("/notifications", (request) => {
-    const user = authenticate(request);
-    return notifications.subscribe(request, { filter: (message) => (JSON.parse(message.data) as Notification).to === user });
+  app.get("/me", (request) => {
+    const token = bearerToken(request) ?? cookie(request, "token") ?? request.query.token;
+    const verified = token === undefined ? undefined : verify(token);
+    const live = verified !== undefined && (verified.expiresAt === undefined || verified.expiresAt > Date.now());
+    return { user: live ? verified.principal.user : null };
   });
 
+  app.get("/notifications", (request) => {
+    const user = userOf(request);
+    return notifications.subscribe(request, { filter: (message) => (JSON.parse(message.data) as Notification).to === user });
+  }, { guards: [signedIn] });
+
   app.post("/notify/{user}", async (request) => {
-    const from = authenticate(request);
+    const from = userOf(request);
     const to = request.params.user!;
     if (!users.has(to)) throw new HttpError(404, `Unknown user ${JSON.stringify(to)}`);
     const { text } = (await request.json<{ text?: unknown }>()) ?? {};
@@ -95,7 +121,7 @@ export function createNotificationsApp(options: NotificationsOptions = {}): App 
     const notification: Notification = { to, from, text: text.trim(), sent_at: new Date().toISOString() };
     const id = await notifications.publish(notification, { event: "notification" });
     return Response.created({ id });
-  });
+  }, { guards: [signedIn] });
 
   return app;
 }
@@ -120,7 +146,7 @@ function cookie(request: Request, name: string): string | undefined {
 }
 
 /** The app `npx tsx examples/notifications.ts` runs. */
-export const app = createNotificationsApp();
+export const app = createNotificationsApp({ sessionTtlMs: 15 * 60_000 });
 
 if (isMain(import.meta.url)) {
   app.enableLogging();

@@ -68,6 +68,11 @@ export const notificationsPage = `<!DOCTYPE html>
       source = new EventSource("/notifications");
       source.onopen = () => setStatus("open");
       source.onerror = () => setStatus(source.readyState === EventSource.CLOSED ? "closed" : "reconnecting");
+      // The sign-in expired: the server ends the stream; stop EventSource reconnecting with the old cookie.
+      source.addEventListener("reauthenticate", () => {
+        signedOut();
+        say("Your session expired: sign in again.");
+      });
       source.addEventListener("notification", (event) => {
         const notification = JSON.parse(event.data);
         const item = document.createElement("li");

@@ -23,8 +23,11 @@ export const sidebar: SidebarItem[] = [
     items: [
       { text: "Routing", link: "/guide/routing" },
       { text: "Requests and responses", link: "/guide/request-response" },
+      { text: "Validation", link: "/guide/validation" },
       { text: "Errors", link: "/guide/errors" },
       { text: "Security", link: "/guide/security" },
+      { text: "Guards", link: "/guide/guards" },
+      { text: "OpenAPI", link: "/guide/openapi" },
     ],
   },
   {
@@ -39,7 +42,12 @@ export const sidebar: SidebarItem[] = [
   },
   {
     text: "Operations",
-    items: [{ text: "Workers and reload", link: "/guide/workers" }],
+    items: [
+      { text: "Metrics", link: "/guide/metrics" },
+      { text: "Health checks and load balancers", link: "/guide/health" },
+      { text: "Compression", link: "/guide/compression" },
+      { text: "Workers and reload", link: "/guide/workers" },
+    ],
   },
   {
     text: "Going further",

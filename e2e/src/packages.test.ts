@@ -33,7 +33,7 @@ function tarballManifest(tarball: string): Record<string, any> {
 }
 
 test("every publishable package is packed", () => {
-  expect(packed.map((p) => p.name).sort()).toEqual(["@cellojs/client", "@cellojs/core", "@cellojs/create-app", "@cellojs/redis", "@cellojs/testing"]);
+  expect(packed.map((p) => p.name).sort()).toEqual(["@cellojs/client", "@cellojs/core", "@cellojs/create-app", "@cellojs/openapi", "@cellojs/redis", "@cellojs/testing"]);
 });
 
 const libraries = packed.filter((p) => p.name !== "@cellojs/create-app");
@@ -57,8 +57,14 @@ describe.each(libraries)("$name's tarball", (pkg) => {
   });
 
   test("package.json points at dist/ for every resolver, with the repository's wiring removed", () => {
-    // @cellojs/testing has a second entry, the vitest conformance suites, apart from its runner-agnostic main one.
-    const subpaths: Record<string, unknown> = pkg.name === "@cellojs/testing" ? { "./conformance": { types: "./dist/conformance.d.ts", default: "./dist/conformance.js" } } : {};
+    // @cellojs/testing has a second entry, the vitest conformance suites, apart from its runner-agnostic main one;
+    // @cellojs/client has its Node-only generator apart from its browser-safe main entry.
+    const subpaths: Record<string, unknown> =
+      pkg.name === "@cellojs/testing"
+        ? { "./conformance": { types: "./dist/conformance.d.ts", default: "./dist/conformance.js" } }
+        : pkg.name === "@cellojs/client"
+          ? { "./generate": { types: "./dist/generate/index.d.ts", default: "./dist/generate/index.js" } }
+          : {};
     expect(manifest.exports).toEqual({ ".": { types: "./dist/index.d.ts", default: "./dist/index.js" }, ...subpaths });
     expect(manifest.main).toBe("./dist/index.js");
     expect(manifest.types).toBe("./dist/index.d.ts");
@@ -75,7 +81,7 @@ describe.each(libraries)("$name's tarball", (pkg) => {
   });
 
   test("a package used with the app it is given expects the user's @cellojs/core as a peer", () => {
-    const usesUsersCore = pkg.name === "@cellojs/redis" || pkg.name === "@cellojs/testing";
+    const usesUsersCore = pkg.name === "@cellojs/redis" || pkg.name === "@cellojs/testing" || pkg.name === "@cellojs/openapi";
     expect(manifest.peerDependencies?.["@cellojs/core"]).toBe(usesUsersCore ? `^${pkg.version}` : undefined);
     expect(manifest.dependencies?.["@cellojs/core"]).toBeUndefined();
   });

@@ -135,6 +135,36 @@ describe("a fresh project (npm init -y, tsc --init) with the packed packages ins
     expect(Object.keys(manifest.dependencies).sort()).toEqual(libraries.map((pkg) => pkg.name).sort());
   });
 
+  test("npx cello-client generate writes a typed client module that both compilers check, wrong event names included", async () => {
+    const document = join(ROOT, "packages/client/src/fixtures/notifications.openapi.json");
+    const generated = await run(NPM, ["exec", "--no", "--", "cello-client", "generate", document, "--out", "src-gen/api.gen.ts"], { cwd: project, env: cleanEnv(), timeoutMs: 60_000 });
+    expect(generated.code, generated.stdout + generated.stderr).toBe(0);
+    expect(generated.stderr).toContain("cello-client: wrote src-gen/api.gen.ts\n");
+    writeFileSync(
+      join(project, "src-gen/typed.ts"),
+      [
+        'import { createClient, HttpResponseError } from "@cellojs/client";',
+        'import { generateClientTypes } from "@cellojs/client/generate";',
+        'import { type Api, streams } from "./api.gen.js";',
+        "",
+        "export const client = createClient<Api>(\"http://127.0.0.1:8000\", { streams });",
+        "export async function notices(): Promise<string[]> {",
+        "  const texts: string[] = [];",
+        '  for await (const event of client.stream("/notifications", { query: { topic: "news" } })) {',
+        '    if (event.event === "notice") texts.push(event.data.text);',
+        '    // @ts-expect-error: no such event',
+        '    else if (event.event === "notices") break;',
+        "  }",
+        '  const user = await client.get("/users/{id}", { params: { id: 1 }, headers: { "x-tenant": "t" } }).catch((error: unknown) => (error instanceof HttpResponseError ? undefined : Promise.reject(error)));',
+        "  return [...texts, user?.name ?? \"\", typeof generateClientTypes];",
+        "}",
+        "",
+      ].join("\n"),
+    );
+    await tsc(project, TSC["TypeScript 5.9"], "tsconfig.json", ["--noEmit"]);
+    await tsc(project, TSC["TypeScript 7"], "tsconfig.ts7.json", ["--noEmit"]);
+  });
+
   test.each(["TypeScript 5.9", "TypeScript 7"] as const)("%s type-checks it with its tsc --init config, unmodified", async (typescript) => {
     await tsc(project, TSC[typescript], typescript === "TypeScript 7" ? "tsconfig.ts7.json" : "tsconfig.json", ["--noEmit"]);
   });

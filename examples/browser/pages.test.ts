@@ -112,4 +112,19 @@ describeBrowser("the demo pages in Chromium", () => {
       "console: Failed to load resource: the server responded with a status of 404 (Not Found) (/notify/mallory)",
     ]);
   });
+
+  it("notifications: when the sign-in expires, the stream ends and the page asks to sign in again", async () => {
+    const url = await start(createNotificationsApp({ sessionTtlMs: 1500 }));
+    const { page, errors } = await browser.newPage();
+    await page.goto(url);
+    await page.fill('#login input[name="token"]', "bob-secret");
+    await page.click("#login button");
+    await page.waitForSelector('#status[data-state="open"]');
+    await page.waitForFunction(() => document.getElementById("message")?.textContent === "Your session expired: sign in again.", undefined, { timeout: 10_000 });
+    expect(await page.isVisible("#signed-out")).toBe(true);
+    expect(await page.isVisible("#signed-in")).toBe(false);
+    // The page closed its EventSource on `reauthenticate`: no reconnect with the expired cookie, no 401.
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(errors).toEqual([]);
+  });
 });

@@ -14,6 +14,12 @@ export interface LoadRound {
   pipelining: number;
   /** The exact body every response must carry; others count as mismatches. */
   expectBody: string;
+  /** Default GET. */
+  method?: "GET" | "POST";
+  /** Request headers, e.g. a Content-Type for `body`. */
+  headers?: Record<string, string>;
+  /** Request body (the same for every request). */
+  body?: string;
 }
 
 /** What one round measured. */
@@ -36,6 +42,9 @@ async function round(request: LoadRound): Promise<LoadResult> {
     pipelining: request.pipelining,
     duration: request.durationSec,
     expectBody: request.expectBody,
+    method: request.method ?? "GET",
+    headers: request.headers,
+    body: request.body,
   });
   return {
     // total / duration rather than autocannon's per-second average: rounds may be fractions of a second long.

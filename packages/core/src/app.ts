@@ -7,26 +7,34 @@ import type { Blueprint } from "./blueprint.js";
 import { describeValue } from "./describe.js";
 import { CelloError } from "./errors.js";
 import { checkController, exploreDecorated, exploreRoutes, instantiate, noRoutesWarning, unregisteredControllerWarnings } from "./explorer.js";
+import { checkGuards, type Guard } from "./guards/guard.js";
 import { HookRegistry, type HookName, type Hooks } from "./hooks.js";
-import { Lifecycle, type LifecycleEvent } from "./lifecycle.js";
+import { Lifecycle, type AppState, type LifecycleEvent } from "./lifecycle.js";
 import { consoleLogger, type Logger } from "./logger.js";
+import { compression, type CompressionOptions } from "./plugins/compression/compression.js";
 import { cors, type CorsOptions } from "./plugins/cors.js";
+import { healthChecks, type HealthCheckOptions } from "./plugins/health.js";
 import { logging, type LoggingOptions } from "./plugins/logging.js";
+import { openapi } from "./plugins/openapi/plugin.js";
+import type { OpenapiOptions } from "./plugins/openapi/types.js";
+import { metrics, type MetricsOptions } from "./plugins/metrics/metrics.js";
 import { Pipeline } from "./pipeline.js";
 import type { Request } from "./request.js";
 import type { ListenOptions, NodeServer, RequestListener, ServerAddress } from "./server.js";
 import type { Response } from "./response.js";
 import { Responder } from "./respond.js";
 import { createRouter, joinPaths, type HttpMethod, type Router } from "./router.js";
-import { RouteCollector, type RouteContext, type RouteDefinition, type RouteOptions } from "./routes.js";
+import { RouteCollector, type RouteContext, type RouteDefinition, type RouteInfo, type RouteOptions } from "./routes.js";
 import { SseEngine } from "./sse/engine.js";
 import { SSE_DEFAULTS, resolveSseOptions, type ResolvedSseOptions, type SseOptions, type SseShutdownOptions } from "./sse/options.js";
 import { UnclosedStreamCheck } from "./sse/unclosed-check.js";
 import { defaultBroker, type RunOptions } from "./workers/cluster.js";
 import type { ChannelBroker } from "./channels/broker.js";
 import type { Channel, ChannelOptions } from "./channels/channel.js";
-import { ChannelRegistry } from "./channels/registry.js";
+import { ChannelAccess, type ChannelAccessDefault, type ChannelAuthorizer, type ChannelPattern } from "./channels/access.js";
+import { ChannelRegistry, type ChannelSelector } from "./channels/registry.js";
 import type { SubscribeOptions } from "./channels/subscription.js";
+import { compileRoute, resolveValidationOptions, type ResolvedValidationOptions, type ValidationOptions } from "./validation/route.js";
 
 /** Options of `new App(options)`. */
 export interface AppOptions {
@@ -59,6 +67,27 @@ export interface AppOptions {
    * @example new App({ maxChannels: 50_000 })
    */
   maxChannels?: number;
+  /**
+   * Who may subscribe to a channel that no rule covers (no `authorize` option,
+   * no `app.authorizeChannels()` rule for its name or a pattern matching it):
+   * `"allow"` (the default: every request, as before rules existed) or `"deny"`
+   * (a 403 `CELLO_FORBIDDEN`, so a channel is closed until a rule opens it).
+   * @example new App({ channelAccess: "deny" })
+   */
+  channelAccess?: ChannelAccessDefault;
+  /**
+   * The development checks of routes' `schema.response` and `schema.events`: each on
+   * unless `NODE_ENV=production`; set one to force it on or off. (Input validation,
+   * the 422, always runs.)
+   * @example new App({ validation: { responses: true, events: true } }) // in production too
+   */
+  validation?: ValidationOptions;
+  /**
+   * Guards of every route, run first, before those of its blueprints, its
+   * controller and its own (see {@link App.useGuards}). Default none.
+   * @example new App({ guards: [Authenticated({ verify })] })
+   */
+  guards?: Guard[];
 }
 
 /** Options of {@link App.close}. */
@@ -105,14 +134,20 @@ export class App extends RouteCollector {
   /** Hooks added with {@link App.addHook}, read by the pipeline and the responder. */
   readonly #hooks = new HookRegistry();
   /** The SSE engine owning every open stream. */
-  readonly #engine = new SseEngine();
+  readonly #engine = new SseEngine(this);
   readonly #router: Router<RouteContext> = createRouter();
-  readonly #registered: Array<{ method: HttpMethod; path: string }> = [];
+  readonly #registered: RouteInfo[] = [];
   readonly #instances = new Map<Function, object>();
   readonly #bodyLimit: number;
   readonly #sseDefaults: ResolvedSseOptions;
+  readonly #validation: ResolvedValidationOptions;
   readonly #channels: ChannelRegistry;
+  readonly #channelAccess: ChannelAccess;
   readonly #lifecycle: Lifecycle;
+  /** App-wide guards, first in every route's list. */
+  readonly #guards: Guard[] = [];
+  /** Every registered route's own guards and where its effective list lives, so `useGuards()` reaches routes already registered. */
+  readonly #guarded: Array<{ own: readonly Guard[]; options: RouteOptions; contexts: RouteContext[] }> = [];
   #ready = false;
 
   constructor(options: AppOptions = {}) {
@@ -120,12 +155,15 @@ export class App extends RouteCollector {
     this.logger = options.logger ?? consoleLogger;
     this.#bodyLimit = options.bodyLimit ?? 1024 * 1024;
     this.#sseDefaults = resolveSseOptions(SSE_DEFAULTS, options.sse);
+    this.#validation = resolveValidationOptions(options.validation);
     this.broker = options.broker ?? defaultBroker();
     const unclosedMs = options.unclosedStreamWarningMs ?? 10_000;
     const unclosedStreams = unclosedMs > 0 && process.env.NODE_ENV !== "production" ? new UnclosedStreamCheck(unclosedMs, this.logger) : undefined;
-    this.#channels = new ChannelRegistry(this.broker, this.logger, options.maxChannels);
+    this.#channelAccess = new ChannelAccess(options.channelAccess);
+    this.#channels = new ChannelRegistry(this.broker, this.logger, this.#channelAccess, options.maxChannels, this);
+    if (options.guards !== undefined) this.#guards.push(...checkGuards(options.guards, "new App()"));
     // Requests flow one way: pipeline -> responder -> engine; none of them calls back into the app.
-    const responder = new Responder({ hooks: this.#hooks, engine: this.#engine, logger: this.logger, sseDefaults: this.#sseDefaults, unclosedStreams });
+    const responder = new Responder({ hooks: this.#hooks, engine: this.#engine, logger: this.logger, sseDefaults: this.#sseDefaults, unclosedStreams, scope: this });
     this.handler = new Pipeline({ router: this.#router, hooks: this.#hooks, responder, logger: this.logger, bodyLimit: this.#bodyLimit }).handler;
     this.#lifecycle = new Lifecycle({
       logger: this.logger,
@@ -143,9 +181,12 @@ export class App extends RouteCollector {
    * Get or create a broadcast channel. Events are numbered and kept (`history`)
    * for replay; with a Redis broker the channel spans every instance. The app
    * keeps it until `channel.delete()`; a new name past `maxChannels` throws a
-   * CelloError `CELLO_TOO_MANY_CHANNELS`.
-   * @param name - The channel's name.
-   * @param options - `history` (1000) and `ttlMs` (0); those of the first call stay.
+   * CelloError `CELLO_TOO_MANY_CHANNELS`. A name that is empty, longer than 256
+   * characters or holds a control character throws a CelloError
+   * `CELLO_INVALID_CHANNEL_NAME` (a 400 if it reaches a client).
+   * @param name - The channel's name, always literal (`*` is a character like any other).
+   * @param options - `history` (1000), `ttlMs` (0), `authorize` and `audience`
+   *   (see {@link ChannelOptions}); those of the first call stay.
    * @example
    * const stocks = app.channel("stocks", { history: 1000 });
    * app.get("/stocks", (req) => stocks.subscribe(req));
@@ -156,32 +197,98 @@ export class App extends RouteCollector {
   }
 
   /**
-   * Subscribe to several channels at once, by name or by a trailing-`*`
-   * pattern (`"feed:*"` matches every channel the app holds whose name starts with `feed:`).
-   * The SSE id then carries each channel's position, so a reconnect resumes all of them.
+   * Subscribe to several channels at once, by name or by pattern. A string is
+   * always one channel's name, even with a `*` in it (so a name taken from a
+   * request never selects other channels); a pattern is an object:
+   * `{ pattern: "feed:*" }` selects every channel the app holds whose name starts
+   * with `feed:`. The SSE id then carries each channel's position, so a reconnect
+   * resumes all of them.
+   *
    * A name the app does not hold yet makes a channel that lives while it has
    * subscribers, so names taken from requests do not pile up; past `maxChannels`
-   * the request is answered 503 (`CELLO_TOO_MANY_CHANNELS`).
+   * the request is answered 503 (`CELLO_TOO_MANY_CHANNELS`). Before anything is
+   * made, each name is checked (empty, over 256 characters or with a control
+   * character: 400 `CELLO_INVALID_CHANNEL_NAME`) and every rule covering each
+   * channel is asked (see {@link App.authorizeChannels}): one refused name is a
+   * 403 `CELLO_FORBIDDEN` for the whole request, before any SSE byte. A pattern
+   * selects only the channels the request may see (403 if it matched only others;
+   * 404 if it matched none).
    * @example
    * app.get("/feed", (req) => app.subscribe(req, ["news", "alerts"]));
-   * app.get("/rooms/{room}", (req) => app.subscribe(req, `room:${req.params.room}`));
+   * app.get("/rooms", (req) => app.subscribe(req, { pattern: "room:*" }));
+   * app.get("/rooms/{room}", (req) => app.subscribe(req, `room:${req.params.room}`)); // "*" here is a room called "*"
    */
-  subscribe(request: Request, channels: string | string[], options: SubscribeOptions & { sse?: SseOptions } = {}): Response {
-    return this.#channels.subscribe(request, Array.isArray(channels) ? channels : [channels], options);
+  subscribe(request: Request, channels: ChannelSelector | readonly ChannelSelector[], options: SubscribeOptions & { sse?: SseOptions } = {}): Promise<Response> {
+    try {
+      return this.#channels.subscribe(request, Array.isArray(channels) ? (channels as readonly ChannelSelector[]) : [channels as ChannelSelector], options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /**
+   * Declare who may subscribe to a channel, by name or by `{ pattern }`: before
+   * any subscription (`channel.subscribe(request)`, `app.subscribe(request, ...)`)
+   * every rule covering the channel is asked with the request and the channel's
+   * name, with the channel's own `authorize` option; all must return `true`
+   * (anything else, `undefined` included, refuses: 403 `CELLO_FORBIDDEN` before any
+   * SSE byte). A rule may be async and may throw an `HttpError` (a 401 with
+   * `WWW-Authenticate`, say). Channels no rule covers follow `AppOptions.channelAccess`.
+   * @param channels - A channel's name, or `{ pattern: "prefix*" }`.
+   * @param authorize - `(request, channel) => boolean | Promise<boolean>`.
+   * @example
+   * // Each user subscribes only to their own channel; replays never cross users.
+   * app.authorizeChannels({ pattern: "user:*" }, (req, name) => name === `user:${req.getHeader("x-user")}`);
+   * app.get("/me/events", (req) => app.subscribe(req, `user:${req.getHeader("x-user")}`));
+   */
+  authorizeChannels(channels: string | ChannelPattern, authorize: ChannelAuthorizer): this {
+    this.#channelAccess.add(channels, authorize);
+    return this;
   }
 
   /** @internal Register one definition (see RouteCollector). */
   protected addRoute(definition: RouteDefinition): void {
-    for (const method of definition.methods) this.#registered.push({ method, path: definition.path });
+    // The registered options are the app's own copy, holding the route's effective guards (app-wide first).
+    const own = definition.options.guards === undefined ? [] : checkGuards(definition.options.guards, `${definition.methods.join("|")} ${definition.path}`);
+    const guards = this.#guards.length === 0 && own.length === 0 ? undefined : [...this.#guards, ...own];
+    definition = { ...definition, options: { ...definition.options, guards } };
+    if (guards === undefined) delete definition.options.guards;
+    for (const method of definition.methods) this.#registered.push({ method, path: definition.path, options: definition.options });
     const sse = resolveSseOptions(this.#sseDefaults, definition.options.sse);
+    const contexts: RouteContext[] = [];
     for (const method of definition.methods) {
-      this.#router.add(method, definition.path, {
-        handler: definition.handler,
+      const where = `${method} ${definition.path}`;
+      const { handler, eventCheck } = compileRoute(definition.handler, definition.options.schema, where, this.logger, this.#validation);
+      const context: RouteContext = {
+        handler,
         bodyLimit: definition.options.bodyLimit ?? this.#bodyLimit,
         sse,
-        where: `${method} ${definition.path}`,
-      });
+        where,
+        eventCheck,
+        guards,
+        path: definition.path,
+      };
+      this.#router.add(method, definition.path, context);
+      contexts.push(context);
     }
+    this.#guarded.push({ own, options: definition.options, contexts });
+  }
+
+  /**
+   * Add app-wide guards: they run first on every route, before the route's
+   * blueprints', controller's and own guards, in the order added (after those
+   * of `new App({ guards })`). Routes registered before the call get them too.
+   * Anything but guard functions throws a CelloError `CELLO_INVALID_OPTION`.
+   * @example app.useGuards(Authenticated({ verify, cookie: "token" }));
+   */
+  useGuards(...guards: Guard[]): this {
+    this.#guards.push(...checkGuards(guards, "app.useGuards()"));
+    for (const route of this.#guarded) {
+      const effective = [...this.#guards, ...route.own];
+      route.options.guards = effective;
+      for (const context of route.contexts) context.guards = effective;
+    }
+    return this;
   }
 
   /**
@@ -234,12 +341,64 @@ export class App extends RouteCollector {
     return this.use(cors(options));
   }
 
+  /**
+   * Cello's `app.enable_compression()`: gzip or brotli for responses of a compressible type above
+   * `threshold` (1 KiB), as the client's `Accept-Encoding` allows, with `Vary: Accept-Encoding`;
+   * SSE streams too where opted in (`{ sse: { compress: true } }` on a route, or `sse: true` here),
+   * flushed at every write so events stay live. See {@link CompressionOptions}.
+   * @example app.enableCompression({ sse: true });
+   */
+  enableCompression(options?: CompressionOptions): this {
+    return this.use(compression(options));
+  }
+
   /** Cello's `app.enable_logging()`: one line per request, and per stream open and close. See {@link LoggingOptions}. */
   enableLogging(options?: LoggingOptions): this {
     return this.use(logging(options));
   }
 
-  /** Run `fn` at startup (before the server accepts) or shutdown (after streams closed). */
+  /**
+   * Cello's `app.enable_openapi()`: serve an OpenAPI 3.2 document of the app's routes at
+   * `/openapi.json` (their guards' security, their schemas as JSON Schema, SSE events as
+   * `itemSchema`), and with `ui` a docs page at `/docs`. The document is built once, at
+   * startup (`ready()`): a schema that cannot be converted fails startup with a CelloError
+   * `CELLO_OPENAPI_SCHEMA` naming the route. See {@link OpenapiOptions}.
+   * @example
+   * import { scalarUi } from "@cellojs/openapi";
+   * app.enableOpenapi({ title: "Notifications", version: "1.2.0", ui: scalarUi() });
+   */
+  enableOpenapi(options?: OpenapiOptions): this {
+    return this.use(openapi(options));
+  }
+
+  /**
+   * Cello's `app.enable_prometheus()`: serve `/metrics` in the Prometheus text format
+   * (prom-client, a peer dependency to install): HTTP requests by route template and status
+   * with durations, SSE streams, events, bytes, drops and closes by reason, channel
+   * publishes and publish-to-flush latency, replays, resets, broker state. Call it before
+   * `listen()`. See {@link MetricsOptions}.
+   * @example app.enableMetrics(); // GET /metrics
+   */
+  enableMetrics(options?: MetricsOptions): this {
+    return this.use(metrics(options));
+  }
+
+  /**
+   * Cello's `app.enable_health_checks()`: `/health`, `/health/live`, `/health/ready` and
+   * `/health/startup`. Readiness fails (503) from the first moment of `close()`, before
+   * any stream ends; `drainDelayMs` keeps it so while a load balancer notices. See {@link HealthCheckOptions}.
+   * @example app.enableHealthChecks({ checks: { db: () => db.ping() }, drainDelayMs: 10_000 });
+   */
+  enableHealthChecks(options?: HealthCheckOptions): this {
+    return this.use(healthChecks(options));
+  }
+
+  /**
+   * Run `fn` at `"startup"` (before the server accepts), `"draining"` (first thing in
+   * `close()`: the server still accepts and streams are still open; `close()` awaits it,
+   * so a handler that waits delays the rest) or `"shutdown"` (after streams closed).
+   * @example app.onEvent("draining", () => console.log("draining: readiness now fails"));
+   */
   onEvent(event: LifecycleEvent, fn: () => unknown): this {
     this.#lifecycle.on(event, fn);
     return this;
@@ -259,9 +418,16 @@ export class App extends RouteCollector {
     await this.#lifecycle.startup();
   }
 
-  /** Every registered route as `{ method, path }`, in registration order (after `ready()` for `@app.get` classes). */
-  routes(): Array<{ method: HttpMethod; path: string }> {
-    return this.#registered.map((r) => ({ ...r }));
+  /**
+   * Every registered route as `{ method, path, options }` (one entry per method), in registration
+   * order; routes of `@app.get` classes appear once `ready()` ran. `options` are the route's
+   * options as registered (frozen). The OpenAPI document is built from this list.
+   * @example app.routes().map((r) => `${r.method} ${r.path}`) // ["GET /", "GET /sse/counter"]
+   */
+  routes(): RouteInfo[] {
+    // Frozen copies: what routes() lists is what is registered now, and a reader cannot change it
+    // (the registered options stay the app's own: useGuards() updates their guards).
+    return this.#registered.map((r) => ({ method: r.method, path: r.path, options: Object.freeze({ ...r.options }) }));
   }
 
   #instance(ctor: Function): object {
@@ -284,6 +450,15 @@ export class App extends RouteCollector {
   /** The underlying node server, once listening. */
   get server(): NodeServer | undefined {
     return this.#lifecycle.server;
+  }
+
+  /**
+   * Where the app is in its life: `"created"`, `"starting"` (startup handlers running),
+   * `"started"`, `"draining"` (`close()` began, the server still accepts), `"closing"`, `"closed"`.
+   * @example app.get("/state", () => ({ state: app.state })); // { "state": "started" }
+   */
+  get state(): AppState {
+    return this.#lifecycle.state;
   }
 
   /**
@@ -324,4 +499,4 @@ export class App extends RouteCollector {
   }
 }
 
-export type { RouteOptions };
+export type { AppState, LifecycleEvent, RouteInfo, RouteOptions };

@@ -3,9 +3,20 @@
  * registered on an app with `app.registerBlueprint(bp)`. Blueprints nest.
  */
 import { CelloError } from "./errors.js";
+import { checkGuards, type Guard } from "./guards/guard.js";
 import { checkController, exploreDecorated, exploreRoutes, noRoutesWarning } from "./explorer.js";
 import { joinPaths } from "./router.js";
 import { RouteCollector, type RouteDefinition } from "./routes.js";
+
+/** Options of `new Blueprint(prefix, options)`. */
+export interface BlueprintOptions {
+  /**
+   * Guards of every route of the blueprint, its controllers' and its nested
+   * blueprints' included: after the app's and the enclosing blueprints', before
+   * the controller's and the route's own.
+   */
+  guards?: Guard[];
+}
 
 /**
  * @example
@@ -14,6 +25,7 @@ import { RouteCollector, type RouteDefinition } from "./routes.js";
  * const v1 = new Blueprint("/v1");
  * v1.registerBlueprint(api); // /v1/api/users/{id}
  * app.registerBlueprint(v1);
+ * const admin = new Blueprint("/admin", { guards: [Authenticated({ verify }), RoleGuard(["admin"])] });
  */
 export class Blueprint extends RouteCollector {
   /** The prefix every route of this blueprint gets. */
@@ -24,9 +36,16 @@ export class Blueprint extends RouteCollector {
   /** Controllers registered with no route decorator, reported when the blueprint is registered on an app. */
   readonly #withoutRoutes: Function[] = [];
 
-  constructor(prefix = "") {
+  readonly #guards: readonly Guard[];
+
+  /**
+   * @param prefix - The path prefix of every route; default `""`.
+   * @param options - `guards` for every route (see {@link BlueprintOptions}); default none.
+   */
+  constructor(prefix = "", options: BlueprintOptions = {}) {
     super();
     this.prefix = prefix;
+    this.#guards = options.guards === undefined ? [] : checkGuards(options.guards, `Blueprint "${prefix}"`);
   }
 
   #registered = false;
@@ -69,6 +88,12 @@ export class Blueprint extends RouteCollector {
     own.push(...exploreDecorated(this, this.decoratedSites, instantiate));
     for (const ctor of this.#controllers) own.push(...exploreRoutes(ctor, instantiate(ctor)));
     for (const child of this.#children) own.push(...child.collectRoutes(instantiate, warn));
-    return own.map((definition) => ({ ...definition, path: joinPaths(this.prefix, definition.path) }));
+    const guards = this.#guards;
+    return own.map((definition) => ({
+      ...definition,
+      path: joinPaths(this.prefix, definition.path),
+      // Outer first: this blueprint's guards before those of what it contains.
+      options: guards.length > 0 ? { ...definition.options, guards: [...guards, ...(definition.options.guards ?? [])] } : definition.options,
+    }));
   }
 }

@@ -14,6 +14,7 @@
  * reflect-metadata is needed.
  */
 import { CelloError } from "./errors.js";
+import { checkGuards, type Guard } from "./guards/guard.js";
 import type { HttpMethod } from "./router.js";
 import type { RouteOptions } from "./routes.js";
 
@@ -63,6 +64,7 @@ const standardMethods = new WeakMap<RouteMetadata, Function>();
 /** A standard metadata object's class, once something showed it (see {@link rememberClass}). */
 const metadataClasses = new WeakMap<object, Function>();
 const controllerPrefixes = new WeakMap<Function, string>();
+const controllerGuards = new WeakMap<Function, Guard[]>();
 
 /**
  * Where a route decorator was applied, as far as it could see: the class
@@ -88,6 +90,7 @@ function misuse(detail: string): CelloError {
 export function routeDecorator(label: string, route: Omit<RouteMetadata, "propertyKey">, onApplied?: (site: DecoratedSite) => void): RouteDecorator {
   if (typeof route.path !== "string") throw misuse(`${label} needs a path: write ${label}("/path"), not ${label} alone`);
   const name = `${label}(${JSON.stringify(route.path)})`;
+  if (route.options?.guards !== undefined) route = { ...route, options: { ...route.options, guards: checkGuards(route.options.guards, name) } };
   const decorator = (target: unknown, keyOrContext?: unknown, descriptor?: unknown): void => {
     if (isDecoratorContext(keyOrContext)) {
       // Standard semantics: (method, context).
@@ -165,6 +168,16 @@ export function readControllerPrefix(ctor: Function): string {
   return controllerPrefixes.get(ctor) ?? "";
 }
 
+/**
+ * A controller's guards (from `@controller(prefix, { guards })`), `[]` when it has none.
+ * @example
+ * @controller("/admin", { guards: [auth] }) class Admin {}
+ * readControllerGuards(Admin); // [auth]
+ */
+export function readControllerGuards(ctor: Function): readonly Guard[] {
+  return controllerGuards.get(ctor) ?? [];
+}
+
 function ownMetadata(ctor: Function): object | undefined {
   if (!Object.prototype.hasOwnProperty.call(ctor, SYMBOL_METADATA)) return undefined;
   const metadata = (ctor as unknown as Record<symbol, unknown>)[SYMBOL_METADATA];
@@ -193,20 +206,32 @@ export function unboundRoutes(site: DecoratedSite): Array<{ entry: RouteMetadata
  */
 export const declaredControllers = new Set<Function>();
 
+/** Options of {@link controller}. */
+export interface ControllerOptions {
+  /** Guards of every route of the controller: after the app's and its blueprints', before each route's own. */
+  guards?: Guard[];
+}
+
 /**
  * Mark a class as a controller whose routes live under `prefix`.
  * @param prefix - path prefix of every route of the class; default `""`
+ * @param options - `guards` for every route of the class (see {@link ControllerOptions}); default none
  * @example
- * @controller("/users")
+ * @controller("/users", { guards: [Authenticated({ verify })] })
  * class Users { @get("/{id}") show(req: Request) { return { id: req.params.id }; } }
  * app.register(Users);
  */
-export function controller(prefix = ""): ControllerDecorator {
+export function controller(prefix = "", options: ControllerOptions = {}): ControllerDecorator {
   if (typeof prefix !== "string") throw misuse(`@controller takes a path prefix: write @controller() or @controller("/users"), not @controller alone`);
+  const guards = options.guards === undefined ? undefined : checkGuards(options.guards, `@controller(${JSON.stringify(prefix)})`);
+  const record = (target: Function): void => {
+    controllerPrefixes.set(target, prefix);
+    if (guards !== undefined && guards.length > 0) controllerGuards.set(target, guards);
+  };
   const decorator = (target: unknown, context?: unknown): void => {
     if (isDecoratorContext(context)) {
       if (context.kind !== "class") throw misuse(`@controller(${JSON.stringify(prefix)}) decorates classes, not the ${context.kind} ${String(context.name)}: use @get/@post/... on methods`);
-      controllerPrefixes.set(target as Function, prefix);
+      record(target as Function);
       declaredControllers.add(target as Function);
       if (context.metadata) metadataClasses.set(context.metadata, target as Function);
       return;
@@ -214,7 +239,7 @@ export function controller(prefix = ""): ControllerDecorator {
     if (typeof target !== "function" || context !== undefined) {
       throw misuse(`@controller(${JSON.stringify(prefix)}) decorates classes, not ${context === undefined ? "this value" : `the member ${String(context)}`}: use @get/@post/... on methods`);
     }
-    controllerPrefixes.set(target, prefix);
+    record(target);
     declaredControllers.add(target);
   };
   return decorator as ControllerDecorator;

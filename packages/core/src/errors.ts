@@ -10,9 +10,16 @@ export const ERROR_CODES = {
   CELLO_BAD_REQUEST: { status: 400, message: "Bad Request" },
   CELLO_INVALID_JSON: { status: 400, message: "Invalid JSON body" },
   CELLO_UNAUTHORIZED: { status: 401, message: "Unauthorized" },
+  // A guard refused a caller it knows (or one no credential could admit): guards/.
+  CELLO_FORBIDDEN: { status: 403, message: "Forbidden" },
+  // A channel name from a request that is empty, too long or holds a control character.
+  CELLO_INVALID_CHANNEL_NAME: { status: 400, message: "Invalid channel name" },
   CELLO_NOT_FOUND: { status: 404, message: "Not Found" },
   CELLO_METHOD_NOT_ALLOWED: { status: 405, message: "Method Not Allowed" },
   CELLO_BODY_TOO_LARGE: { status: 413, message: "Payload Too Large" },
+  CELLO_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "Unsupported Media Type" },
+  // Input that does not match the route's schema: the 422 body is a problem details document (validation/problem.ts).
+  CELLO_VALIDATION_FAILED: { status: 422, message: "Unprocessable Content" },
   CELLO_INTERNAL: { status: 500, message: "Internal Server Error" },
   CELLO_SERVICE_UNAVAILABLE: { status: 503, message: "Service Unavailable" },
   // Programmer errors: thrown at registration or call time, never sent to a client as is.
@@ -29,6 +36,14 @@ export const ERROR_CODES = {
   // The app holds maxChannels channels: app.channel() throws it, a request that would make one gets a 503.
   CELLO_TOO_MANY_CHANNELS: { status: 503, message: "Too many channels" },
   CELLO_CHANNEL_DELETED: { status: 500, message: "Channel deleted" },
+  // app.enableOpenapi(): a route's schema has no JSON Schema form (thrown at startup, naming the route).
+  CELLO_OPENAPI_SCHEMA: { status: 500, message: "Schema not convertible to JSON Schema" },
+  // A route's schema option is not Standard Schemas, or a schema threw while validating.
+  CELLO_INVALID_SCHEMA: { status: 500, message: "Invalid schema" },
+  // Development checks (validation/response.ts, validation/events.ts): the app's own output breaks its schema.
+  CELLO_INVALID_RESPONSE: { status: 500, message: "Response does not match its schema" },
+  CELLO_INVALID_SSE_EVENT: { status: 500, message: "SSE event does not match its schema" },
+  CELLO_MISSING_DEPENDENCY: { status: 500, message: "Missing dependency" },
 } as const;
 
 /** A code from {@link ERROR_CODES}. */
@@ -114,7 +129,7 @@ const STATUS_TEXT: Record<number, string> = {
   409: "Conflict",
   413: "Payload Too Large",
   415: "Unsupported Media Type",
-  422: "Unprocessable Entity",
+  422: "Unprocessable Content",
   429: "Too Many Requests",
   500: "Internal Server Error",
   502: "Bad Gateway",

@@ -2,7 +2,7 @@
  * The explorer reads route metadata from classes into plain route definitions.
  * It does not register anything: that is the app's job.
  */
-import { classOfSite, declaredControllers, readControllerPrefix, readRouteMetadata, rememberClass, unboundRoutes, type DecoratedSite, type RouteMetadata } from "./decorators.js";
+import { classOfSite, declaredControllers, readControllerGuards, readControllerPrefix, readRouteMetadata, rememberClass, unboundRoutes, type DecoratedSite, type RouteMetadata } from "./decorators.js";
 import { CelloError } from "./errors.js";
 import { joinPaths } from "./router.js";
 import type { Handler, RouteDefinition } from "./routes.js";
@@ -21,6 +21,7 @@ const reportedControllers = new WeakSet<Function>();
 export function exploreRoutes(ctor: Function, instance: object, owner?: object): RouteDefinition[] {
   rememberClass(ctor);
   const prefix = readControllerPrefix(ctor);
+  const guards = readControllerGuards(ctor);
   const definitions: RouteDefinition[] = [];
   for (const entry of readRouteMetadata(ctor)) {
     if (entry.owner !== owner) continue;
@@ -33,7 +34,8 @@ export function exploreRoutes(ctor: Function, instance: object, owner?: object):
       methods: entry.methods,
       path: prefix ? joinPaths(prefix, entry.path) : entry.path,
       handler: (method as Handler).bind(target),
-      options: entry.options,
+      // The controller's guards run before the route's own.
+      options: guards.length > 0 ? { ...entry.options, guards: [...guards, ...(entry.options.guards ?? [])] } : entry.options,
     });
   }
   return definitions;

@@ -15,8 +15,22 @@ import type { UnclosedStreamCheck } from "./sse/unclosed-check.js";
 import { isClusterWorker, joinCluster, resolveWorkerCount, startCluster, type ClusterPrimary, type RunOptions } from "./workers/cluster.js";
 import { superviseReload, wantsReload } from "./workers/reload.js";
 
-/** When `app.onEvent` handlers run. */
-export type LifecycleEvent = "startup" | "shutdown";
+/**
+ * When `app.onEvent` handlers run: `"startup"` before the server accepts;
+ * `"draining"` first thing in `close()`, while the server still accepts and every
+ * stream is still open (a readiness check fails from here, and a handler may wait
+ * so a load balancer notices before streams end); `"shutdown"` last, after streams
+ * closed and the server stopped.
+ */
+export type LifecycleEvent = "startup" | "draining" | "shutdown";
+
+/**
+ * Where an app is in its life (`app.state`), in order: `"created"` (nothing run yet),
+ * `"starting"` (startup handlers running), `"started"` (they finished), `"draining"`
+ * (`close()` began: draining handlers run, the server still accepts), `"closing"`
+ * (streams get their final frame, the server stops), `"closed"`.
+ */
+export type AppState = "created" | "starting" | "started" | "draining" | "closing" | "closed";
 
 /** Which of run()/listen() started the app, and where it listens once it does. */
 interface StartedBy {
@@ -53,7 +67,8 @@ export class Lifecycle {
   readonly #unclosedStreams: UnclosedStreamCheck | undefined;
   readonly #channels: ChannelRegistry;
   readonly #broker: ChannelBroker;
-  readonly #handlers: Record<LifecycleEvent, Array<() => unknown>> = { startup: [], shutdown: [] };
+  readonly #handlers: Record<LifecycleEvent, Array<() => unknown>> = { startup: [], draining: [], shutdown: [] };
+  #state: AppState = "created";
   readonly #connections = new Connections();
   #server: NodeServer | undefined;
   #closing: Promise<void> | undefined;
@@ -79,9 +94,16 @@ export class Lifecycle {
     this.#handlers[event].push(fn);
   }
 
+  /** Where the app is in its life. */
+  get state(): AppState {
+    return this.#state;
+  }
+
   /** Run the startup handlers, in order (the app's `ready()` calls this once). */
   async startup(): Promise<void> {
+    if (this.#state === "created") this.#state = "starting";
     for (const fn of this.#handlers.startup) await fn();
+    if (this.#state === "starting") this.#state = "started";
   }
 
   /** `app.listen()`: start serving, once. */
@@ -190,6 +212,17 @@ export class Lifecycle {
   }
 
   async #close(options: SseShutdownOptions): Promise<void> {
+    this.#state = "draining";
+    // Before anything stops: the server still accepts (a load balancer's probe sees the
+    // readiness check fail) and every stream is still open. A failing handler is logged and does not stop the close.
+    for (const fn of this.#handlers.draining) {
+      try {
+        await fn();
+      } catch (err) {
+        this.#logger.error("A draining handler failed", err);
+      }
+    }
+    this.#state = "closing";
     const server = this.#server;
     const graceMs = options.graceMs ?? 5000;
     const started = Date.now();
@@ -227,5 +260,6 @@ export class Lifecycle {
         this.#logger.error("A shutdown handler failed", err);
       }
     }
+    this.#state = "closed";
   }
 }

@@ -1,10 +1,12 @@
 /**
  * The request pipeline: each request passes through it once, one way:
- * node request -> Request -> onRequest hooks -> router -> handler -> Responder
+ * node request -> Request -> onRequest hooks -> router -> guards -> handler -> Responder
  * (respond.ts). It gets what it needs from its app once, at construction, and
  * never calls back into it.
  */
+import { channels as diagnostics } from "./diagnostics.js";
 import { HttpError } from "./errors.js";
+import { runGuards } from "./guards/run.js";
 import type { HookRegistry } from "./hooks.js";
 import type { Logger } from "./logger.js";
 import { Request, kRouted } from "./request.js";
@@ -12,6 +14,7 @@ import { Response } from "./response.js";
 import { errorToResponse, type RawResponse, type Responder } from "./respond.js";
 import type { Router } from "./router.js";
 import type { RouteContext } from "./routes.js";
+import type { Guard } from "./guards/guard.js";
 import type { RequestListener } from "./server.js";
 
 /** What a {@link Pipeline} needs from its app, given once at construction. */
@@ -48,6 +51,7 @@ export class Pipeline {
     // notices a departed client when its signal is first read, and the SSE engine
     // listens from the moment a stream starts and checks the socket before writing.
     const request = new Request(raw, this.#bodyLimit, res);
+    if (diagnostics.httpResponse.hasSubscribers) request.startedAt = performance.now();
     if (this.#hooks.onRequest.length > 0) {
       this.#runRequestHooks(request, res).catch((err) => this.#fail(request, res, err));
       return;
@@ -75,7 +79,36 @@ export class Pipeline {
       return;
     }
     const context = match.store;
-    request[kRouted](match.params, context.bodyLimit);
+    request[kRouted](context.path, match.params, context.bodyLimit);
+    // A route without guards pays for this one check.
+    if (context.guards !== undefined) {
+      this.#guard(request, res, context, context.guards);
+      return;
+    }
+    this.#handle(request, res, context);
+  }
+
+  /** Run the route's guards, then its handler; a refusal (or a guard's failure) is the answer, written before any SSE byte. */
+  #guard(request: Request, res: RawResponse, context: RouteContext, guards: readonly Guard[]): void {
+    let pending: void | Promise<void>;
+    try {
+      pending = runGuards(request, guards);
+    } catch (err) {
+      this.#responder.send(request, res, errorToResponse(err, this.#logger, `a guard of ${context.where}`), context);
+      return;
+    }
+    if (pending === undefined) {
+      this.#handle(request, res, context);
+      return;
+    }
+    pending.then(
+      () => this.#handle(request, res, context),
+      (err) => this.#responder.send(request, res, errorToResponse(err, this.#logger, `a guard of ${context.where}`), context),
+    );
+  }
+
+  /** Call the route's handler and answer with what it returns or throws. */
+  #handle(request: Request, res: RawResponse, context: RouteContext): void {
     let value: unknown;
     try {
       value = context.handler(request);

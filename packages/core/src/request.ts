@@ -6,8 +6,11 @@
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
 import { HttpError } from "./errors.js";
-import { kStreamGone } from "./sse/report.js";
+import type { Principal } from "./guards/guard.js";
+import { StreamDeadline, type StreamEndOptions } from "./sse/deadline.js";
+import { kStreamDeadline, kStreamGone } from "./sse/report.js";
 import { connectionSocket } from "./server.js";
+import type { RequestValid } from "./validation/schema.js";
 
 /** The raw node:http or node:http2 (compatibility API) request. */
 export type RawRequest = IncomingMessage | Http2ServerRequest;
@@ -16,7 +19,13 @@ const EMPTY_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 
 /** @internal The method the pipeline sets a routed request's params and body limit with. Not exported from the package. */
 export const kRouted = Symbol("cello.request.routed");
+/** @internal The method validation (validation/route.ts) records the validated input with. Not exported from the package. */
+export const kValidated = Symbol("cello.request.validated");
 
+const NOTHING_VALIDATED: RequestValid = Object.freeze({ params: undefined, query: undefined, headers: undefined, body: undefined });
+
+/** @internal The property guards set `request.principal` through (guards/run.ts). Not exported from the package. */
+export const kPrincipal = Symbol("cello.request.principal");
 
 /**
  * An incoming HTTP request.
@@ -35,14 +44,23 @@ export class Request {
   /** The raw node request, for what this class does not cover. */
   readonly raw: RawRequest;
 
+  /**
+   * @internal `performance.now()` when the request arrived, set only while someone listens
+   * on the `cello:http.response` diagnostics channel (0 otherwise): the clock is not read for nothing.
+   */
+  startedAt = 0;
   #params: Readonly<Record<string, string>> = EMPTY_PARAMS;
+  #route: string | undefined = undefined;
   #bodyLimit: number;
   #queryStart: number;
   #query: Record<string, string> | undefined;
   #searchParams: URLSearchParams | undefined;
   #body: Promise<Uint8Array> | undefined;
   #abort: AbortController | undefined;
+  #valid: RequestValid = NOTHING_VALIDATED;
   #gone = false;
+  #principal: Principal | undefined;
+  #deadline: StreamDeadline | undefined;
   readonly #res: ServerResponse | Http2ServerResponse | undefined;
 
   /**
@@ -63,15 +81,90 @@ export class Request {
     return this.#params;
   }
 
+  /**
+   * The input as the route's `schema` parsed it: `{ params, query, headers, body }`,
+   * each the schema's output (coerced, defaulted, transformed), or `undefined` for a
+   * part the route has no schema for (and on every part of a route without one).
+   * Typed from the schemas in function routes; name the type with `ValidatedRequest<typeof schema>` in a decorated method.
+   * @example
+   * app.get("/search", (req) => search(req.valid.query.q, req.valid.query.page), {
+   *   schema: { query: z.object({ q: z.string(), page: z.coerce.number().default(1) }) },
+   * });
+   */
+  get valid(): RequestValid {
+    return this.#valid;
+  }
+
+  /** @internal Validation records what the route's schemas parsed, before the handler runs. */
+  [kValidated](valid: RequestValid): void {
+    this.#valid = valid;
+  }
+
   /** Most bytes `body()` accepts before answering 413: the route's `bodyLimit`, else the app's. */
   get bodyLimit(): number {
     return this.#bodyLimit;
   }
 
-  /** @internal The pipeline records what routing found: the route's params and body limit. */
-  [kRouted](params: Readonly<Record<string, string>>, bodyLimit: number): void {
+  /**
+   * The template of the route that matched, as registered (`"/users/{id}"`), or undefined
+   * before routing (in an onRequest hook) and when no route matched (404, 405). Bounded by
+   * the app's routes, so safe as a metrics label or a log field, unlike `path`.
+   * @example app.addHook("onFinish", (req, info) => console.log(req.route ?? "unmatched", info.status));
+   */
+  get route(): string | undefined {
+    return this.#route;
+  }
+
+  /** @internal The pipeline records what routing found: the route's template, params and body limit. */
+  [kRouted](route: string, params: Readonly<Record<string, string>>, bodyLimit: number): void {
+    this.#route = route;
     this.#params = params;
     this.#bodyLimit = bodyLimit;
+  }
+
+  /**
+   * Who the request is, as the guard that authenticated it said (the `principal`
+   * of its result, e.g. `Authenticated({ verify })`'s); undefined before the
+   * guards ran and on a route no guard authenticates. Typed by your
+   * {@link Principal} declaration.
+   * @example app.get("/me", (req) => ({ user: req.principal?.id }), { guards: [auth] });
+   */
+  get principal(): Principal | undefined {
+    return this.#principal;
+  }
+
+  /** @internal Guards record the principal here (guards/run.ts). */
+  set [kPrincipal](principal: Principal | undefined) {
+    this.#principal = principal;
+  }
+
+  /**
+   * End this request's SSE stream at `time`, with a last frame saying why: an
+   * event (`event`, `data`) and a `retry:` hint. Call it before the stream opens
+   * (in a guard, in the handler) or while it streams; called again, the earliest
+   * time wins. It works for every source (SseStream, generators, channel
+   * subscriptions): at the deadline, what is queued goes out, then the final
+   * frame, then the response ends, `request.signal` aborts and `onStreamClose`
+   * reports `reason` (`"deadline"`, or `"expired"` for a credential). The timer
+   * runs only while the stream is open and is cleared when it closes. A time
+   * already past ends the stream as soon as it opens. On a response that is
+   * not a stream it does nothing. A time that is not a Date or a number, or a
+   * field an SseEvent refuses, throws a CelloError where it is called.
+   * @param time - A Date, or ms since the epoch (`Date.now() + 60_000`).
+   * @param options - The last frame and the close reason (see {@link StreamEndOptions}).
+   * @example
+   * app.get("/feed", (req) => {
+   *   req.endStreamAt(Date.now() + 3_600_000, { event: "reconnect", retry: 1000 }); // at most an hour
+   *   return feed.subscribe(req);
+   * });
+   */
+  endStreamAt(time: number | Date, options?: StreamEndOptions): void {
+    (this.#deadline ??= new StreamDeadline()).set(time, options);
+  }
+
+  /** @internal The stream's deadline, read by the SSE connection when it opens and closes. */
+  get [kStreamDeadline](): StreamDeadline | undefined {
+    return this.#deadline;
   }
 
   /** The path without the query string, e.g. `/items/1`. */

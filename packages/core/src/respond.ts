@@ -5,11 +5,12 @@
  */
 import type { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
+import { channels as diagnostics } from "./diagnostics.js";
 import { HttpError, assertHeadersSafe, publicErrorBody } from "./errors.js";
 import type { HookRegistry } from "./hooks.js";
 import type { Logger } from "./logger.js";
 import type { Request } from "./request.js";
-import { Response } from "./response.js";
+import { Response, type ContentEncoder } from "./response.js";
 import type { RouteContext } from "./routes.js";
 import type { SseEngine } from "./sse/engine.js";
 import { resolveSseOptions, type ResolvedSseOptions } from "./sse/options.js";
@@ -83,13 +84,16 @@ export function sseHeaders(response: Response, http2: boolean): void {
   if (response.getHeader("x-accel-buffering") === undefined) response.setHeader("X-Accel-Buffering", "no");
 }
 
-/** Write a non-streaming Response: status, headers, Content-Length, body (none for HEAD). */
-export function writeBytes(res: RawResponse, response: Response, headOnly: boolean, http2: boolean): void {
+/**
+ * Write a non-streaming Response: status, headers, Content-Length, body (none for HEAD).
+ * `encoded`: the body after the response's content coding, written instead of its own.
+ */
+export function writeBytes(res: RawResponse, response: Response, headOnly: boolean, http2: boolean, encoded?: Uint8Array): void {
   const body = response.body;
   const headers = response.headers;
   if (http2) stripConnectionHeaders(headers);
   if (body.kind === "bytes") {
-    const bytes = body.bytes;
+    const bytes = encoded ?? body.bytes;
     const length = typeof bytes === "string" ? Buffer.byteLength(bytes) : bytes.byteLength;
     headers["Content-Length"] = String(length);
     (res as ServerResponse).writeHead(response.status, headers);
@@ -105,6 +109,24 @@ export function writeBytes(res: RawResponse, response: Response, headOnly: boole
 }
 
 const NON_ASCII = /[^\x00-\x7f]/;
+
+/**
+ * The content coding to apply to `response`, if any: the one a plugin set, unless the body is
+ * empty, the answer is HEAD's, or the response is already encoded (a `Content-Encoding` set
+ * by the handler or a later hook).
+ */
+function applicableEncoder(response: Response, headOnly: boolean): ContentEncoder | undefined {
+  const encoder = response.encoder;
+  if (encoder === undefined || headOnly || response.body.kind === "empty") return undefined;
+  if (response.getHeader("content-encoding") !== undefined) return undefined;
+  return encoder;
+}
+
+/** Say the body is encoded: `Content-Encoding`, and no `Content-Length` of the unencoded body. */
+function setContentEncoding(response: Response, coding: string): void {
+  response.setHeader("Content-Encoding", coding);
+  response.removeHeader("content-length");
+}
 
 /** Whether any header value holds a character past ASCII (the check has let only Latin-1 through). */
 function hasLatin1(headers: Record<string, string | string[]>): boolean {
@@ -125,6 +147,8 @@ export interface RespondContext {
   readonly sseDefaults: ResolvedSseOptions;
   /** The development check for an SseStream missing `close()`; undefined when it is off. */
   readonly unclosedStreams: UnclosedStreamCheck | undefined;
+  /** The app, named in diagnostics messages (see diagnostics.ts); never called. */
+  readonly scope: object;
 }
 
 /**
@@ -143,8 +167,10 @@ export class Responder {
   readonly #logger: Logger;
   readonly #sseDefaults: ResolvedSseOptions;
   readonly #unclosedStreams: UnclosedStreamCheck | undefined;
+  readonly #scope: object;
 
   constructor(context: RespondContext) {
+    this.#scope = context.scope;
     this.#hooks = context.hooks;
     this.#engine = context.engine;
     this.#logger = context.logger;
@@ -156,6 +182,7 @@ export class Responder {
       // A stream closed inside its handler closes during connection.open(), before send() runs the
       // onStreamOpen hooks: report every close a microtask later, so a hook always sees open before close.
       queueMicrotask(() => {
+        if (diagnostics.sseClose.hasSubscribers) diagnostics.sseClose.publish({ app: this.#scope, request, route: request.route, info });
         for (const hook of this.#hooks.onStreamClose) this.#safely(() => hook(request, info));
       });
     };
@@ -199,8 +226,14 @@ export class Responder {
     try {
       // Handlers and hooks may write `response.headers` directly: check every header before the head.
       assertHeadersSafe(response.headers);
+      const encoder = applicableEncoder(response, headOnly);
       if (response.body.kind !== "sse") {
+        if (encoder !== undefined && response.body.kind === "bytes") {
+          this.#writeEncoded(request, res, response, response.body.bytes, encoder, http2, where);
+          return;
+        }
         writeBytes(res, response, headOnly, http2);
+        if (diagnostics.httpResponse.hasSubscribers) this.#published(request, response.status);
         for (const hook of hooks.onFinish) this.#safely(() => hook(request, { status: response.status }));
         return;
       }
@@ -210,20 +243,57 @@ export class Responder {
         if (http2) stripConnectionHeaders(response.headers);
         (res as ServerResponse).writeHead(response.status, response.headers);
         res.end();
+        if (diagnostics.httpResponse.hasSubscribers) this.#published(request, response.status);
         return;
       }
       if (http2) stripConnectionHeaders(response.headers);
       // The route's resolved options object is shared by its connections unless this response overrides one.
       const options = resolveSseOptions(route?.sse ?? this.#sseDefaults, sseBody.options);
-      const connection = this.#engine.create(res, options);
+      let encoderStream;
+      if (encoder !== undefined && (options.compress ?? encoder.sse)) {
+        setContentEncoding(response, encoder.coding);
+        encoderStream = encoder.createStream();
+      }
+      const connection = this.#engine.create(res, options, route?.eventCheck, encoderStream);
       connection.open(response.status, response.headers, sseBody.source, this.#logger, request);
       if (this.#unclosedStreams !== undefined && sseBody.source instanceof SseStream) {
         this.#unclosedStreams.watch(sseBody.source, where, request);
       }
+      if (diagnostics.httpResponse.hasSubscribers) this.#published(request, response.status);
+      if (diagnostics.sseOpen.hasSubscribers) diagnostics.sseOpen.publish({ app: this.#scope, request, route: request.route });
       for (const hook of hooks.onStreamOpen) this.#safely(() => hook(request, response));
     } catch (err) {
       this.#writeFailed(request, res, response, err, where);
     }
+  }
+
+  /**
+   * Write a bytes body through its content coding: encoded off the event loop (node:zlib runs on
+   * the thread pool), then written with the encoded length. An encoder that fails sends the body
+   * as it is; a client that left meanwhile gets nothing (and no onFinish, as for one gone before).
+   */
+  #writeEncoded(request: Request, res: RawResponse, response: Response, bytes: string | Uint8Array, encoder: ContentEncoder, http2: boolean, where: string): void {
+    const write = (encoded: Uint8Array | undefined): void => {
+      if (res.headersSent || res.destroyed) return;
+      try {
+        if (encoded !== undefined) setContentEncoding(response, encoder.coding);
+        writeBytes(res, response, false, http2, encoded);
+      } catch (err) {
+        this.#writeFailed(request, res, response, err, where);
+        return;
+      }
+      for (const hook of this.#hooks.onFinish) this.#safely(() => hook(request, { status: response.status }));
+    };
+    let encoding: Promise<Uint8Array>;
+    try {
+      encoding = encoder.encode(typeof bytes === "string" ? Buffer.from(bytes) : bytes);
+    } catch (err) {
+      encoding = Promise.reject(err);
+    }
+    encoding.then(write, (err: unknown) => {
+      this.#logger.error(`Encoding the response (${encoder.coding}) failed in ${where}; sent unencoded`, err);
+      write(undefined);
+    });
   }
 
   /** Writing `response` threw: answer a logged 500 while the head is not out, else cut the connection. */
@@ -243,7 +313,15 @@ export class Responder {
       res.destroy();
       return;
     }
+    if (diagnostics.httpResponse.hasSubscribers) this.#published(request, fallback.status);
     for (const hook of this.#hooks.onFinish) this.#safely(() => hook(request, { status: fallback.status }));
+  }
+
+  /** Tell `cello:http.response` subscribers (the caller checked there are some) that `request` was answered. */
+  #published(request: Request, status: number): void {
+    // A request that arrived before anyone listened has no start time: not reported.
+    if (request.startedAt === 0) return;
+    diagnostics.httpResponse.publish({ app: this.#scope, request, route: request.route, status, durationMs: performance.now() - request.startedAt });
   }
 
   /** `response` will not be written: cancel its SSE source, if it has one. */

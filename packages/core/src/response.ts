@@ -4,6 +4,7 @@
  */
 import { describeValue, isPlainObject } from "./describe.js";
 import { CelloError, assertHeaderSafe } from "./errors.js";
+import type { Duplex } from "node:stream";
 import type { SseOptions } from "./sse/options.js";
 import type { SseSource } from "./sse/source.js";
 
@@ -27,6 +28,32 @@ export type ResponseBody =
   | { kind: "sse"; source: SseSource; options: SseOptions };
 
 /**
+ * A content coding (`Content-Encoding`) a plugin asks the responder to apply to a response,
+ * by setting {@link Response.encoder} in an onResponse hook. The compression plugin
+ * (`app.enableCompression()`) builds them on node:zlib; you rarely write one yourself.
+ *
+ * The responder applies it unless the response already carries a `Content-Encoding`:
+ * a bytes body is encoded whole (`Content-Length` is the encoded length); an SSE body is
+ * encoded through {@link ContentEncoder.createStream} when the stream's `compress` option
+ * says so (or, when the stream sets none, {@link ContentEncoder.sse}); empty bodies and HEAD
+ * answers are never encoded. The responder then sets `Content-Encoding` itself.
+ */
+export interface ContentEncoder {
+  /** The `Content-Encoding` token, e.g. `"gzip"` or `"br"`. */
+  readonly coding: string;
+  /** Whether an SSE stream that sets no `compress` option of its own is encoded. */
+  readonly sse: boolean;
+  /** Encode a whole body. A rejection sends the body unencoded (and is logged). */
+  encode(body: Uint8Array): Promise<Uint8Array>;
+  /**
+   * A stream encoder for one SSE response: whatever is written to it must come out at once
+   * (flushed, e.g. with `Z_SYNC_FLUSH`), and `end()` must finish the encoding. It is destroyed
+   * when the response closes.
+   */
+  createStream(): Duplex;
+}
+
+/**
  * An HTTP response. Build one with the static constructors, adjust `status`
  * and headers, and return it from a handler.
  *
@@ -45,6 +72,11 @@ export class Response {
   readonly headers: Record<string, string | string[]> = {};
   /** The body. */
   readonly body: ResponseBody;
+  /**
+   * A content coding to apply when the response is written, set by a plugin's onResponse hook
+   * (the compression plugin sets it when the client accepts gzip or brotli). Default: none.
+   */
+  encoder: ContentEncoder | undefined = undefined;
 
   /**
    * @param body - What to send (the static constructors build it for you).

@@ -5,12 +5,22 @@
  */
 import { routeDecorator, type DecoratedSite, type RouteDecorator } from "./decorators.js";
 import { CelloError } from "./errors.js";
+import { checkGuards, type Guard } from "./guards/guard.js";
 import type { Request } from "./request.js";
+import type { OperationDocs } from "./plugins/openapi/types.js";
 import type { HttpMethod } from "./router.js";
+import type { FrameCheck } from "./sse/checked-connection.js";
 import type { ResolvedSseOptions, SseOptions } from "./sse/options.js";
+import type { RouteResult, RouteSchema, ValidatedRequest } from "./validation/schema.js";
 
 /** A route handler: gets the Request, returns anything `respond` understands (or a Promise of it). */
 export type Handler = (request: Request) => unknown;
+
+/**
+ * The handler of a route with a `schema`: `request.valid` is typed from the
+ * schemas, and with a `response` schema the return value is checked against it.
+ */
+export type ValidatedHandler<S extends RouteSchema> = (request: ValidatedRequest<S>) => RouteResult<S>;
 
 /** Per-route options. */
 export interface RouteOptions {
@@ -18,7 +28,35 @@ export interface RouteOptions {
   bodyLimit?: number;
   /** Streaming options for SSE responses of this route (heartbeat, retry, buffer limit, overflow policy). */
   sse?: SseOptions;
+  /**
+   * Standard Schemas (zod 4, valibot, arktype...) for the route's params, query,
+   * headers and body (invalid input: 422 problem details, before the handler runs),
+   * its response and its SSE events (checked in development). See {@link RouteSchema}.
+   */
+  schema?: RouteSchema;
+  /** How the route appears in the OpenAPI document (`app.enableOpenapi()`): summary, tags, operationId, exclude... */
+  openapi?: OperationDocs;
+  /**
+   * Guards run in order after routing and before the handler (so before any SSE
+   * byte); the first refusal answers (401, 403). Registered, a route's
+   * `options.guards` holds its effective guards: the app's, its blueprints'
+   * (outer first), its controller's, then its own.
+   * @example app.get("/admin", handler, { guards: [Authenticated({ verify }), RoleGuard(["admin"])] });
+   */
+  guards?: Guard[];
 }
+
+/** A route as `app.routes()` lists it (and the OpenAPI document reads it): one per method. */
+export interface RouteInfo {
+  method: HttpMethod;
+  /** As registered, prefixes included: `/users/{id}`. */
+  path: string;
+  /** The route's options as registered. */
+  options: Readonly<RouteOptions>;
+}
+
+/** {@link RouteOptions} whose `schema` is `S`, so a handler's `request.valid` is typed from it. */
+export type RouteOptionsWith<S extends RouteSchema> = Omit<RouteOptions, "schema"> & { schema?: S };
 
 /** A route as plain data: what the explorer produces and the app registers. */
 export interface RouteDefinition {
@@ -37,6 +75,12 @@ export interface RouteContext {
   sse: ResolvedSseOptions;
   /** `METHOD /path`, naming the route in logs. */
   where: string;
+  /** The check of every SSE event the route sends (`schema.events` with event checks on); undefined otherwise. */
+  eventCheck: FrameCheck | undefined;
+  /** The route's effective guards, run before the handler; undefined when it has none (nothing to run). */
+  guards: readonly Guard[] | undefined;
+  /** The route's path template as registered (`/users/{id}`): `request.route`. */
+  path: string;
 }
 
 function checkBound(collector: RouteCollector | undefined, name: string): asserts collector is RouteCollector {
@@ -64,12 +108,12 @@ export abstract class RouteCollector {
    * Register `handler` for `path` and `methods`, or return a decorator when no
    * handler is given (Cello's `@app.route("/x", methods=["GET", "POST"])`).
    */
-  route(path: string, options: RouteOptions & { methods: HttpMethod[] }, handler: Handler): this;
+  route<S extends RouteSchema = {}>(path: string, options: RouteOptionsWith<S> & { methods: HttpMethod[] }, handler: ValidatedHandler<S>): this;
   route(path: string, options: RouteOptions & { methods: HttpMethod[] }): RouteDecorator;
-  route(path: string, options: RouteOptions & { methods: HttpMethod[] }, handler?: Handler): this | RouteDecorator {
+  route(path: string, options: RouteOptions & { methods: HttpMethod[] }, handler?: Handler | ValidatedHandler<RouteSchema>): this | RouteDecorator {
     checkBound(this, "route");
     const { methods, ...rest } = options;
-    return this.#register([...methods], path, handler, rest);
+    return this.#register([...methods], path, handler as Handler | undefined, rest);
   }
 
   /**
@@ -78,67 +122,69 @@ export abstract class RouteCollector {
    * app.get("/hello/{name}", (req) => ({ hello: req.params.name }));
    * class Demo { @app.get("/sse/counter") counter(req: Request) { return new SseStream(); } }
    */
-  get(path: string, handler: Handler, options?: RouteOptions): this;
+  get<S extends RouteSchema = {}>(path: string, handler: ValidatedHandler<S>, options?: RouteOptionsWith<S>): this;
   get(path: string, options?: RouteOptions): RouteDecorator;
-  get(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+  get(path: string, handlerOrOptions?: Handler | ValidatedHandler<RouteSchema> | RouteOptions, options?: RouteOptions): this | RouteDecorator {
     checkBound(this, "get");
     return this.#dispatch("GET", path, handlerOrOptions, options);
   }
 
   /** POST `path`; without a handler, a method decorator. */
-  post(path: string, handler: Handler, options?: RouteOptions): this;
+  post<S extends RouteSchema = {}>(path: string, handler: ValidatedHandler<S>, options?: RouteOptionsWith<S>): this;
   post(path: string, options?: RouteOptions): RouteDecorator;
-  post(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+  post(path: string, handlerOrOptions?: Handler | ValidatedHandler<RouteSchema> | RouteOptions, options?: RouteOptions): this | RouteDecorator {
     checkBound(this, "post");
     return this.#dispatch("POST", path, handlerOrOptions, options);
   }
 
   /** PUT `path`; without a handler, a method decorator. */
-  put(path: string, handler: Handler, options?: RouteOptions): this;
+  put<S extends RouteSchema = {}>(path: string, handler: ValidatedHandler<S>, options?: RouteOptionsWith<S>): this;
   put(path: string, options?: RouteOptions): RouteDecorator;
-  put(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+  put(path: string, handlerOrOptions?: Handler | ValidatedHandler<RouteSchema> | RouteOptions, options?: RouteOptions): this | RouteDecorator {
     checkBound(this, "put");
     return this.#dispatch("PUT", path, handlerOrOptions, options);
   }
 
   /** PATCH `path`; without a handler, a method decorator. */
-  patch(path: string, handler: Handler, options?: RouteOptions): this;
+  patch<S extends RouteSchema = {}>(path: string, handler: ValidatedHandler<S>, options?: RouteOptionsWith<S>): this;
   patch(path: string, options?: RouteOptions): RouteDecorator;
-  patch(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+  patch(path: string, handlerOrOptions?: Handler | ValidatedHandler<RouteSchema> | RouteOptions, options?: RouteOptions): this | RouteDecorator {
     checkBound(this, "patch");
     return this.#dispatch("PATCH", path, handlerOrOptions, options);
   }
 
   /** DELETE `path`; without a handler, a method decorator. */
-  delete(path: string, handler: Handler, options?: RouteOptions): this;
+  delete<S extends RouteSchema = {}>(path: string, handler: ValidatedHandler<S>, options?: RouteOptionsWith<S>): this;
   delete(path: string, options?: RouteOptions): RouteDecorator;
-  delete(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+  delete(path: string, handlerOrOptions?: Handler | ValidatedHandler<RouteSchema> | RouteOptions, options?: RouteOptions): this | RouteDecorator {
     checkBound(this, "delete");
     return this.#dispatch("DELETE", path, handlerOrOptions, options);
   }
 
   /** OPTIONS `path`; without a handler, a method decorator. */
-  options(path: string, handler: Handler, options?: RouteOptions): this;
+  options<S extends RouteSchema = {}>(path: string, handler: ValidatedHandler<S>, options?: RouteOptionsWith<S>): this;
   options(path: string, options?: RouteOptions): RouteDecorator;
-  options(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+  options(path: string, handlerOrOptions?: Handler | ValidatedHandler<RouteSchema> | RouteOptions, options?: RouteOptions): this | RouteDecorator {
     checkBound(this, "options");
     return this.#dispatch("OPTIONS", path, handlerOrOptions, options);
   }
 
   /** HEAD `path` (only needed to answer HEAD differently from GET). */
-  head(path: string, handler: Handler, options?: RouteOptions): this;
+  head<S extends RouteSchema = {}>(path: string, handler: ValidatedHandler<S>, options?: RouteOptionsWith<S>): this;
   head(path: string, options?: RouteOptions): RouteDecorator;
-  head(path: string, handlerOrOptions?: Handler | RouteOptions, options?: RouteOptions): this | RouteDecorator {
+  head(path: string, handlerOrOptions?: Handler | ValidatedHandler<RouteSchema> | RouteOptions, options?: RouteOptions): this | RouteDecorator {
     checkBound(this, "head");
     return this.#dispatch("HEAD", path, handlerOrOptions, options);
   }
 
-  #dispatch(method: HttpMethod, path: string, handlerOrOptions: Handler | RouteOptions | undefined, options: RouteOptions | undefined): this | RouteDecorator {
-    if (typeof handlerOrOptions === "function") return this.#register([method], path, handlerOrOptions, options ?? {});
+  #dispatch(method: HttpMethod, path: string, handlerOrOptions: Handler | ValidatedHandler<RouteSchema> | RouteOptions | undefined, options: RouteOptions | undefined): this | RouteDecorator {
+    // A validated handler reads `request.valid`, which every Request has: it is a Handler at run time.
+    if (typeof handlerOrOptions === "function") return this.#register([method], path, handlerOrOptions as Handler, options ?? {});
     return this.#register([method], path, undefined, handlerOrOptions ?? {});
   }
 
   #register(methods: HttpMethod[], path: string, handler: Handler | undefined, options: RouteOptions): this | RouteDecorator {
+    if (options.guards !== undefined) options = { ...options, guards: checkGuards(options.guards, `${methods.join("|")} ${path}`) };
     if (handler) {
       this.addRoute({ methods, path, handler, options });
       return this;

@@ -55,7 +55,7 @@ describe.skipIf(skipWithoutRedis)("channels on the Redis broker", () => {
     const app = redisApp({ connectionName: `composite-${process.pid}-${Date.now()}` });
     const sport = app.channel("feed:sport");
     const tech = app.channel("feed:tech");
-    app.get("/feed", (req) => app.subscribe(req, "feed:*"));
+    app.get("/feed", (req) => app.subscribe(req, { pattern: "feed:*" }));
     const client = await start(app);
     await sport.publish("s1");
     const first = await client.openSse("/feed");
@@ -89,7 +89,7 @@ describe.skipIf(skipWithoutRedis)("channels on the Redis broker", () => {
   it("drops the channels app.subscribe() made for request names when their last subscriber leaves, events kept in Redis", async () => {
     const app = redisApp();
     app.get("/rooms/{room}", (req) => app.subscribe(req, `room-${req.params.room}`));
-    app.get("/all-rooms", (req) => app.subscribe(req, "room-*"));
+    app.get("/all-rooms", (req) => app.subscribe(req, { pattern: "room-*" }));
     const client = await start(app);
     // Another instance (here: a second app on the same Redis) publishes to room-1.
     const other = redisApp();

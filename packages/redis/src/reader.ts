@@ -51,6 +51,8 @@ export class StreamReader {
   /** The reader connection's CLIENT ID, for CLIENT UNBLOCK; fetched again after each reconnect. */
   #clientId: number | undefined;
   #unblocking = false;
+  /** Delivery time minus the Redis time of the newest entry delivered (ms; undefined before the first). */
+  lagMs: number | undefined;
   /** The last XREAD error logged, so a persistent one is reported once, not every retry. */
   #lastError: string | undefined;
 
@@ -215,6 +217,8 @@ export class StreamReader {
       for (const [id, fields] of entries) {
         if (compareStreamIds(id, state.position!) <= 0) continue;
         state.position = id;
+        // A stream id starts with the ms time Redis added the entry at.
+        this.lagMs = Math.max(0, Date.now() - Number.parseInt(id, 10));
         const message = toMessage(id, fields);
         for (const deliver of [...state.listeners]) {
           try {
@@ -285,13 +289,32 @@ async function lastEntryId(connection: Redis, key: string): Promise<string> {
   return entries[0]?.[0] ?? MIN_ID;
 }
 
-/** @internal An entry's fields (`data`, and `event` when present) as a message. */
+/**
+ * @internal An entry's fields (`data`, and `event` and `to` when present) as a
+ * message. `to` is the audience as a JSON array of strings; one that does not
+ * parse as that (written by something else) makes the event visible to nobody,
+ * never to everybody.
+ */
 export function toMessage(id: string, fields: string[]): ChannelMessage {
   let data = "";
   let event: string | undefined;
+  let to: string | undefined;
   for (let i = 0; i + 1 < fields.length; i += 2) {
     if (fields[i] === "data") data = fields[i + 1]!;
     else if (fields[i] === "event") event = fields[i + 1];
+    else if (fields[i] === "to") to = fields[i + 1];
   }
-  return event === undefined ? { id, data } : { id, event, data };
+  const message: ChannelMessage = event === undefined ? { id, data } : { id, event, data };
+  if (to !== undefined) message.to = audienceOf(to);
+  return message;
+}
+
+function audienceOf(text: string): readonly string[] {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (Array.isArray(parsed) && parsed.every((tag) => typeof tag === "string")) return Object.freeze(parsed as string[]);
+  } catch {
+    // Not ours: nobody sees it.
+  }
+  return Object.freeze([]);
 }

@@ -4,7 +4,7 @@
  * channels, a real server and a real client. Each broker's package runs it:
  * `runBrokerConformance(() => myBroker())` in one of its vitest files.
  */
-import { App, silentLogger, type Channel, type ChannelBroker, type ChannelMessage, type ChannelOptions, type Logger, type ReplayOptions, type ReplayResult, type Request, type Response } from "@cellojs/core";
+import { App, silentLogger, type Channel, type ChannelBroker, type ChannelMessage, type ChannelOptions, type Logger, type PublishOptions, type ReplayOptions, type ReplayResult, type Request, type Response } from "@cellojs/core";
 import { afterEach, describe, expect, it, type TestContext } from "vitest";
 import { TestClient, type ReceivedEvent } from "./test-client.js";
 
@@ -82,7 +82,7 @@ export function runBrokerConformance(makeBroker: MakeBroker, options: BrokerConf
      */
     const served = async (
       label: string,
-      setup: ChannelOptions & { wrap?: (broker: ChannelBroker, name: string) => ChannelBroker; logger?: Logger; subscribe?: (channel: Channel, req: Request) => Response } = {},
+      setup: ChannelOptions & { wrap?: (broker: ChannelBroker, name: string) => ChannelBroker; logger?: Logger; subscribe?: (channel: Channel, req: Request) => Response | Promise<Response> } = {},
     ) => {
       const name = unique(label);
       const made = await app((broker) => setup.wrap?.(broker, name) ?? broker, setup.logger);
@@ -227,6 +227,30 @@ export function runBrokerConformance(makeBroker: MakeBroker, options: BrokerConf
         // Delivered in one pass per event: the one that left would have had them by now.
         expect(second).toEqual(expected);
         expect(first).toHaveLength(20);
+      });
+
+      it("keeps each event's audience (`to`) and gives it back unchanged, live and on replay; an event without one has none", async () => {
+        const b = await broker();
+        const inbox = unique("audience");
+        const live: ChannelMessage[] = [];
+        b.subscribe(inbox, (message) => live.push(message));
+        const sent = [
+          { data: "everyone" },
+          { event: "note", data: "ann only", to: ["user:ann"] },
+          { data: "ann and admins", to: ["user:ann", "role:admin"] },
+          { data: "nobody", to: [] },
+          { data: "odd tags", to: ["with \"quotes\", commas", "\u00e9t\u00e9 \ud83c\udf89", ""] },
+        ];
+        const expected: ChannelMessage[] = [];
+        for (const message of sent) expected.push({ id: await b.publish(inbox, message), ...message });
+        await until(() => live.length >= sent.length, "the published events");
+        // toEqual treats a missing key and `to: undefined` alike: say it, key by key.
+        expect(live).toEqual(expected);
+        expect("to" in live[0]!).toBe(false);
+        const replayed = await b.replay(inbox, "");
+        expect(replayed.events).toEqual(expected);
+        expect("to" in replayed.events[0]!).toBe(false);
+        expect((await b.replay(inbox, expected[1]!.id, { limit: 2 })).events).toEqual(expected.slice(2, 4));
       });
 
       it("resolves replay and lastId only once this instance's subscribers were handed every event they report", async () => {
@@ -412,14 +436,112 @@ export function runBrokerConformance(makeBroker: MakeBroker, options: BrokerConf
         await expectOwnEventsWhileResuming(a, client, { channel: name, path: (user) => `/feed?user=${user}`, count: 900 });
       }, 60_000);
 
+      it("resumes a subscriber of a shared channel with exactly the events its audience may see while the other's arrive live during its catch-up", async () => {
+        const { app: a, name, client } = await served("shared", {
+          history: 2000,
+          wrap: slowReplay,
+          subscribe: (inbox, req) => inbox.subscribe(req, { audience: [`user:${String(req.query.user)}`] }),
+        });
+        await expectOwnEventsWhileResuming(a, client, { channel: name, path: (user) => `/feed?user=${user}`, count: 900, audience: true });
+      }, 60_000);
+
+      it("a shared channel with an audience: two users resume, each with exactly the events it may see, in order, none lost or doubled; the others still move its position", async () => {
+        const { app: a, name, channel: shared, client } = await served("audience", {
+          history: 2000,
+          subscribe: (channel, req) => channel.subscribe(req, { audience: [`user:${req.getHeader("x-user")}`, "everyone"] }),
+        });
+        // Event i is for: 0 everyone (no `to`), 1 ann, 2 bob, 3 both, 4 carl (neither), by i % 5.
+        const audiences: Array<string[] | undefined> = [undefined, ["user:ann"], ["user:bob"], ["user:ann", "user:bob"], ["user:carl"]];
+        const ids: string[] = [];
+        const publish = async (from: number, to: number) => {
+          for (let i = from; i <= to; i++) {
+            const audience = audiences[i % 5];
+            ids[i] = await shared.publish({ n: i, to: audience ?? "all" }, audience === undefined ? {} : { to: audience });
+          }
+        };
+        const sees = (user: string, i: number) => {
+          const audience = audiences[i % 5];
+          return audience === undefined || audience.includes(`user:${user}`);
+        };
+        const expectedFor = (user: string, from: number, to: number) => Array.from({ length: to - from + 1 }, (_, k) => from + k).filter((i) => sees(user, i));
+        const as = (user: string, lastEventId?: string) => ({ headers: { "x-user": user }, ...(lastEventId === undefined ? {} : { lastEventId }) });
+        const received: Record<string, number[]> = { ann: [], bob: [] };
+        // 1. Both connect and read events 1..49 live. Event 49 is carl's: neither sees it,
+        //    yet each one's position (the id a reconnect sends) moves past it.
+        const first = { ann: await client.openSse("/feed", as("ann")), bob: await client.openSse("/feed", as("bob")) };
+        await subscribers(a, name, 2);
+        await publish(1, 49);
+        for (const user of ["ann", "bob"] as const) {
+          await first[user].waitForEvents(expectedFor(user, 1, 49).length);
+          await expect.poll(() => first[user].lastEventId, { timeout: 5000, interval: 5 }).toBe(ids[49]);
+          first[user].close();
+          received[user]!.push(...first[user].events.map((e) => (JSON.parse(e.data) as { n: number }).n));
+        }
+        await subscribers(a, name, 0);
+        // 2. Away: 50..120 published. 3. Each resumes with its position; 121..160 arrive live meanwhile.
+        await publish(50, 120);
+        const second = { ann: await client.openSse("/feed", as("ann", first.ann.lastEventId)), bob: await client.openSse("/feed", as("bob", first.bob.lastEventId)) };
+        await subscribers(a, name, 2);
+        await publish(121, 160);
+        for (const user of ["ann", "bob"] as const) {
+          const events = await second[user].waitForEvents(expectedFor(user, 50, 160).length);
+          received[user]!.push(...events.map((e) => (JSON.parse(e.data) as { n: number }).n));
+          expect(events.every((e, i) => i === 0 || a.broker.compareIds(events[i - 1]!.id, e.id) < 0)).toBe(true);
+          for (const e of events) expect(e.id).toBe(ids[(JSON.parse(e.data) as { n: number }).n]);
+        }
+        await sleep(50);
+        for (const user of ["ann", "bob"] as const) {
+          second[user].close();
+          // Exactly what each may see, each once, in order: nothing of the other's, nothing of carl's.
+          expect(received[user]).toEqual(expectedFor(user, 1, 160));
+          expect(second[user].events).toHaveLength(expectedFor(user, 50, 160).length);
+        }
+      });
+
+      it("per-user channels: each user resumes only its own events; another's channel is a 403 before any SSE byte; a `*` from a request is a name", async () => {
+        const a = await app();
+        const prefix = unique("user") + ":";
+        // The user is whoever the x-user header says (a stand-in for authentication).
+        a.authorizeChannels({ pattern: `${prefix}*` }, (req, channel) => channel === prefix + req.getHeader("x-user"));
+        a.get("/inbox/{user}", (req) => a.subscribe(req, prefix + req.params.user));
+        const client = await start(a);
+        const channels = { ann: a.channel(`${prefix}ann`), bob: a.channel(`${prefix}bob`) };
+        const ids: Record<"ann" | "bob", string[]> = { ann: [], bob: [] };
+        const publish = async (i: number) => {
+          for (const user of ["ann", "bob"] as const) ids[user].push(await channels[user].publish({ for: user, n: i }));
+        };
+        for (let i = 1; i <= 6; i++) await publish(i);
+        const as = (user: string, lastEventId?: string) => ({ headers: { "x-user": user, ...(lastEventId === undefined ? {} : { "last-event-id": lastEventId }) } });
+        // Resumed from the third event each, with more published while they are away.
+        for (let i = 7; i <= 9; i++) await publish(i);
+        for (const user of ["ann", "bob"] as const) {
+          const resumed = await client.sse(`/inbox/${user}`, { ...as(user, ids[user][2]), maxEvents: 6 });
+          expect(resumed.events.map((e) => [e.id, JSON.parse(e.data)])).toEqual(ids[user].slice(3).map((id, i) => [id, { for: user, n: i + 4 }]));
+          expect(resumed.raw).not.toContain(user === "ann" ? '"bob"' : '"ann"');
+        }
+        // Ann asking for Bob's channel, with Bob's Last-Event-ID: refused before the stream starts, nothing of it sent.
+        const refused = await client.get("/inbox/bob", as("ann", ids.bob[0]));
+        expect([refused.status, refused.headers["content-type"], refused.text]).toEqual([403, "application/json", '{"error":"Forbidden","status":403}']);
+        // A `*` from a request names one channel (empty here), not every user's.
+        const star = await client.openSse("/inbox/*", as("*"));
+        expect(star.status).toBe(200);
+        await subscribers(a, `${prefix}*`, 1);
+        await publish(10);
+        const mallory = await client.get("/inbox/*", as("mallory"));
+        expect(mallory.status).toBe(403);
+        await sleep(100);
+        star.close();
+        expect(star.events).toEqual([]);
+      });
+
       it("subscribes to a pattern of channels with a composite id that resumes each of them", async () => {
         const a = await app();
         const prefix = unique("feed") + ":";
         const sport = a.channel(`${prefix}sport`);
         const tech = a.channel(`${prefix}tech`);
         const other = a.channel(unique("other"));
-        a.get("/feed", (req) => a.subscribe(req, `${prefix}*`));
-        a.get("/none", (req) => a.subscribe(req, "nothing:*"));
+        a.get("/feed", (req) => a.subscribe(req, { pattern: `${prefix}*` }));
+        a.get("/none", (req) => a.subscribe(req, { pattern: "nothing:*" }));
         const client = await start(a);
         await sport.publish("s1");
         const first = await client.openSse("/feed");
@@ -574,6 +696,8 @@ async function receiveWhileHopping(
     maxReconnects?: number;
     /** What to publish as event `i` (1-based). Default `n${i}`. */
     message?: (i: number) => unknown;
+    /** The publish options of event `i` (its audience, `to`). Default none. */
+    publishOptions?: (i: number) => PublishOptions;
     /** How many events this client should receive (fewer than `count` with a filter). Default `count`. */
     expected?: number;
     /** Subscribers of the channel already connected (other clients). Default 0. */
@@ -590,7 +714,7 @@ async function receiveWhileHopping(
   let publishing = true;
   const publisher = (async () => {
     for (let i = 1; i <= options.count; i++) {
-      await channel.publish(message(i));
+      await channel.publish(message(i), options.publishOptions?.(i));
       if (i % 10 === 0) await sleep(1);
     }
     publishing = false;
@@ -603,7 +727,8 @@ async function receiveWhileHopping(
     await sleep(5 + (reconnects % 7));
     handle.close();
     received.push(...handle.events);
-    lastEventId = received.at(-1)?.id ?? lastEventId;
+    // What a browser would send: the last id it saw, an id-only frame's included (events it may not see).
+    lastEventId = handle.lastEventId || lastEventId;
     reconnects++;
     if (!publishing && received.length >= expected) break;
     if (reconnects > (options.maxReconnects ?? 3000)) break;
@@ -620,7 +745,11 @@ async function receiveWhileHopping(
  * exactly its own events, all of them, once, in order, and never the other's.
  * `path(user)` is a route answering `channel.subscribe(req, { filter })` for `user`.
  */
-async function expectOwnEventsWhileResuming(app: App, client: TestClient, options: { channel: string; path: (user: string) => string; count: number }): Promise<void> {
+async function expectOwnEventsWhileResuming(
+  app: App,
+  client: TestClient,
+  options: { channel: string; path: (user: string) => string; count: number; /** Publish each event with `to: ["user:<recipient>"]`. */ audience?: boolean },
+): Promise<void> {
   const recipient = (i: number) => (i % 3 === 0 ? "ann" : "bob");
   const bob = await client.openSse(options.path("bob"));
   await subscribers(app, options.channel, 1);
@@ -629,6 +758,7 @@ async function expectOwnEventsWhileResuming(app: App, client: TestClient, option
     path: options.path("ann"),
     count: options.count,
     message: (i) => ({ to: recipient(i), n: i }),
+    ...(options.audience ? { publishOptions: (i: number) => ({ to: [`user:${recipient(i)}`] }) } : {}),
     expected: Math.floor(options.count / 3),
     others: 1,
   });

@@ -82,4 +82,21 @@ describe("TestClient", () => {
     await finite.waitForEnd();
     expect(finite.ended).toBe(true);
   });
+
+  it("tracks the last event ID as EventSource does: each event's id, and an id-only block's, which dispatches nothing", async () => {
+    const made = new App({ sse: { heartbeatMs: 0 } });
+    const shared = made.channel("shared");
+    made.get("/shared", (req) => shared.subscribe(req, { audience: ["me"] }));
+    const client = await start(made);
+    const handle = await client.openSse("/shared");
+    expect(handle.lastEventId).toBe("");
+    await expect.poll(() => shared.size).toBe(1);
+    await shared.publish("mine", { to: ["me"] });
+    await handle.waitForEvents(1);
+    expect(handle.lastEventId).toBe("1");
+    await shared.publish("not mine", { to: ["someone else"] }); // sent as "id: 2" alone
+    await expect.poll(() => handle.lastEventId).toBe("2");
+    expect(handle.events.map((e) => [e.id, e.data])).toEqual([["1", "mine"]]);
+    handle.close();
+  });
 });

@@ -74,6 +74,12 @@ export interface SseHandle {
   readonly comments: string[];
   /** True once the server ended the stream. */
   readonly ended: boolean;
+  /**
+   * The last event ID as a browser's EventSource holds it: what its reconnect
+   * would send as `Last-Event-ID`. It moves with each event's id and with an
+   * id-only block too (which dispatches no event). `""` until the server sends one.
+   */
+  readonly lastEventId: string;
   /** Resolves once `count` events in all have arrived; rejects after `timeoutMs` (default 5000) or if the stream ends first. */
   waitForEvents(count: number, timeoutMs?: number): Promise<ReceivedEvent[]>;
   /** Resolves once `count` comments in all have arrived. */
@@ -295,6 +301,9 @@ export class TestClient {
       comments,
       get ended() {
         return ended;
+      },
+      get lastEventId() {
+        return parser.lastEventId;
       },
       waitForEvents: (count, timeoutMs = 5000) => waitUntil(() => events.length >= count, () => [...events], `${count} events`, timeoutMs),
       waitForComments: (count, timeoutMs = 5000) => waitUntil(() => comments.length >= count, () => [...comments], `${count} comments`, timeoutMs),

@@ -4,6 +4,20 @@
  * @cellojs/redis implements the same interface on Redis Streams.
  */
 
+/**
+ * What {@link ChannelBroker.status} reports.
+ * @example
+ * const { connected } = app.broker.status?.() ?? { connected: true };
+ */
+export interface BrokerStatus {
+  /** True while the broker can publish and deliver (every connection it needs is up). */
+  connected: boolean;
+  /** How many times a lost connection came back since the broker started. */
+  reconnects?: number;
+  /** How far behind the events it delivered last were, in ms (remote brokers: delivery time minus the event's time). */
+  readerLagMs?: number;
+}
+
 /** One published event. */
 export interface ChannelMessage {
   /** The id the broker assigned: monotonic per channel. Sent as the SSE `id`. */
@@ -12,7 +26,18 @@ export interface ChannelMessage {
   event?: string;
   /** The payload, already a string (JSON for objects). */
   data: string;
+  /**
+   * Who may see the event: audience tags (`"user:1"`, `"role:admin"`), as
+   * `channel.publish(data, { to })` gave them. A subscriber sees it only when one
+   * of its own tags is in the list; absent, everyone does. A broker must store it
+   * with the event and give it back, live and on replay, unchanged: dropping it
+   * would show the event to every subscriber (the conformance suite checks it).
+   */
+  to?: readonly string[];
 }
+
+/** What a channel hands its broker to publish. */
+export type PublishedMessage = Omit<ChannelMessage, "id">;
 
 /** History settings of one channel ({@link CHANNEL_HISTORY_DEFAULTS} when none are given). */
 export interface ChannelHistoryOptions {
@@ -63,7 +88,7 @@ export interface ChannelBroker {
   /** Set a channel's history bounds (called once when the app creates the channel). */
   configure(channel: string, options: ChannelHistoryOptions): void;
   /** Publish and resolve with the assigned id. Delivery to subscribers goes through `subscribe`. */
-  publish(channel: string, message: { event?: string; data: string }): Promise<string>;
+  publish(channel: string, message: PublishedMessage): Promise<string>;
   /**
    * The events after `afterId` (exclusive), oldest first, at most `options.limit`
    * of them. The empty string means "from the start of the channel": every event
@@ -88,6 +113,11 @@ export interface ChannelBroker {
   delete?(channel: string): Promise<void>;
   /** Release connections and loops. */
   close(): Promise<void>;
+  /**
+   * The broker's health right now, for readiness checks and metrics. Optional: a broker
+   * without it (the in-memory one) is always connected. Must not throw or block.
+   */
+  status?(): BrokerStatus;
 }
 
 interface MemoryChannel {
@@ -169,7 +199,7 @@ export function memoryBroker(): ChannelBroker {
       // Ids are consecutive and only the oldest are trimmed: the event after `after` sits at a known index.
       const from = after - firstHeld + 1;
       const to = options.limit === undefined ? undefined : from + Math.max(0, options.limit);
-      const events = channel.history.slice(from, to).map(({ id, event, data }) => (event === undefined ? { id, data } : { id, event, data }));
+      const events = channel.history.slice(from, to).map((stored) => toMessage(stored.id, stored));
       return { events, reset: false, earliestId };
     },
     async lastId(name) {
@@ -202,16 +232,22 @@ export function memoryBroker(): ChannelBroker {
     },
   };
 
-  function publishSync(name: string, message: { event?: string; data: string }): string {
+  function publishSync(name: string, message: PublishedMessage): string {
     const channel = state(name);
     const id = String(channel.nextId++);
-    const stored = message.event === undefined ? { id, data: message.data, at: Date.now() } : { id, event: message.event, data: message.data, at: Date.now() };
-    channel.history.push(stored);
+    const delivered = toMessage(id, message);
+    channel.history.push({ ...delivered, at: Date.now() });
     // shift() is O(1) in V8 (left-trimming), so a full history costs nothing extra per publish.
     while (channel.history.length > channel.options.history) channel.history.shift();
     expire(channel);
-    const delivered: ChannelMessage = message.event === undefined ? { id, data: message.data } : { id, event: message.event, data: message.data };
     for (const listener of channel.listeners) listener(delivered);
     return id;
   }
+}
+
+/** A message with only the fields it has (no `event: undefined`), its audience frozen (a copy unless it already was). */
+function toMessage(id: string, { event, data, to }: PublishedMessage): ChannelMessage {
+  const message: ChannelMessage = event === undefined ? { id, data } : { id, event, data };
+  if (to !== undefined) message.to = Object.isFrozen(to) ? to : Object.freeze([...to]);
+  return message;
 }

@@ -12,8 +12,10 @@ import type { Request } from "../request.js";
 import type { Response } from "../response.js";
 import type { SseOptions } from "../sse/options.js";
 import { formatSseFrame } from "../sse/event.js";
+import type { ChannelAuthorizer } from "./access.js";
+import type { PublishedMessage } from "./broker.js";
 import type { ChannelHub } from "./hub.js";
-import { subscribeResponse, type SubscribeOptions } from "./subscription.js";
+import type { SubscribeOptions } from "./subscription.js";
 
 /** Options of `app.channel(name, options)`. */
 export interface ChannelOptions {
@@ -21,12 +23,40 @@ export interface ChannelOptions {
   history?: number;
   /** Drop events older than this from the history (ms; 0 keeps them until pushed out). Default 0. */
   ttlMs?: number;
+  /**
+   * Who may subscribe: called with each subscribing request (and this channel's
+   * name) before any SSE byte; anything but `true` answers 403 `CELLO_FORBIDDEN`.
+   * It adds to the app's rules (`app.authorizeChannels`): all of those that cover
+   * the channel must allow. See `AppOptions.channelAccess` for channels no rule covers.
+   * Unlike the other options, a rule given to a later `app.channel(name, ...)` call
+   * is not ignored when the channel has none yet: it takes it (the first rule stays).
+   * @example
+   * app.channel("admin", { authorize: (req) => req.getHeader("x-role") === "admin" });
+   */
+  authorize?: ChannelAuthorizer;
+  /**
+   * The audience tags of a subscribing request on this channel: it sees the events
+   * published with a `to` that names one of them (and every event without `to`).
+   * Called once per subscription; what it returns is added to the subscription's
+   * own `audience` option. Default: no tags (only events without `to`).
+   * @example
+   * app.channel("orders", { audience: (req) => [`user:${req.getHeader("x-user")}`] });
+   */
+  audience?: (request: Request) => readonly string[];
 }
 
 /** Options of {@link Channel.publish}. */
 export interface PublishOptions {
   /** The SSE event type. */
   event?: string;
+  /**
+   * Who may see this event: audience tags (`["user:1", "role:admin"]`). Only
+   * subscribers with one of these tags (`audience`) get it, live or on replay;
+   * the others skip it (their position still moves past it). An empty list
+   * shows it to nobody. Default: everyone. Each tag is a string; anything else
+   * throws a CelloError `CELLO_INVALID_OPTION` before anything is published.
+   */
+  to?: readonly string[];
 }
 
 /**
@@ -69,16 +99,21 @@ export class Channel {
    *
    * @param data - A string, sent as is, or a value sent as its JSON text.
    * @param options - `event`: the SSE event type. Default: none (`message` in the browser).
+   *   `to`: the audience tags that may see it. Default: everyone.
    * @example
    * const id = await stocks.publish({ symbol: "ACME", price: 12.5 }, { event: "tick" });
+   * await orders.publish({ order: 7, status: "shipped" }, { to: ["user:1", "role:admin"] });
    */
   publish(data: unknown, options: PublishOptions = {}): Promise<string> {
     this.#assertNotDeleted();
     const text = dataText(data);
     // Validate the event name before it reaches the broker (and every subscriber).
     if (options.event !== undefined) formatSseFrame("", { event: options.event });
+    const to = options.to === undefined ? undefined : audienceList(options.to);
+    const message: PublishedMessage = options.event === undefined ? { data: text } : { event: options.event, data: text };
+    if (to !== undefined) message.to = to;
     try {
-      return this.#hub.publish(options.event === undefined ? { data: text } : { event: options.event, data: text });
+      return this.#hub.publish(message);
     } catch (err) {
       // A broker whose publish throws instead of rejecting: still a rejection for the caller.
       return Promise.reject(err);
@@ -88,10 +123,23 @@ export class Channel {
   /**
    * An SSE response for this channel: first what the client missed (from
    * `Last-Event-ID`, or `?lastEventId=`), then live events, with no gap and no duplicate.
+   *
+   * The channel's rules (its `authorize`, `app.authorizeChannels`) are asked
+   * first, hence the promise: a refused request gets a 403 `CELLO_FORBIDDEN`
+   * before any SSE byte. Events published with `to` reach the client only when
+   * its audience (`options.audience`, the channel's `audience`) names one of their
+   * tags, on replay as live.
+   *
+   * @example
+   * app.get("/orders", (req) => orders.subscribe(req, { audience: [`user:${req.getHeader("x-user")}`] }));
    */
-  subscribe(request: Request, options: SubscribeOptions & { sse?: SseOptions } = {}): Response {
-    this.#assertNotDeleted();
-    return subscribeResponse(request, this.#hub.asList, options, this.#hub.logger);
+  subscribe(request: Request, options: SubscribeOptions & { sse?: SseOptions } = {}): Promise<Response> {
+    try {
+      this.#assertNotDeleted();
+      return this.#hub.subscribe(request, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /**
@@ -128,6 +176,14 @@ export class Channel {
     this.#hub.onLeave(listener);
     return this;
   }
+}
+
+/** A frozen copy of `to`, after checking each tag is a string. */
+function audienceList(to: readonly string[]): readonly string[] {
+  if (!Array.isArray(to) || !to.every((tag) => typeof tag === "string")) {
+    throw new CelloError("CELLO_INVALID_OPTION", "publish(): `to` must be an array of audience tags (strings)");
+  }
+  return Object.freeze([...to]);
 }
 
 /** What `publish` sends as `data:`: a string as is, anything else as JSON. */

@@ -10,12 +10,16 @@
  * registry that made the hub holds it; users get its {@link Channel} facade,
  * which has no membership or lifecycle methods at all.
  */
+import { channels as diagnostics } from "../diagnostics.js";
 import { CelloError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Request } from "../request.js";
-import { CHANNEL_HISTORY_DEFAULTS, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type ReplayResult } from "./broker.js";
+import type { Response } from "../response.js";
+import type { SseOptions } from "../sse/options.js";
+import type { ChannelAuthorizer } from "./access.js";
+import { CHANNEL_HISTORY_DEFAULTS, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type PublishedMessage, type ReplayResult } from "./broker.js";
 import { Channel, type ChannelOptions } from "./channel.js";
-import { messageFrame, type ChannelEvent, type ChannelPort } from "./subscription.js";
+import { messageFrame, type ChannelEvent, type ChannelPort, type SubscribeOptions } from "./subscription.js";
 
 type PresenceListener = (request: Request) => void;
 
@@ -35,6 +39,8 @@ export interface ChannelOwner {
   idle(hub: ChannelHub): void;
   /** `channel.delete()` was called. */
   deleted(hub: ChannelHub): void;
+  /** `channel.subscribe(request)`: checked against the app's rules like any subscription. */
+  subscribeTo(hub: ChannelHub, request: Request, options: SubscribeOptions & { sse?: SseOptions }): Promise<Response>;
 }
 
 export class ChannelHub implements ChannelPort {
@@ -55,9 +61,20 @@ export class ChannelHub implements ChannelPort {
   readonly #joinListeners: PresenceListener[] = [];
   readonly #leaveListeners: PresenceListener[] = [];
   #deleted = false;
+  /** The channel's own rule (`ChannelOptions.authorize`), if any. */
+  #authorize: ChannelAuthorizer | undefined;
+  /** The channel's audience tags of a request (`ChannelOptions.audience`), if any. */
+  #audience: ((request: Request) => readonly string[]) | undefined;
+  /** The app, named in diagnostics messages. */
+  readonly scope: object;
+  /** While `broker.publish()` runs with someone listening: when it was called (a broker may deliver before it returns). */
+  #publishingSince: number | undefined;
+  /** Publish times of this instance's events not delivered yet, by id (only while someone listens; bounded). */
+  #publishedAt: Map<string, number> | undefined;
 
-  constructor(name: string, broker: ChannelBroker, options: ChannelOptions, logger: Logger, owner: ChannelOwner) {
+  constructor(name: string, broker: ChannelBroker, options: ChannelOptions, logger: Logger, owner: ChannelOwner, scope: object = {}) {
     this.name = name;
+    this.scope = scope;
     this.#broker = broker;
     this.logger = logger;
     this.#owner = owner;
@@ -70,7 +87,32 @@ export class ChannelHub implements ChannelPort {
     const history: ChannelHistoryOptions = { history: options.history ?? CHANNEL_HISTORY_DEFAULTS.history, ttlMs: options.ttlMs ?? CHANNEL_HISTORY_DEFAULTS.ttlMs };
     if (!Number.isInteger(history.history) || history.history < 0) throw new CelloError("CELLO_INVALID_OPTION", `history must be a non-negative integer, got ${history.history}`);
     if (!Number.isFinite(history.ttlMs) || history.ttlMs < 0) throw new CelloError("CELLO_INVALID_OPTION", `ttlMs must be a non-negative number, got ${history.ttlMs}`);
+    if (options.authorize !== undefined && typeof options.authorize !== "function") throw new CelloError("CELLO_INVALID_OPTION", "authorize must be a function (request, channel) => boolean");
+    if (options.audience !== undefined && typeof options.audience !== "function") throw new CelloError("CELLO_INVALID_OPTION", "audience must be a function (request) => string[]");
     this.#broker.configure(this.name, history);
+    this.#authorize = options.authorize;
+    this.#audience = options.audience;
+  }
+
+  /** A later `app.channel(name, { authorize })`: the rule, if the channel has none yet (the first rule stays). */
+  requireAuthorize(authorize: ChannelAuthorizer): void {
+    if (typeof authorize !== "function") throw new CelloError("CELLO_INVALID_OPTION", "authorize must be a function (request, channel) => boolean");
+    this.#authorize ??= authorize;
+  }
+
+  /** The channel's own rule, which the registry asks with the app's. */
+  get authorize(): ChannelAuthorizer | undefined {
+    return this.#authorize;
+  }
+
+  /** `channel.subscribe(request, options)`. */
+  subscribe(request: Request, options: SubscribeOptions & { sse?: SseOptions }): Promise<Response> {
+    return this.#owner.subscribeTo(this, request, options);
+  }
+
+  /** The channel's own audience tags of `request` (`ChannelOptions.audience`), or undefined without the option. */
+  audience(request: Request): readonly string[] | undefined {
+    return this.#audience?.(request);
   }
 
   /** Members streaming on this instance. */
@@ -89,9 +131,36 @@ export class ChannelHub implements ChannelPort {
   }
 
   /** Hand a checked message to the broker; it comes back through `subscribe` to every instance. */
-  publish(message: { event?: string; data: string }): Promise<string> {
-    return this.#broker.publish(this.name, message);
+  publish(message: PublishedMessage): Promise<string> {
+    if (diagnostics.channelPublish.hasSubscribers) diagnostics.channelPublish.publish({ app: this.scope, channel: this.name });
+    // Timed only when this instance has subscribers: only then does the event come back here.
+    if (!diagnostics.channelDeliver.hasSubscribers || this.#members.size === 0) return this.#broker.publish(this.name, message);
+    return this.#timedPublish(message);
   }
+
+  /** Publish, remembering when, so the delivery of this event reports its publish-to-flush latency. */
+  #timedPublish(message: PublishedMessage): Promise<string> {
+    const since = performance.now();
+    this.#publishingSince = since;
+    let published: Promise<string>;
+    try {
+      published = this.#broker.publish(this.name, message);
+    } finally {
+      this.#publishingSince = undefined;
+    }
+    return published.then((id) => {
+      // Delivered already (synchronously, or before the broker answered): nothing to remember.
+      if (this.#delivered === id) return id;
+      const pending = (this.#publishedAt ??= new Map());
+      // Events that never come back (no subscriber here, a lost connection) must not pile up.
+      if (pending.size >= MAX_TIMED_PUBLISHES) pending.clear();
+      pending.set(id, since);
+      return id;
+    });
+  }
+
+  /** The id of the last event delivered (only tracked while someone listens). */
+  #delivered: string | undefined;
 
   onJoin(listener: PresenceListener): void {
     this.#joinListeners.push(listener);
@@ -164,12 +233,34 @@ export class ChannelHub implements ChannelPort {
   }
 
   #deliver(message: ChannelMessage): void {
-    if (this.#members.size === 0) return;
+    if (this.#members.size === 0) {
+      if (diagnostics.channelDeliver.hasSubscribers) this.#timeDelivery(message.id);
+      return;
+    }
     // Framed and measured once, whatever the number of members.
     const frame = messageFrame(message);
     const bytes = Buffer.byteLength(frame);
     // Tagged with the channel once here, not once per member that filters.
     const tagged: ChannelEvent = { ...message, channel: this.name };
     for (const member of this.#members) member.deliver(this, tagged, frame, bytes);
+    // After the members queued it: the engine's flush immediate runs before this one.
+    if (diagnostics.channelDeliver.hasSubscribers) this.#timeDelivery(message.id);
+  }
+
+  /** Report this delivery once the flush pass that writes it has run (the engine's immediate was queued first). */
+  #timeDelivery(id: string): void {
+    this.#delivered = id;
+    let since = this.#publishingSince;
+    if (since === undefined && this.#publishedAt !== undefined) {
+      since = this.#publishedAt.get(id);
+      if (since !== undefined) this.#publishedAt.delete(id);
+    }
+    const subscribers = this.#members.size;
+    setImmediate(() => {
+      diagnostics.channelDeliver.publish({ app: this.scope, channel: this.name, subscribers, publishToFlushMs: since === undefined ? undefined : performance.now() - since });
+    });
   }
 }
+
+/** Most publish times a hub keeps for events it has not seen come back. */
+const MAX_TIMED_PUBLISHES = 10_000;

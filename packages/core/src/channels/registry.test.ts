@@ -13,7 +13,7 @@ function roomsApp(options: ConstructorParameters<typeof App>[0] = {}): App {
   const app = new App({ sse: { heartbeatMs: 0 }, ...options });
   app.get("/rooms/{room}", (req) => app.subscribe(req, `room-${req.params.room}`));
   // Every room the app holds, or 404 when it holds none.
-  app.get("/all-rooms", (req) => app.subscribe(req, "room-*"));
+  app.get("/all-rooms", (req) => app.subscribe(req, { pattern: "room-*" }));
   return app;
 }
 
@@ -83,7 +83,7 @@ describe("channel lifetime", () => {
     let responseMade = false;
     // The response exists, the stream has not started: the channel must not be dropped meanwhile.
     app.get("/slow/{room}", async (req: Request) => {
-      const response = app.subscribe(req, `room-${req.params.room}`);
+      const response = await app.subscribe(req, `room-${req.params.room}`);
       responseMade = true;
       await gate;
       return response;

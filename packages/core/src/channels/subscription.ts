@@ -10,23 +10,44 @@
  * channels still being paged are dropped, and paging reads them from the
  * history instead (it does not stop before a page that had nothing dropped).
  *
+ * What the client may see is decided in one place, {@link Subscription#send}, which
+ * every event passes on its way out, live, buffered or replayed: an event
+ * published with `to` goes out only when the subscriber's audience names one of
+ * its tags, then the `filter` has its say. An event it skips still moves the
+ * client's position past it (an id-only frame), so a resume neither reads it
+ * again nor loses what follows.
+ *
  * It knows its channels only as {@link ChannelPort}s: it reads their history
  * and joins and leaves them; who else is subscribed is the hubs' business.
  */
 import { CelloError } from "../errors.js";
+import { channels as diagnostics } from "../diagnostics.js";
 import type { Logger } from "../logger.js";
 import type { Request } from "../request.js";
 import { Response } from "../response.js";
 import type { SseOptions } from "../sse/options.js";
-import { formatSseError, formatSseFrame } from "../sse/event.js";
+import { formatSseError, formatSseFrame, formatSseIdFrame } from "../sse/event.js";
 import { kAttach, kDetach, type AttachableSource, type SseSink } from "../sse/source.js";
 import type { ChannelMessage, ReplayResult } from "./broker.js";
 import type { ChannelHub, ChannelMember } from "./hub.js";
 
 /** Options of `channel.subscribe(request, options)`. */
 export interface SubscribeOptions {
-  /** Send only the events for which this returns true (e.g. per-user filtering). */
+  /**
+   * Send only the events for which this returns true. It runs after the
+   * audience check (`to`/`audience`), live and on replay alike; an event it
+   * refuses still moves the client's position past it.
+   */
   filter?: (message: ChannelEvent) => boolean;
+  /**
+   * This subscriber's audience tags (`["user:1", "role:admin"]`): it sees the
+   * events published with a `to` naming one of them, and every event without
+   * `to`. Added to the tags of each channel's `audience` option. Default: none.
+   * Derive them from what the request proved (its authenticated identity), never
+   * from what it asks for: a tag taken from a query would let anyone read that audience.
+   * Anything but an array of strings throws a CelloError `CELLO_INVALID_OPTION`.
+   */
+  audience?: readonly string[];
   /** Resume after this id instead of the request's `Last-Event-ID` / `?lastEventId=`. */
   lastEventId?: string;
 }
@@ -40,6 +61,10 @@ export type ChannelEvent = ChannelMessage & { channel: string };
  */
 export interface ChannelPort {
   readonly name: string;
+  /** The channel's own audience tags of `request` (`ChannelOptions.audience`), if it has the option. */
+  audience(request: Request): readonly string[] | undefined;
+  /** The app the channel belongs to, named in diagnostics messages. */
+  readonly scope: object;
   /** At most `limit` events after `afterId`, oldest first, or a reset (`ChannelBroker.replay`'s contract). */
   replay(afterId: string, limit: number): Promise<ReplayResult>;
   /** The channel's newest id, or undefined when it has none. */
@@ -85,7 +110,17 @@ export class Subscription implements AttachableSource, ChannelMember {
   readonly request: Request;
   readonly #ports: readonly ChannelPort[];
   readonly #filter: SubscribeOptions["filter"];
+  /** Per channel, the audience tags of this subscriber; none when it has no tag at all. */
+  readonly #audiences: Map<ChannelPort, ReadonlySet<string>> | undefined;
   readonly #multi: boolean;
+  /**
+   * Set when the last event of a channel was skipped (not visible) and the client
+   * was not told its position moved: the id (single channel) or "" (the composite
+   * position, several). Paid with an id-only frame at the end of the batch.
+   */
+  #owed: string | undefined;
+  /** True while a batch (a replay page, the buffered events going live) is sent: skips are paid once at its end. */
+  #batching = false;
   /** Last id sent per channel (the composite position for multi-channel subscriptions). */
   // Created only when needed (several channels, or catching up): a plain live
   // subscriber is the common case and keeps no per-channel state.
@@ -103,8 +138,6 @@ export class Subscription implements AttachableSource, ChannelMember {
   #shed: Set<string> | undefined;
   /** Channels that went live while others still catch up: their events bypass the buffer. */
   #live: Set<string> | undefined;
-  /** True once live frames can go straight to the sink. */
-  #direct = false;
   #closed = false;
   readonly #onError: (err: unknown) => void;
 
@@ -113,6 +146,7 @@ export class Subscription implements AttachableSource, ChannelMember {
     this.#onError = onError;
     this.#ports = ports;
     this.#filter = options.filter;
+    this.#audiences = audiencesOf(request, ports, options.audience);
     this.#multi = ports.length > 1;
     const lastEventId = options.lastEventId ?? request.getHeader("last-event-id") ?? request.query.lastEventId;
     this.#resumeFrom = lastEventId ? parsePosition(lastEventId, ports, this.#multi) : undefined;
@@ -127,7 +161,6 @@ export class Subscription implements AttachableSource, ChannelMember {
     // Live events that arrive while we look up history wait here.
     const needsLookup = this.#resumeFrom !== undefined || this.#multi;
     if (needsLookup) this.#buffer = [];
-    this.#direct = !needsLookup && !this.#multi && this.#filter === undefined;
     // With several channels, every id names each channel's position, so a channel
     // with nothing to replay starts at its head as it was before it delivers here:
     // every later event reaches this subscription, and no id claims one it has not
@@ -160,11 +193,6 @@ export class Subscription implements AttachableSource, ChannelMember {
   /** A live event of the channel behind `port`. */
   deliver(port: ChannelPort, message: ChannelEvent, frame: string, bytes: number): void {
     if (this.#closed) return;
-    if (this.#direct) {
-      // The fan-out hot path: one channel, no filter, not catching up.
-      this.#sink!.send(frame, bytes);
-      return;
-    }
     if (this.#buffer && !this.#live?.has(port.name)) {
       this.#buffer.push({ port, message, frame, bytes });
       this.#bufferBytes += bytes;
@@ -190,8 +218,16 @@ export class Subscription implements AttachableSource, ChannelMember {
     this.#bufferBytes = bytes;
   }
 
+  /**
+   * The one place an event leaves for this client, live, buffered or replayed, and
+   * so the one visibility check: nothing reaches the sink as an event but through here.
+   */
   #send(port: ChannelPort, message: ChannelEvent, frame: string | undefined, bytes: number | undefined): void {
-    if (this.#filter && !this.#filter(message)) return;
+    if (!this.#visible(port, message)) {
+      this.#skip(port, message.id);
+      return;
+    }
+    this.#owed = undefined;
     // Positions matter for composite ids and while catching up; a live single-channel
     // subscription (the fan-out hot path) needs none.
     if (this.#multi || this.#buffer !== undefined) this.#positions().set(port.name, message.id);
@@ -202,6 +238,39 @@ export class Subscription implements AttachableSource, ChannelMember {
     }
     // One id for several channels: every channel's position, so a reconnect resumes each of them.
     sink.send(messageFrame(message, formatPosition(this.#positions())));
+  }
+
+  /** Whether this client may see `message`: its audience first (`to`), then the filter. */
+  #visible(port: ChannelPort, message: ChannelEvent): boolean {
+    const to = message.to;
+    if (to !== undefined && !sharesTag(to, this.#audiences?.get(port))) return false;
+    return this.#filter === undefined || this.#filter(message);
+  }
+
+  /** An event this client may not see: its position moves past it all the same (now, or at the end of the batch). */
+  #skip(port: ChannelPort, id: string): void {
+    if (this.#multi || this.#buffer !== undefined) this.#positions().set(port.name, id);
+    this.#owed = this.#multi ? "" : id;
+    if (!this.#batching) this.#payPosition();
+  }
+
+  /** Tell the client its position moved past skipped events: an id-only frame, which dispatches no event. */
+  #payPosition(): void {
+    const owed = this.#owed;
+    if (owed === undefined) return;
+    this.#owed = undefined;
+    this.#sink!.send(formatSseIdFrame(this.#multi ? formatPosition(this.#positions()) : owed));
+  }
+
+  /** Send a batch of events through {@link Subscription#send}, paying skipped positions once at its end. */
+  #sendBatch(send: () => void): void {
+    this.#batching = true;
+    try {
+      send();
+    } finally {
+      this.#batching = false;
+    }
+    this.#payPosition();
   }
 
   async #catchUp(heads: Array<Promise<string | undefined>> | undefined): Promise<void> {
@@ -245,7 +314,6 @@ export class Subscription implements AttachableSource, ChannelMember {
       this.#buffer = undefined;
       this.#bufferBytes = 0;
       this.#paging = this.#readUpTo = this.#shed = this.#live = undefined;
-      this.#direct = !this.#multi && this.#filter === undefined;
     } catch (err) {
       this.#buffer = undefined;
       this.#paging = this.#readUpTo = this.#shed = this.#live = undefined;
@@ -269,12 +337,16 @@ export class Subscription implements AttachableSource, ChannelMember {
     const readUpTo = this.#readUpTo!;
     const pageBytes = Math.max(1, Math.min(PAGE_BYTES, Math.floor(this.#sink!.bufferLimit / 2)));
     let limit = FIRST_PAGE;
+    let replayed = 0;
     for (;;) {
+      replayed += events.length;
       let sentBytes = 0;
-      for (const message of events) {
-        this.#send(port, { ...message, channel: name }, undefined, undefined);
-        sentBytes += message.data.length + message.id.length + (message.event?.length ?? 0) + 16;
-      }
+      this.#sendBatch(() => {
+        for (const message of events) {
+          this.#send(port, { ...message, channel: name }, undefined, undefined);
+          sentBytes += message.data.length + message.id.length + (message.event?.length ?? 0) + 16;
+        }
+      });
       if (events.length > 0) readUpTo.set(name, events[events.length - 1]!.id);
       // A short page reached the end of the history, unless live events were dropped while
       // it was fetched: those may be newer than its end, so read on.
@@ -297,6 +369,7 @@ export class Subscription implements AttachableSource, ChannelMember {
     }
     this.#paging!.delete(name);
     this.#goLive([name]);
+    if (diagnostics.channelReplay.hasSubscribers) diagnostics.channelReplay.publish({ app: port.scope, request: this.request, channel: name, events: replayed });
     return true;
   }
 
@@ -319,16 +392,19 @@ export class Subscription implements AttachableSource, ChannelMember {
     this.#bufferBytes = bytes;
     const live = (this.#live ??= new Set());
     for (const name of going) live.add(name);
-    for (const pending of due) {
-      const read = this.#readUpTo?.get(pending.port.name);
-      if (read !== undefined && read !== "" && pending.port.compareIds(pending.message.id, read) <= 0) continue;
-      this.#send(pending.port, pending.message, pending.frame, pending.bytes);
-    }
+    this.#sendBatch(() => {
+      for (const pending of due) {
+        const read = this.#readUpTo?.get(pending.port.name);
+        if (read !== undefined && read !== "" && pending.port.compareIds(pending.message.id, read) <= 0) continue;
+        this.#send(pending.port, pending.message, pending.frame, pending.bytes);
+      }
+    });
   }
 
   #sendReset(channel: string, lastEventId: string, earliestId: string | undefined): void {
     const payload: ResetPayload = { channel, lastEventId, earliestId: earliestId ?? null };
     this.#sink!.send(formatSseFrame(JSON.stringify(payload), { event: "reset" }));
+    if (diagnostics.channelReset.hasSubscribers) diagnostics.channelReset.publish({ app: this.#ports[0]!.scope, request: this.request, channel });
   }
 }
 
@@ -347,6 +423,30 @@ export function subscribeResponse(request: Request, hubs: readonly ChannelHub[],
   const response = Response.sse(subscription, options.sse ?? {});
   for (const hub of hubs) hub.reserve(subscription);
   return response;
+}
+
+/** Each channel's audience tags of `request`: its own option's, plus the subscription's. Undefined when there are none at all. */
+function audiencesOf(request: Request, ports: readonly ChannelPort[], given: readonly string[] | undefined): Map<ChannelPort, ReadonlySet<string>> | undefined {
+  if (given !== undefined) assertTags(given, "subscribe(): audience");
+  let audiences: Map<ChannelPort, ReadonlySet<string>> | undefined;
+  for (const port of ports) {
+    const own = port.audience(request);
+    if (own !== undefined) assertTags(own, `the audience option of channel ${JSON.stringify(port.name)}`);
+    if (own === undefined && given === undefined) continue;
+    (audiences ??= new Map()).set(port, new Set([...(own ?? []), ...(given ?? [])]));
+  }
+  return audiences;
+}
+
+/** Whether one of an event's `to` tags is one of the subscriber's (none: never). A loop, not `some()`: no closure per event. */
+function sharesTag(to: readonly string[], tags: ReadonlySet<string> | undefined): boolean {
+  if (tags === undefined) return false;
+  for (const tag of to) if (tags.has(tag)) return true;
+  return false;
+}
+
+function assertTags(tags: unknown, what: string): void {
+  if (!Array.isArray(tags) || !tags.every((tag) => typeof tag === "string")) throw new CelloError("CELLO_INVALID_OPTION", `${what} must be an array of audience tags (strings)`);
 }
 
 /** `port`'s newest id, asked now; a broker that throws instead of rejecting rejects here too. */

@@ -7,6 +7,7 @@ import type { Plugin } from "../app.js";
 import { CelloError, assertHeaderSafe } from "../errors.js";
 import type { Request } from "../request.js";
 import { Response } from "../response.js";
+import { appendVary } from "./vary.js";
 
 /** Options of `app.enableCors(options)`. */
 export interface CorsOptions {
@@ -137,12 +138,4 @@ function originMatcher(origins: NonNullable<CorsOptions["origins"]>, credentials
   // Browsers send scheme and host in lower case: a configured "https://App.example.com" must still match.
   const allowed = new Set(origins.map((origin) => origin.toLowerCase()));
   return (origin) => allowed.has(origin);
-}
-
-function appendVary(response: Response, field: string): void {
-  const current = response.getHeader("vary");
-  const list = current === undefined ? [] : String(current).split(",").map((s) => s.trim()).filter(Boolean);
-  if (list.some((f) => f === "*" || f.toLowerCase() === field.toLowerCase())) return;
-  list.push(field);
-  response.setHeader("Vary", list.join(", "));
 }

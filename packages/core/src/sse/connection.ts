@@ -13,7 +13,7 @@
  *   from          to       on
  *   open          ending   end() while the socket refuses more (it waits to drain)
  *   open          closed   end() while the socket takes more (through ending,
- *                          within the call); endForShutdown();
+ *                          within the call); endForShutdown(); endAtDeadline();
  *                          abort(); the client leaving (the response's "close"
  *                          or "error", or a socket already gone at open())
  *   ending        closed   the socket drained and the queue went out;
@@ -44,6 +44,9 @@
  *   endForShutdown(frame)  graceful, now: the final frame joins the queue, all
  *                          of it is handed to the socket despite backpressure,
  *                          the response ends (the engine's shutdown).
+ *   endAtDeadline(frame)   the same, when the request's deadline is due
+ *                          (`request.endStreamAt()`, deadline.ts): reason
+ *                          "expired" or "deadline".
  *   abort(reason)          now: the socket is destroyed (a client that does not
  *                          read, or cannot be written to).
  *   abandon()              the shutdown grace ran out: destroy the socket if the
@@ -51,12 +54,15 @@
  *                          producer.
  */
 import type { Socket } from "node:net";
+import { channels as diagnostics } from "../diagnostics.js";
 import type { Logger } from "../logger.js";
+import type { Request } from "../request.js";
 import { connectionSocket } from "../server.js";
 import { formatSseComment, formatSseRetry } from "./event.js";
 import type { HeartbeatSweeper } from "./heartbeat.js";
 import { pump } from "./pump.js";
-import { kStreamGone, type SseCloseReason, type SseStreamInfo, type StreamClosedCallback, type StreamOwner } from "./report.js";
+import type { DeadlineTarget, SseDeadlineReason } from "./deadline.js";
+import { kStreamDeadline, kStreamGone, type SseCloseReason, type SseStreamInfo, type StreamClosedCallback, type StreamOwner } from "./report.js";
 import { isAttachable, kAttach, kDetach, type AttachableSource, type SseSink, type SseSource } from "./source.js";
 import { SseWriter, type FlushScheduler } from "./writer.js";
 
@@ -68,6 +74,8 @@ export interface ConnectionHost extends FlushScheduler {
   readonly onStreamClosed: StreamClosedCallback | undefined;
   /** `connection` closed: stop holding it. */
   forget(connection: SseConnection): void;
+  /** The app, named in diagnostics messages. */
+  readonly scope: object;
 }
 
 // How long a producer may take to finish (its `finally`) after its client left
@@ -77,7 +85,7 @@ const PRODUCER_ABANDON_MS = 1000;
 const OPEN_FRAME = formatSseComment("ok");
 
 /** One open SSE response (see the lifecycle above). */
-export class SseConnection extends SseWriter<ConnectionHost> implements SseSink {
+export class SseConnection extends SseWriter<ConnectionHost> implements SseSink, DeadlineTarget {
   readonly openedAt = Date.now();
   #endReason: "end" | "error" = "end";
   #closeWaiters: Array<(reason: SseCloseReason) => void> | undefined;
@@ -150,6 +158,8 @@ export class SseConnection extends SseWriter<ConnectionHost> implements SseSink 
     // Head and first comment in one write: EventSource fires `open` and proxies pass the stream at once.
     this.startWriting(first);
     if (this.options.heartbeatMs > 0) this.host.heartbeats.add(this, this.options.heartbeatMs);
+    // A deadline set before the stream opened (a guard's credential expiry) starts now; one set later starts when set.
+    this.#owner?.[kStreamDeadline]?.start(this);
     if (this.#attached) this.#attached[kAttach](this);
     else {
       this.#producerRunning = true;
@@ -206,6 +216,13 @@ export class SseConnection extends SseWriter<ConnectionHost> implements SseSink 
     this.#endResponse("shutdown");
   }
 
+  /** open -> closed: the request's deadline is due: queue `finalFrame`, hand everything to the socket now, end. */
+  endAtDeadline(finalFrame: string, reason: SseDeadlineReason): void {
+    if (this.state !== "open") return;
+    this.writeFinal(finalFrame);
+    this.#endResponse(reason);
+  }
+
   /** open/ending -> closed: destroy the socket now (a client that does not read, or cannot be written to). */
   abort(reason: SseCloseReason): void {
     if (this.closed) return;
@@ -241,13 +258,14 @@ export class SseConnection extends SseWriter<ConnectionHost> implements SseSink 
   /** Release, then end the HTTP response: what the socket holds still goes out. */
   #endResponse(reason: SseCloseReason): void {
     this.#release(reason);
-    this.res.end();
+    this.endBody();
   }
 
   /** open/ending -> closed: the one path every close takes. Frees what the connection holds and tells whoever waits. */
   #release(reason: SseCloseReason): void {
     this.state = "closed";
     if (this.options.heartbeatMs > 0) this.host.heartbeats.remove(this, this.options.heartbeatMs);
+    this.#owner?.[kStreamDeadline]?.stop();
     this.stopWriting();
     const closeWaiters = this.#closeWaiters;
     this.#closeWaiters = undefined;
@@ -268,6 +286,18 @@ export class SseConnection extends SseWriter<ConnectionHost> implements SseSink 
       // `done` waiting: settle without it after a moment. Shutdown has its own grace.
       this.#abandonTimer = setTimeout(() => this.#settle(), PRODUCER_ABANDON_MS);
     }
+  }
+
+  protected override wrote(events: number, bytes: number): void {
+    if (this.#owner !== undefined) diagnostics.sseWrite.publish({ app: this.host.scope, request: this.#owner as Request, events, bytes });
+  }
+
+  protected override heartbeatWritten(bytes: number): void {
+    if (this.#owner !== undefined) diagnostics.sseHeartbeat.publish({ app: this.host.scope, request: this.#owner as Request, bytes });
+  }
+
+  protected override dropped(events: number): void {
+    if (this.#owner !== undefined) diagnostics.sseDrop.publish({ app: this.host.scope, request: this.#owner as Request, events });
   }
 
   #producerFinished(): void {

@@ -10,11 +10,14 @@
  * producers), source.ts (push sources), heartbeat.ts, report.ts (what a
  * closed stream reports).
  */
+import type { Duplex } from "node:stream";
+import { channels as diagnostics } from "../diagnostics.js";
 import { SseEvent, formatSseRetry } from "./event.js";
 import { HeartbeatSweeper } from "./heartbeat.js";
 import type { ResolvedSseOptions, SseShutdownOptions } from "./options.js";
 import type { StreamClosedCallback } from "./report.js";
 import { SseConnection, type ConnectionHost } from "./connection.js";
+import { CheckedSseConnection, type FrameCheck } from "./checked-connection.js";
 import type { FlushCache, RawResponse, SseWriter } from "./writer.js";
 
 /**
@@ -23,6 +26,8 @@ import type { FlushCache, RawResponse, SseWriter } from "./writer.js";
  */
 export class SseEngine implements ConnectionHost {
   readonly connections = new Set<SseConnection>();
+  /** The app, named in diagnostics messages (see diagnostics.ts); never called. */
+  readonly scope: object;
   /** One heartbeat timer per interval, for all streams. */
   readonly heartbeats = new HeartbeatSweeper();
   /** Told about every stream that closes (the app runs its onStreamClose hooks). */
@@ -37,7 +42,7 @@ export class SseEngine implements ConnectionHost {
     this.#flushScheduled = false;
     const dirty = this.#dirty;
     this.#dirty = [];
-    const cache: FlushCache = { frames: undefined, chunk: "", bytes: undefined, framed: undefined, now: Date.now() };
+    const cache: FlushCache = { frames: undefined, chunk: "", bytes: undefined, framed: undefined, now: Date.now(), report: diagnostics.sseWrite.hasSubscribers };
     for (const connection of dirty) connection.flush(cache);
     if (this.#onTrial.length === 0 && this.#accused.length === 0) return;
     const onTrial = this.#onTrial;
@@ -48,9 +53,17 @@ export class SseEngine implements ConnectionHost {
     if (this.#onTrial.length > 0) this.#schedule();
   };
 
-  /** Create a connection for `res`; call `open()` on it to start streaming. */
-  create(res: RawResponse, options: ResolvedSseOptions): SseConnection {
-    const connection = new SseConnection(this, res, options);
+  constructor(scope: object = {}) {
+    this.scope = scope;
+  }
+
+  /**
+   * Create a connection for `res`; call `open()` on it to start streaming.
+   * With `check`, every frame is checked before it is queued (see checked-connection.ts).
+   * `encoder`: for a compressed stream, the encoder every write goes through.
+   */
+  create(res: RawResponse, options: ResolvedSseOptions, check?: FrameCheck, encoder?: Duplex): SseConnection {
+    const connection = check === undefined ? new SseConnection(this, res, options, encoder) : new CheckedSseConnection(this, res, options, check, encoder);
     this.connections.add(connection);
     return connection;
   }

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { App } from "../app.js";
 import { CelloError, HttpError } from "../errors.js";
 import { celloErrorOf, recordingLogger, startWithCleanup } from "../testing.js";
-import { SseEvent, formatSseComment, formatSseError, formatSseFrame } from "./event.js";
+import { SseEvent, formatSseComment, formatSseError, formatSseFrame, formatSseIdFrame } from "./event.js";
 import { SseStream } from "./stream.js";
 
 describe("SseEvent", () => {
@@ -152,5 +152,13 @@ describe("formatSseError", () => {
     expect(formatSseError(new HttpError(409, "version conflict"))).toBe('event: error\ndata: {"error":"version conflict","status":409}\n\n');
     expect(formatSseError(new Error("secret detail"))).toBe('event: error\ndata: {"error":"Internal Server Error","status":500}\n\n');
     expect(formatSseError(new CelloError("CELLO_SERVICE_UNAVAILABLE", "redis at 10.0.0.7"))).toBe('event: error\ndata: {"error":"Service Unavailable","status":503}\n\n');
+  });
+});
+
+describe("formatSseIdFrame", () => {
+  it("frames an id alone (it moves the client's last event ID and dispatches nothing), and refuses what would break the frame", () => {
+    expect(formatSseIdFrame("12")).toBe("id: 12\n\n");
+    expect(formatSseIdFrame("news=3&alerts=")).toBe("id: news=3&alerts=\n\n");
+    for (const id of ["1\n", "1\r2", "a\0b"]) expect(celloErrorOf(() => formatSseIdFrame(id)).code).toBe("CELLO_INVALID_SSE_FIELD");
   });
 });

@@ -118,6 +118,19 @@ export function formatSseFrame(data: string, options?: SseEventOptions): string 
 }
 
 /**
+ * @internal A frame with only an `id`: it moves the client's last event ID (a
+ * browser's EventSource, `@cellojs/client`) without dispatching any event, as the
+ * SSE spec says of a block with no data. A channel subscription sends it for
+ * events its client may not see, so a resume starts after them.
+ *
+ * @example formatSseIdFrame("12"); // "id: 12\n\n"
+ */
+export function formatSseIdFrame(id: string): string {
+  assertField("id", id);
+  return `id: ${id}\n\n`;
+}
+
+/**
  * Frame a comment: each line of `text` prefixed with `:`. Clients ignore
  * comments; they keep proxies and half-open sockets honest.
  *

@@ -34,6 +34,13 @@ export interface SseOptions {
   overflow?: OverflowPolicy;
   /** Close a client whose socket has not drained for this many ms. Default 30000. */
   writeTimeoutMs?: number;
+  /**
+   * Compress this stream when the compression plugin is on (`app.enableCompression()`) and the
+   * client accepts an encoding: every flush (each turn's frames, each heartbeat) is compressed and
+   * flushed with `Z_SYNC_FLUSH`, so each event still arrives at once. Default: the plugin's `sse`
+   * option (off unless set). `false` keeps a route uncompressed whatever the app says.
+   */
+  compress?: boolean;
 }
 
 /**
@@ -51,8 +58,11 @@ export interface SseShutdownOptions {
   graceMs?: number;
 }
 
-/** The options a connection runs with: every key set (`retry` may be undefined: none sent). */
-export type ResolvedSseOptions = Readonly<Required<Omit<SseOptions, "retry">> & { retry: number | undefined }>;
+/**
+ * The options a connection runs with: every key set (`retry` may be undefined: none sent;
+ * `compress` undefined: as the compression plugin says).
+ */
+export type ResolvedSseOptions = Readonly<Required<Omit<SseOptions, "retry" | "compress">> & { retry: number | undefined; compress: boolean | undefined }>;
 
 /** The built-in defaults, under the app's own. */
 export const SSE_DEFAULTS: ResolvedSseOptions = Object.freeze({
@@ -61,6 +71,7 @@ export const SSE_DEFAULTS: ResolvedSseOptions = Object.freeze({
   bufferLimit: 1024 * 1024,
   overflow: "close",
   writeTimeoutMs: 30_000,
+  compress: undefined,
 });
 
 /**
@@ -92,6 +103,7 @@ export function resolveSseOptions(base: ResolvedSseOptions, overrides: SseOption
     bufferLimit: o.bufferLimit !== undefined ? o.bufferLimit : base.bufferLimit,
     overflow: o.overflow !== undefined ? o.overflow : base.overflow,
     writeTimeoutMs: o.writeTimeoutMs !== undefined ? o.writeTimeoutMs : base.writeTimeoutMs,
+    compress: o.compress !== undefined ? o.compress : base.compress,
   };
 }
 
@@ -99,6 +111,11 @@ function setsAny(o: SseOptions | undefined): boolean {
   // `null` from JavaScript callers counts as "nothing set", as undefined does.
   return (
     o != null &&
-    (o.heartbeatMs !== undefined || o.retry !== undefined || o.bufferLimit !== undefined || o.overflow !== undefined || o.writeTimeoutMs !== undefined)
+    (o.heartbeatMs !== undefined ||
+      o.retry !== undefined ||
+      o.bufferLimit !== undefined ||
+      o.overflow !== undefined ||
+      o.writeTimeoutMs !== undefined ||
+      o.compress !== undefined)
   );
 }

@@ -6,9 +6,16 @@
  * buffer-limit verdict and writes heartbeats. When it writes is the engine's
  * call (engine.ts); whether the connection is still open is SseConnection's
  * (connection.ts), which extends this class with the lifecycle.
+ *
+ * A compressed stream (the compression plugin's encoder, see response.ts
+ * `ContentEncoder`) writes each turn's frames into its encoder instead, which
+ * flushes every write (`Z_SYNC_FLUSH`) and is piped into the response: such a
+ * client never shares the encoded chunk of a flush pass nor the direct socket path.
  */
 import type { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
+import type { Duplex } from "node:stream";
+import { channels as diagnostics } from "../diagnostics.js";
 import { asHttpChunk, directSocket, servedResponse, type ServingSocket } from "./direct-write.js";
 import type { ResolvedSseOptions } from "./options.js";
 import type { SseCloseReason } from "./report.js";
@@ -34,6 +41,8 @@ export interface FlushCache {
   framed: Buffer | undefined;
   /** One clock reading for the whole pass (it stamps every client's last write). */
   now: number;
+  /** Whether `cello:sse.write` has subscribers, read once for the whole pass. */
+  report: boolean;
 }
 
 // A pull producer's frames are written inline once this much is queued, so a
@@ -48,6 +57,7 @@ export type RawResponse = ServerResponse | Http2ServerResponse;
 const kWriter = Symbol("cello.sse.writer");
 // Typed as the HTTP/1 response: node:http2's compatibility response has the same write/end/drain surface.
 type TaggedResponse = ServerResponse & { [kWriter]?: SseWriter };
+type TaggedEncoder = Duplex & { [kWriter]?: SseWriter };
 
 /**
  * Frames are queued and written once per event-loop turn
@@ -88,8 +98,13 @@ export abstract class SseWriter<Host extends FlushScheduler = FlushScheduler> {
   #lastWriteAt = Date.now();
   #writeTimer: NodeJS.Timeout | undefined;
   #writableWaiters: Array<() => void> | undefined;
+  /** The content encoder every write goes through (piped into the response), for a compressed stream. */
+  readonly #encoder: TaggedEncoder | undefined;
 
-  constructor(host: Host, res: RawResponse, options: ResolvedSseOptions) {
+  /**
+   * @param encoder - For a compressed stream: a stream that flushes every write, piped into `res` here.
+   */
+  constructor(host: Host, res: RawResponse, options: ResolvedSseOptions, encoder?: Duplex) {
     this.host = host;
     this.res = res as TaggedResponse;
     this.options = options;
@@ -97,14 +112,34 @@ export abstract class SseWriter<Host extends FlushScheduler = FlushScheduler> {
     // Listen before anything is written, so a client that leaves from now on is seen.
     res.on("close", SseWriter.#onResClose);
     res.on("error", SseWriter.#onResError);
+    if (encoder !== undefined) {
+      this.#encoder = encoder as TaggedEncoder;
+      this.#encoder[kWriter] = this;
+      encoder.on("error", SseWriter.#onEncoderError);
+      // pipe() meets the response's backpressure: the encoder stops taking writes while the socket refuses more.
+      encoder.pipe(res as ServerResponse);
+    }
   }
 
   static #onResClose(this: TaggedResponse): void {
-    this[kWriter]?.responseClosed();
+    const writer = this[kWriter];
+    if (writer === undefined) return;
+    // The encoder's zlib context (tens to hundreds of KB) is freed now, not when GC finds it.
+    writer.#encoder?.destroy();
+    writer.responseClosed();
   }
 
   static #onResError(this: TaggedResponse): void {
     this[kWriter]?.responseFailed();
+  }
+
+  static #onEncoderDrain(this: TaggedEncoder): void {
+    const writer = this[kWriter];
+    if (writer) writer.#drained();
+  }
+
+  static #onEncoderError(this: TaggedEncoder): void {
+    this[kWriter]?.abort("error");
   }
 
   static #onDrain(this: TaggedResponse): void {
@@ -138,9 +173,11 @@ export abstract class SseWriter<Host extends FlushScheduler = FlushScheduler> {
     return this.options.bufferLimit;
   }
 
-  /** Bytes waiting for this client: queued here plus buffered in the socket. */
+  /** Bytes waiting for this client: queued here, in the encoder (if compressed), and buffered in the socket. */
   get bufferedBytes(): number {
-    return this.#pendingBytes + (this.res.writableLength ?? 0);
+    const encoder = this.#encoder;
+    const encoding = encoder === undefined ? 0 : encoder.writableLength + encoder.readableLength;
+    return this.#pendingBytes + encoding + (this.res.writableLength ?? 0);
   }
 
   /** True while the socket refuses more until it drains. */
@@ -177,7 +214,10 @@ export abstract class SseWriter<Host extends FlushScheduler = FlushScheduler> {
     if (this.closed || this.#waitingDrain || frames === undefined) return;
     const direct = this.#socket !== undefined;
     let out: string | Buffer;
-    if (cache !== undefined && cache.frames !== undefined && sameFrames(cache.frames, frames)) {
+    if (this.#encoder !== undefined) {
+      // Compressed: this client's encoder has a state of its own, so no encoded chunk is shared.
+      out = frames.length === 1 ? frames[0]! : frames.join("");
+    } else if (cache !== undefined && cache.frames !== undefined && sameFrames(cache.frames, frames)) {
       // Fan-out: the same frames as the previous client. Encode once, then reuse the bytes.
       out = direct ? (cache.framed ??= Buffer.from(asHttpChunk(cache.chunk))) : (cache.bytes ??= Buffer.from(cache.chunk));
     } else {
@@ -190,6 +230,7 @@ export abstract class SseWriter<Host extends FlushScheduler = FlushScheduler> {
       out = direct ? asHttpChunk(chunk) : chunk;
     }
     this.eventsSent += this.#pendingEvents;
+    if (cache !== undefined ? cache.report : diagnostics.sseWrite.hasSubscribers) this.wrote(this.#pendingEvents, this.#pendingBytes);
     this.#pending = undefined;
     this.#pendingBytes = 0;
     this.#pendingEvents = 0;
@@ -229,12 +270,28 @@ export abstract class SseWriter<Host extends FlushScheduler = FlushScheduler> {
     // A socket that has not drained for a whole interval is the write timeout's business.
     if (this.#waitingDrain) return;
     this.#write(HEARTBEAT_FRAME);
+    if (diagnostics.sseHeartbeat.hasSubscribers) this.heartbeatWritten(HEARTBEAT_FRAME.length);
   }
+
+  /** Diagnostics, called only while someone listens: `events` events in `bytes` SSE bytes went out in one write. */
+  protected wrote(_events: number, _bytes: number): void {}
+  /** Diagnostics, called only while someone listens: a heartbeat of `bytes` bytes went out. */
+  protected heartbeatWritten(_bytes: number): void {}
+  /** Diagnostics, called only while someone listens: `events` queued events were dropped (drop-oldest). */
+  protected dropped(_events: number): void {}
 
   /** Write the first frame (the head was just written) and choose how every later write goes out. */
   protected startWriting(firstFrame: string): void {
     this.#write(firstFrame);
-    this.#socket = directSocket(this.res);
+    if (diagnostics.sseWrite.hasSubscribers) this.wrote(0, Buffer.byteLength(firstFrame));
+    if (this.#encoder === undefined) this.#socket = directSocket(this.res);
+  }
+
+  /** End the response body: through the encoder when compressed (it finishes the coding, then ends the response). */
+  protected endBody(): void {
+    const encoder = this.#encoder;
+    if (encoder === undefined) this.res.end();
+    else if (!encoder.destroyed) encoder.end();
   }
 
   /** Queue `frame` last and hand the whole queue to the socket now, even one that refused more. */
@@ -250,6 +307,7 @@ export abstract class SseWriter<Host extends FlushScheduler = FlushScheduler> {
     if (this.#writeTimer) clearTimeout(this.#writeTimer);
     this.#writeTimer = undefined;
     this.res.removeListener("drain", SseWriter.#onDrain);
+    this.#encoder?.removeListener("drain", SseWriter.#onEncoderDrain);
     const socket = this.#socket;
     if (socket !== undefined) {
       // The socket may serve further requests (keep-alive): leave nothing of ours on it.
@@ -267,6 +325,7 @@ export abstract class SseWriter<Host extends FlushScheduler = FlushScheduler> {
     const limit = this.options.bufferLimit;
     let bytes = this.#pendingBytes;
     let dropped = 0;
+    const droppedBefore = this.eventsDropped;
     while (bytes > limit && dropped < pending.length - 1) {
       const frame = pending[dropped++]!;
       bytes -= Buffer.byteLength(frame);
@@ -277,6 +336,7 @@ export abstract class SseWriter<Host extends FlushScheduler = FlushScheduler> {
     }
     pending.splice(0, dropped);
     this.#pendingBytes = bytes;
+    if (diagnostics.sseDrop.hasSubscribers && this.eventsDropped > droppedBefore) this.dropped(this.eventsDropped - droppedBefore);
   }
 
   /** Write SSE bytes now (as an HTTP chunk when writing to the socket directly). */
@@ -288,11 +348,13 @@ export abstract class SseWriter<Host extends FlushScheduler = FlushScheduler> {
   #writeOut(data: string | Buffer, now: number): void {
     this.#lastWriteAt = now;
     const socket = this.#socket;
+    const encoder = this.#encoder;
     // A destroyed socket swallows the write; the close handler reports the disconnect.
-    const accepted = socket !== undefined ? socket.write(data) : this.res.write(data);
+    const accepted = encoder !== undefined ? encoder.destroyed || encoder.write(data) : socket !== undefined ? socket.write(data) : this.res.write(data);
     if (!accepted) {
       this.#waitingDrain = true;
-      if (socket !== undefined) socket.once("drain", SseWriter.#onSocketDrain);
+      if (encoder !== undefined) encoder.once("drain", SseWriter.#onEncoderDrain);
+      else if (socket !== undefined) socket.once("drain", SseWriter.#onSocketDrain);
       else this.res.once("drain", SseWriter.#onDrain);
       if (this.options.writeTimeoutMs > 0 && !this.#writeTimer) {
         this.#writeTimer = setTimeout(() => this.abort("write-timeout"), this.options.writeTimeoutMs);

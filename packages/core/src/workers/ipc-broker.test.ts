@@ -45,14 +45,16 @@ describe("ipcBroker", () => {
     await Promise.all([a.close(), b.close()]);
   });
 
-  it("rejects with CELLO_BROKER_UNAVAILABLE once the other process is gone, and after close()", async () => {
+  it("reports disconnected and rejects with CELLO_BROKER_UNAVAILABLE once the other process is gone, and after close()", async () => {
     const lonely = await startPrimary();
     const broker = ipcBroker(lonely);
     expect(await broker.publish("c", { data: "1" })).toBe("1");
+    expect(broker.status!()).toEqual({ connected: true });
     await new Promise((resolve) => {
       lonely.once("exit", resolve);
       lonely.kill("SIGKILL");
     });
+    expect(broker.status!()).toEqual({ connected: false }); // what a readiness check reads
     const error = await broker.publish("c", { data: "2" }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CelloError);
     expect((error as CelloError).code).toBe("CELLO_BROKER_UNAVAILABLE");

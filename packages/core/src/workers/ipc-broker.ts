@@ -10,10 +10,12 @@
  * event it reports was delivered to that worker: the contract of `ChannelBroker`.
  */
 import { CelloError } from "../errors.js";
-import type { ChannelBroker, ChannelHistoryOptions, ChannelMessage } from "../channels/broker.js";
+import type { ChannelBroker, ChannelHistoryOptions, ChannelMessage, PublishedMessage } from "../channels/broker.js";
 
 /** One end of an IPC channel: `process` in a child, a `ChildProcess` or cluster `Worker` in its parent. */
 export interface IpcPort {
+  /** False once the channel closed (the other process is gone). */
+  readonly connected?: boolean;
   send(message: unknown, callback: (error: Error | null) => void): unknown;
   on(event: "message", listener: (message: unknown) => void): unknown;
   off(event: "message", listener: (message: unknown) => void): unknown;
@@ -27,7 +29,7 @@ type Request =
   | { op: "subscribe"; channel: string; sub: number }
   | { op: "unsubscribe"; sub: number }
   | { op: "close" }
-  | { op: "publish"; r: number; channel: string; message: { event?: string; data: string } }
+  | { op: "publish"; r: number; channel: string; message: PublishedMessage }
   | { op: "replay"; r: number; channel: string; afterId: string; limit?: number }
   | { op: "lastId"; r: number; channel: string }
   | { op: "delete"; r: number; channel: string };
@@ -91,6 +93,9 @@ function unbatch(raw: unknown, handle: (message: unknown) => void): void {
 /** This process's end of the IPC channel to its parent (a cluster worker's to its primary). */
 export function parentPort(): IpcPort {
   return {
+    get connected() {
+      return process.connected === true;
+    },
     send: (message, callback) => {
       if (!process.send) return callback(new Error("this process has no IPC channel to a parent"));
       process.send(message, callback);
@@ -155,7 +160,10 @@ export function ipcBroker(port: IpcPort): ChannelBroker {
       send({ op: "configure", channel, options: { history: options.history, ttlMs: options.ttlMs } });
     },
     publish(channel, message) {
-      const sent = message.event === undefined ? { data: message.data } : { event: message.event, data: message.data };
+      // The audience (`to`) travels with the event: the primary's broker stores it and gives it back, live and on replay.
+      const sent: PublishedMessage = { data: message.data };
+      if (message.event !== undefined) sent.event = message.event;
+      if (message.to !== undefined) sent.to = message.to;
       return ask<string>({ op: "publish", r: ++nextRequest, channel, message: sent });
     },
     async replay(channel, afterId, options = {}) {
@@ -192,6 +200,9 @@ export function ipcBroker(port: IpcPort): ChannelBroker {
     },
     async delete(channel) {
       await ask<null>({ op: "delete", r: ++nextRequest, channel });
+    },
+    status() {
+      return { connected: !closed && port.connected !== false };
     },
     async close() {
       if (closed) return;
