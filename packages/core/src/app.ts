@@ -4,6 +4,7 @@
  * through pipeline.ts, responses are written by respond.ts.
  */
 import type { Blueprint } from "./blueprint.js";
+import { compileTrust, type TrustProxy } from "./client-ip.js";
 import { describeValue } from "./describe.js";
 import { CelloError } from "./errors.js";
 import { checkController, exploreDecorated, exploreRoutes, instantiate, noRoutesWarning, unregisteredControllerWarnings } from "./explorer.js";
@@ -12,6 +13,7 @@ import { Lifecycle, type LifecycleEvent } from "./lifecycle.js";
 import { consoleLogger, type Logger } from "./logger.js";
 import { cors, type CorsOptions } from "./plugins/cors.js";
 import { logging, type LoggingOptions } from "./plugins/logging.js";
+import { checkRouteRateLimit, rateLimit, type RateLimitOptions } from "./plugins/rate-limit.js";
 import { Pipeline } from "./pipeline.js";
 import type { Request } from "./request.js";
 import type { ListenOptions, NodeServer, RequestListener, ServerAddress } from "./server.js";
@@ -54,6 +56,14 @@ export interface AppOptions {
    * @example new App({ maxChannels: 50_000 })
    */
   maxChannels?: number;
+  /**
+   * Which peers may name the client in `X-Forwarded-For` (read by `request.ip` and the
+   * rate limiter): `false` (default, none: `request.ip` is the socket's peer), a list of
+   * addresses and CIDR ranges, or a function. Trust only your own proxies: a header from
+   * any other peer is ignored. Bad entries throw `CELLO_INVALID_OPTION` here. See {@link TrustProxy}.
+   * @example new App({ trustProxy: ["127.0.0.1", "10.0.0.0/8"] })
+   */
+  trustProxy?: TrustProxy;
 }
 
 /** Options of {@link App.close}. */
@@ -121,7 +131,14 @@ export class App extends RouteCollector {
     this.#channels = new ChannelRegistry(this.broker, this.logger, options.maxChannels);
     // Requests flow one way: pipeline -> responder -> engine; none of them calls back into the app.
     const responder = new Responder({ hooks: this.#hooks, engine: this.#engine, logger: this.logger, sseDefaults: this.#sseDefaults, unclosedStreams });
-    this.handler = new Pipeline({ router: this.#router, hooks: this.#hooks, responder, logger: this.logger, bodyLimit: this.#bodyLimit }).handler;
+    this.handler = new Pipeline({
+      router: this.#router,
+      hooks: this.#hooks,
+      responder,
+      logger: this.logger,
+      bodyLimit: this.#bodyLimit,
+      trust: compileTrust(options.trustProxy),
+    }).handler;
     this.#lifecycle = new Lifecycle({
       logger: this.logger,
       handler: this.handler,
@@ -167,6 +184,7 @@ export class App extends RouteCollector {
 
   /** @internal Register one definition (see RouteCollector). */
   protected addRoute(definition: RouteDefinition): void {
+    checkRouteRateLimit(definition.options.rateLimit, `${definition.methods.join(",")} ${definition.path}`);
     for (const method of definition.methods) this.#registered.push({ method, path: definition.path });
     const sse = resolveSseOptions(this.#sseDefaults, definition.options.sse);
     for (const method of definition.methods) {
@@ -175,6 +193,7 @@ export class App extends RouteCollector {
         bodyLimit: definition.options.bodyLimit ?? this.#bodyLimit,
         sse,
         where: `${method} ${definition.path}`,
+        info: Object.freeze({ method, path: definition.path, options: definition.options }),
       });
     }
   }
@@ -232,6 +251,17 @@ export class App extends RouteCollector {
   /** Cello's `app.enable_logging()`: one line per request, and per stream open and close. See {@link LoggingOptions}. */
   enableLogging(options?: LoggingOptions): this {
     return this.use(logging(options));
+  }
+
+  /**
+   * Cello's `app.enable_rate_limit()`: a request rate per client (sliding or fixed window,
+   * 429 `CELLO_RATE_LIMITED` with `Retry-After` and `RateLimit-*` headers) and caps on
+   * concurrent SSE streams (429 per IP or key, 503 in all), app-wide and per route
+   * (`rateLimit` route option). See {@link RateLimitOptions}.
+   * @example app.enableRateLimit({ points: 100, duration: 60, streams: { perIp: 5 } });
+   */
+  enableRateLimit(options?: RateLimitOptions): this {
+    return this.use(rateLimit(options));
   }
 
   /** Run `fn` at startup (before the server accepts) or shutdown (after streams closed). */

@@ -13,8 +13,13 @@ export const ERROR_CODES = {
   CELLO_NOT_FOUND: { status: 404, message: "Not Found" },
   CELLO_METHOD_NOT_ALLOWED: { status: 405, message: "Method Not Allowed" },
   CELLO_BODY_TOO_LARGE: { status: 413, message: "Payload Too Large" },
+  // app.enableRateLimit(): a client past its request rate, or past its cap of open streams (with Retry-After).
+  CELLO_RATE_LIMITED: { status: 429, message: "Too Many Requests" },
+  CELLO_TOO_MANY_STREAMS: { status: 429, message: "Too many open streams" },
   CELLO_INTERNAL: { status: 500, message: "Internal Server Error" },
   CELLO_SERVICE_UNAVAILABLE: { status: 503, message: "Service Unavailable" },
+  // app.enableRateLimit(): the cap on all open streams is reached (with Retry-After).
+  CELLO_STREAMS_FULL: { status: 503, message: "Too many open streams on this server" },
   // Programmer errors: thrown at registration or call time, never sent to a client as is.
   CELLO_INVALID_HEADER: { status: 500, message: "Invalid header" },
   CELLO_INVALID_SSE_FIELD: { status: 500, message: "Invalid SSE field" },

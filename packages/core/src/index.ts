@@ -14,10 +14,21 @@ export type { FinishInfo, HookName, Hooks } from "./hooks.js";
 export { consoleLogger, silentLogger, type Logger } from "./logger.js";
 export { cors, type CorsOptions } from "./plugins/cors.js";
 export { logging, type LogRecord, type LoggingOptions } from "./plugins/logging.js";
+export {
+  rateLimit,
+  type RateLimitOptions,
+  type RateLimitPlugin,
+  type RateLimitRule,
+  type RateLimitStore,
+  type RouteRateLimit,
+  type StreamCaps,
+  type StreamCounts,
+} from "./plugins/rate-limit.js";
 export { Request } from "./request.js";
 export { Response, type ResponseBody, type ResponseInit } from "./response.js";
 export type { HttpMethod } from "./router.js";
-export type { Handler, RouteOptions } from "./routes.js";
+export type { Handler, RouteInfo, RouteOptions } from "./routes.js";
+export type { TrustProxy } from "./client-ip.js";
 export type { OverflowPolicy, SseOptions, SseShutdownOptions } from "./sse/options.js";
 export type { SseCloseReason, SseStreamInfo } from "./sse/report.js";
 export type { SseSource } from "./sse/source.js";

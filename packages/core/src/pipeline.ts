@@ -1,9 +1,10 @@
 /**
  * The request pipeline: each request passes through it once, one way:
- * node request -> Request -> onRequest hooks -> router -> handler -> Responder
+ * node request -> Request -> onRequest hooks -> router -> onRouted hooks -> handler -> Responder
  * (respond.ts). It gets what it needs from its app once, at construction, and
  * never calls back into it.
  */
+import type { TrustFunction } from "./client-ip.js";
 import { HttpError } from "./errors.js";
 import type { HookRegistry } from "./hooks.js";
 import type { Logger } from "./logger.js";
@@ -24,6 +25,8 @@ export interface PipelineContext {
   readonly logger: Logger;
   /** The app's body limit, a request's until routing finds its route's. */
   readonly bodyLimit: number;
+  /** Which peers may name the client in X-Forwarded-For (`request.ip`). */
+  readonly trust: TrustFunction;
 }
 
 /** Runs every request of one app from the node request to the Responder. */
@@ -33,6 +36,7 @@ export class Pipeline {
   readonly #responder: Responder;
   readonly #logger: Logger;
   readonly #bodyLimit: number;
+  readonly #trust: TrustFunction;
 
   constructor(context: PipelineContext) {
     this.#router = context.router;
@@ -40,6 +44,7 @@ export class Pipeline {
     this.#responder = context.responder;
     this.#logger = context.logger;
     this.#bodyLimit = context.bodyLimit;
+    this.#trust = context.trust;
   }
 
   /** The node request listener (the app's `handler`). Errors never escape it. */
@@ -47,7 +52,7 @@ export class Pipeline {
     // No per-request close listener: it cost 5-8% of throughput (bench/). The request
     // notices a departed client when its signal is first read, and the SSE engine
     // listens from the moment a stream starts and checks the socket before writing.
-    const request = new Request(raw, this.#bodyLimit, res);
+    const request = new Request(raw, this.#bodyLimit, res, this.#trust);
     if (this.#hooks.onRequest.length > 0) {
       this.#runRequestHooks(request, res).catch((err) => this.#fail(request, res, err));
       return;
@@ -75,7 +80,26 @@ export class Pipeline {
       return;
     }
     const context = match.store;
-    request[kRouted](match.params, context.bodyLimit);
+    request[kRouted](match.params, context);
+    if (this.#hooks.onRouted.length > 0) {
+      this.#runRoutedHooks(request, res, context).catch((err) => this.#fail(request, res, err));
+      return;
+    }
+    this.#handle(request, res, context);
+  }
+
+  async #runRoutedHooks(request: Request, res: RawResponse, context: RouteContext): Promise<void> {
+    for (const hook of this.#hooks.onRouted) {
+      const early = await hook(request);
+      if (early instanceof Response) {
+        this.#responder.send(request, res, early, context);
+        return;
+      }
+    }
+    this.#handle(request, res, context);
+  }
+
+  #handle(request: Request, res: RawResponse, context: RouteContext): void {
     let value: unknown;
     try {
       value = context.handler(request);

@@ -7,6 +7,7 @@ import { routeDecorator, type DecoratedSite, type RouteDecorator } from "./decor
 import { CelloError } from "./errors.js";
 import type { Request } from "./request.js";
 import type { HttpMethod } from "./router.js";
+import type { RouteRateLimit } from "./plugins/rate-limit.js";
 import type { ResolvedSseOptions, SseOptions } from "./sse/options.js";
 
 /** A route handler: gets the Request, returns anything `respond` understands (or a Promise of it). */
@@ -18,6 +19,23 @@ export interface RouteOptions {
   bodyLimit?: number;
   /** Streaming options for SSE responses of this route (heartbeat, retry, buffer limit, overflow policy). */
   sse?: SseOptions;
+  /**
+   * This route's limits under `app.enableRateLimit()`: its own request rate and stream caps
+   * (counted apart from the app's), or `false` to exempt it (a health check). Ignored when
+   * rate limiting is not enabled. See {@link RouteRateLimit}.
+   * @example app.post("/login", login, { rateLimit: { points: 5, duration: 60 } });
+   */
+  rateLimit?: RouteRateLimit | false;
+}
+
+/** What a plugin may read of the route that answers a request (`request.route`). */
+export interface RouteInfo {
+  /** The method it was registered for, e.g. `"GET"`. */
+  readonly method: HttpMethod;
+  /** The path template as registered, e.g. `/items/{id}`: bounded, unlike raw paths. */
+  readonly path: string;
+  /** The route's options as registered. */
+  readonly options: Readonly<RouteOptions>;
 }
 
 /** A route as plain data: what the explorer produces and the app registers. */
@@ -37,6 +55,8 @@ export interface RouteContext {
   sse: ResolvedSseOptions;
   /** `METHOD /path`, naming the route in logs. */
   where: string;
+  /** What `request.route` gives plugins. */
+  info: RouteInfo;
 }
 
 function checkBound(collector: RouteCollector | undefined, name: string): asserts collector is RouteCollector {
