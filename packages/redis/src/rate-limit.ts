@@ -21,8 +21,14 @@ export interface RedisRateLimitStoreOptions {
   insurance?: boolean;
 }
 
-/** A {@link RateLimitStore} on Redis, with `close()` for the connection it opened. */
+/** A {@link RateLimitStore} on Redis, with `ready()` and `close()` for its connection. */
 export interface RedisRateLimitStore extends RateLimitStore {
+  /**
+   * Resolve once the connection is up, reject after `timeoutMs` (default 5000) with
+   * the reason. Until then counts go to the insurance limiter (commands fail fast
+   * instead of queueing): call it at startup, `app.onEvent("startup", () => store.ready())`.
+   */
+  ready(timeoutMs?: number): Promise<void>;
   /** Close the connection the store opened (none when a `client` was given). */
   close(): Promise<void>;
 }
@@ -35,6 +41,7 @@ export interface RedisRateLimitStore extends RateLimitStore {
  * import { redisRateLimitStore } from "@cellojs/redis";
  * const store = redisRateLimitStore({ url: process.env.REDIS_URL });
  * app.enableRateLimit({ points: 100, duration: 60, store });
+ * app.onEvent("startup", () => store.ready());
  * app.onEvent("shutdown", () => store.close());
  */
 export function redisRateLimitStore(options: RedisRateLimitStoreOptions = {}): RedisRateLimitStore {
@@ -58,6 +65,28 @@ export function redisRateLimitStore(options: RedisRateLimitStoreOptions = {}): R
       insuranceLimiter: insurance ? new RateLimiterMemory({ ...limiter, keyPrefix: `${limiter.keyPrefix}:insurance` }) : undefined,
     });
   return Object.assign(store, {
+    ready(timeoutMs = 5000): Promise<void> {
+      if (client.status === "ready") return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        let lastError: unknown;
+        const onError = (err: unknown) => (lastError = err);
+        const done = () => {
+          clearTimeout(timer);
+          client.off("ready", onReady);
+          client.off("error", onError);
+        };
+        const onReady = () => {
+          done();
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          done();
+          reject(new Error(`Redis did not answer within ${timeoutMs} ms${lastError instanceof Error ? `: ${lastError.message}` : ""}`));
+        }, timeoutMs);
+        client.on("ready", onReady);
+        client.on("error", onError);
+      });
+    },
     async close() {
       if (owned && client.status !== "end") await client.quit().catch(() => client.disconnect());
     },

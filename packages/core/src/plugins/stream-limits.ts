@@ -51,7 +51,7 @@ class Scope {
   refusal(ip: string, key: string | undefined): HttpError | undefined {
     const { perIp, perKey, total, retryAfter } = this.caps;
     const headers = { "Retry-After": String(retryAfter) };
-    if (total !== undefined && this.total >= total) return HttpError.fromCode("CELLO_STREAMS_FULL", undefined, { headers });
+    if (total !== undefined && this.total >= total) return HttpError.fromCode("CELLO_STREAMS_FULL", undefined, { headers, expose: true });
     if (perIp !== undefined && (this.perIp.get(ip) ?? 0) >= perIp) return HttpError.fromCode("CELLO_TOO_MANY_STREAMS", undefined, { headers });
     if (perKey !== undefined && key !== undefined && (this.perKey.get(key) ?? 0) >= perKey) {
       return HttpError.fromCode("CELLO_TOO_MANY_STREAMS", undefined, { headers });
