@@ -38,6 +38,10 @@ export const sidebar: SidebarItem[] = [
     ],
   },
   {
+    text: "Operations",
+    items: [{ text: "Rate limits and stream caps", link: "/guide/rate-limits" }],
+  },
+  {
     text: "Going further",
     items: [
       { text: "Plugins and hooks", link: "/guide/plugins" },
