@@ -22,6 +22,7 @@ export const HTTP_SYSTEMS: Record<string, HttpSystem> = {
   "node-http": { label: "node:http (hand-written)", script: script("node-http") },
   "cello-functions": { label: "Cello.ts (function routes)", script: script("cello-functions") },
   "cello-decorators": { label: "Cello.ts (decorator routes)", script: script("cello-decorators") },
+  "cello-ratelimit": { label: "Cello.ts (function routes, rate limit on)", script: script("cello-ratelimit") },
   fastify: { label: "Fastify 5", script: script("fastify") },
   hono: { label: "Hono 4 + @hono/node-server", script: script("hono") },
   express: { label: "Express 5", script: script("express") },
