@@ -80,6 +80,19 @@ describe("app.enableRateLimit(): request rate", () => {
     expect(statuses.filter((s) => s === 200).length).toBeLessThanOrEqual(2);
   });
 
+  it("sliding window: refused requests are not counted, so hammering does not keep a client out", async () => {
+    const client = await limited({ points: 2, duration: 2 });
+    const phase = () => Date.now() % 2000;
+    while (phase() > 100) await sleep(5);
+    expect((await client.get("/hello")).status).toBe(200);
+    expect((await client.get("/hello")).status).toBe(200);
+    for (let i = 0; i < 20; i++) expect((await client.get("/hello")).status).toBe(429);
+    // 1.2 s into the next window, 40% of the last one still counts: 2 x 0.4 + 1 fits in 2; 22 x 0.4 + 1 would not.
+    const next = Math.floor(Date.now() / 2000) + 1;
+    while (Math.floor(Date.now() / 2000) !== next || phase() < 1200 || phase() > 1500) await sleep(5);
+    expect((await client.get("/hello")).status).toBe(200);
+  });
+
   it("fixed window: recovers when the window ends", async () => {
     const client = await limited({ points: 1, duration: 1, algorithm: "fixed-window" });
     expect((await client.get("/hello")).status).toBe(200);

@@ -1,6 +1,7 @@
 import { connect } from "node:net";
 import { describe, expect, it } from "vitest";
 import { App } from "../app.js";
+import { HttpError } from "../errors.js";
 import { SseStream } from "../sse/stream.js";
 import { recordingLogger, startWithCleanup, type SseHandle, type TestClient } from "../testing.js";
 import { rateLimit, type RateLimitOptions, type RateLimitPlugin } from "./rate-limit.js";
@@ -53,6 +54,10 @@ async function governed(options: RateLimitOptions): Promise<Governed> {
   app.get("/json", () => ({ ok: true }));
   const limits = rateLimit(options);
   app.use(limits);
+  // A later hook that refuses the response: the stream never opens, and must never be counted.
+  app.addHook("onResponse", (request) => {
+    if (request.getHeader("x-refuse-later") !== undefined) throw new HttpError(400, "refused by a later hook");
+  });
   const client = await start(app);
   return { app, client, limits, sourcesClosed: () => sourcesClosed, logger };
 }
@@ -68,6 +73,9 @@ describe("app.enableRateLimit(): stream caps", () => {
   it("refuses a stream past perIp with 429 CELLO_TOO_MANY_STREAMS and Retry-After before any SSE byte, and admits again once one closes", async () => {
     const { client, limits, sourcesClosed } = await governed({ streams: { perIp: 2 } });
     const first = await openLive(client, "/live");
+    // A stream refused after admission (by a later hook) never opened: nothing counted.
+    expect((await client.get("/live", { headers: { "x-refuse-later": "1" } })).status).toBe(400);
+    expect(limits.streamCounts()).toEqual({ streams: 1, ips: 1, keys: 0 });
     await openLive(client, "/live");
     expect(limits.streamCounts()).toEqual({ streams: 2, ips: 1, keys: 0 });
     const refused = await client.get("/live", { headers: { Accept: "text/event-stream", Origin: "http://a.test" } });
@@ -76,8 +84,8 @@ describe("app.enableRateLimit(): stream caps", () => {
     expect(refused.headers["content-type"]).toBe("application/json");
     expect(refused.headers["access-control-allow-origin"]).toBe("*");
     expect(refused.json).toEqual({ error: "Too many open streams", status: 429 });
-    // The refused stream's source was cancelled, not left running.
-    expect(sourcesClosed()).toBe(1);
+    // The refused streams' sources were cancelled, not left running.
+    expect(sourcesClosed()).toBe(2);
     // Plain requests are not streams: never refused by stream caps.
     expect((await client.get("/json")).status).toBe(200);
     first.close();
