@@ -1,7 +1,7 @@
 import { connect } from "node:net";
 import { describe, expect, it } from "vitest";
 import { App } from "./app.js";
-import type { TrustProxy } from "./client-ip.js";
+import { addressKey, type TrustProxy } from "./client-ip.js";
 import { celloErrorOf, startWithCleanup } from "./testing.js";
 
 const start = startWithCleanup();
@@ -85,5 +85,21 @@ describe("request.ip", () => {
     expect(celloErrorOf(() => new App({ trustProxy: ["10.0.0.0/99"] })).code).toBe("CELLO_INVALID_OPTION");
     expect(celloErrorOf(() => new App({ trustProxy: "127.0.0.1" as never })).message).toMatch(/trustProxy must be false, a list/);
     expect(celloErrorOf(() => new App({ trustProxy: [42] as never })).code).toBe("CELLO_INVALID_OPTION");
+  });
+});
+
+describe("addressKey (what rate limits count an address under)", () => {
+  it("keeps IPv4 as it is and groups IPv6 by its /64", () => {
+    expect(addressKey("203.0.113.7")).toBe("203.0.113.7");
+    expect(addressKey("")).toBe("");
+    expect(addressKey("2001:db8:0:1::1")).toBe("2001:db8:0:1::/64");
+    expect(addressKey("2001:0db8:0000:0001:ffff:ffff:ffff:ffff")).toBe("2001:db8:0:1::/64");
+    expect(addressKey("2001:db8::")).toBe("2001:db8:0:0::/64");
+    expect(addressKey("::1")).toBe("0:0:0:0::/64");
+    expect(addressKey("::")).toBe("0:0:0:0::/64");
+    expect(addressKey("fe80::1%eth0")).toBe("fe80:0:0:0::/64");
+    expect(addressKey("64:ff9b::192.0.2.1")).toBe("64:ff9b:0:0::/64");
+    expect(addressKey("1:2:3:4:5:6:7:8")).toBe("1:2:3:4::/64");
+    expect(addressKey("1:2:3::4:5:6:7")).toBe("1:2:3:0::/64");
   });
 });

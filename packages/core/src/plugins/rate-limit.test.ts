@@ -158,6 +158,13 @@ describe("app.enableRateLimit(): request rate", () => {
     expect((await proxied.get("/hello", { headers: { "X-Forwarded-For": "1.1.1.1" } })).status).toBe(429);
   });
 
+  it("counts IPv6 clients by their /64 network", async () => {
+    const client = await limited({ points: 1, duration: 60 }, undefined, { trustProxy: ["127.0.0.1"] });
+    expect((await client.get("/hello", { headers: { "X-Forwarded-For": "2001:db8:0:1::1" } })).status).toBe(200);
+    expect((await client.get("/hello", { headers: { "X-Forwarded-For": "2001:db8:0:1:ffff::2" } })).status).toBe(429);
+    expect((await client.get("/hello", { headers: { "X-Forwarded-For": "2001:db8:0:2::1" } })).status).toBe(200);
+  });
+
   it("a key function that throws is that request's logged 500; a failing store lets requests pass with one warning", async () => {
     const logger = recordingLogger();
     const app = new App({ logger });

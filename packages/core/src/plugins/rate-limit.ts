@@ -10,6 +10,7 @@
 import { createHash } from "node:crypto";
 import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Plugin } from "../app.js";
+import { addressKey } from "../client-ip.js";
 import { describeValue } from "../describe.js";
 import { CelloError, HttpError } from "../errors.js";
 import type { Request } from "../request.js";
@@ -116,7 +117,7 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimitPlugin {
     if (typeof chosen !== "string" || chosen === "") return undefined;
     return chosen.length > 200 ? `h:${createHash("sha256").update(chosen).digest("base64url")}` : `k:${chosen}`;
   };
-  const clientKey = (request: Request): string => key(request) ?? `ip:${request.ip}`;
+  const clientKey = (request: Request): string => key(request) ?? `ip:${addressKey(request.ip)}`;
   const governor = new StreamGovernor(options.streams, key);
   const appLimiter = appRule === undefined ? undefined : makeLimiter(appRule, store, `${keyPrefix}:app`);
   const routeLimiters = new Map<RouteInfo, Limiter | undefined>();

@@ -7,6 +7,7 @@
  * between) and released in onStreamClose, which the engine reports exactly
  * once for every stream that opened.
  */
+import { addressKey } from "../client-ip.js";
 import { CelloError, HttpError } from "../errors.js";
 import type { Request } from "../request.js";
 import type { Response } from "../response.js";
@@ -19,7 +20,7 @@ import type { RouteInfo } from "../routes.js";
  * written (its source is cancelled: a channel subscription never joins).
  */
 export interface StreamCaps {
-  /** Streams one client IP (`request.ip`) may hold open at once. */
+  /** Streams one client IP (`request.ip`; an IPv6 client by its /64 network) may hold open at once. */
   perIp?: number;
   /** Streams one key (the plugin's `key(request)`, e.g. the signed-in user) may hold open at once. Only counted when `key` returns a string. */
   perKey?: number;
@@ -125,7 +126,7 @@ export class StreamGovernor {
     const own = route === undefined ? undefined : this.#routeScope(route);
     if (own !== undefined) scopes.push(own);
     if (scopes.length === 0) return;
-    const ip = request.ip;
+    const ip = addressKey(request.ip);
     const key = this.#key(request);
     for (const scope of scopes) {
       const refusal = scope.refusal(ip, key);
