@@ -69,3 +69,20 @@ export function clientIp(raw: RawRequest, trust: TrustFunction): string {
 function unmapped(address: string): string {
   return address.startsWith("::ffff:") && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
 }
+
+/**
+ * The key a client address is counted under: an IPv4 address as it is, an IPv6 address by
+ * its /64 network (`2001:db8:0:1::/64`), since one subscriber line usually gets a whole /64
+ * and could otherwise spread over 2^64 counts. Anything else (`""`) as it is.
+ */
+export function addressKey(ip: string): string {
+  if (isIP(ip) !== 6) return ip;
+  const address = ip.split("%", 1)[0]!;
+  const [head = "", tail] = address.split("::", 2) as [string, string | undefined];
+  const headGroups = head === "" ? [] : head.split(":");
+  const tailGroups = tail === undefined || tail === "" ? [] : tail.split(":");
+  // An embedded IPv4 tail (::ffff:1.2.3.4, 64:ff9b::1.2.3.4) takes two groups; only the first four groups matter here.
+  const tailCount = tailGroups.reduce((n, group) => n + (group.includes(".") ? 2 : 1), 0);
+  const groups = tail === undefined ? headGroups : [...headGroups, ...Array<string>(Math.max(0, 8 - headGroups.length - tailCount)).fill("0"), ...tailGroups];
+  return `${groups.slice(0, 4).map((group) => (group.includes(".") ? group : parseInt(group, 16).toString(16))).join(":")}::/64`;
+}
