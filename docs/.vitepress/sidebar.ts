@@ -25,6 +25,7 @@ export const sidebar: SidebarItem[] = [
       { text: "Requests and responses", link: "/guide/request-response" },
       { text: "Errors", link: "/guide/errors" },
       { text: "Security", link: "/guide/security" },
+      { text: "OpenAPI", link: "/guide/openapi" },
     ],
   },
   {

@@ -14,13 +14,15 @@ import { consoleLogger, type Logger } from "./logger.js";
 import { cors, type CorsOptions } from "./plugins/cors.js";
 import { logging, type LoggingOptions } from "./plugins/logging.js";
 import { checkRouteRateLimit, rateLimit, type RateLimitOptions } from "./plugins/rate-limit.js";
+import { openapi } from "./plugins/openapi/plugin.js";
+import type { OpenapiOptions } from "./plugins/openapi/types.js";
 import { Pipeline } from "./pipeline.js";
 import type { Request } from "./request.js";
 import type { ListenOptions, NodeServer, RequestListener, ServerAddress } from "./server.js";
 import type { Response } from "./response.js";
 import { Responder } from "./respond.js";
 import { createRouter, joinPaths, type HttpMethod, type Router } from "./router.js";
-import { RouteCollector, type RouteContext, type RouteDefinition, type RouteOptions } from "./routes.js";
+import { RouteCollector, type RouteContext, type RouteDefinition, type RouteInfo, type RouteOptions } from "./routes.js";
 import { SseEngine } from "./sse/engine.js";
 import { SSE_DEFAULTS, resolveSseOptions, type ResolvedSseOptions, type SseOptions, type SseShutdownOptions } from "./sse/options.js";
 import { UnclosedStreamCheck } from "./sse/unclosed-check.js";
@@ -112,7 +114,7 @@ export class App extends RouteCollector {
   /** The SSE engine owning every open stream. */
   readonly #engine = new SseEngine();
   readonly #router: Router<RouteContext> = createRouter();
-  readonly #registered: Array<{ method: HttpMethod; path: string }> = [];
+  readonly #registered: RouteInfo[] = [];
   readonly #instances = new Map<Function, object>();
   readonly #bodyLimit: number;
   readonly #sseDefaults: ResolvedSseOptions;
@@ -185,15 +187,18 @@ export class App extends RouteCollector {
   /** @internal Register one definition (see RouteCollector). */
   protected addRoute(definition: RouteDefinition): void {
     checkRouteRateLimit(definition.options.rateLimit, `${definition.methods.join(",")} ${definition.path}`);
-    for (const method of definition.methods) this.#registered.push({ method, path: definition.path });
+    // Frozen: what routes() lists (and request.route gives plugins) is what was registered, and a reader cannot change it.
+    const options = Object.freeze({ ...definition.options });
+    const infos = definition.methods.map((method) => Object.freeze({ method, path: definition.path, options }));
+    this.#registered.push(...infos);
     const sse = resolveSseOptions(this.#sseDefaults, definition.options.sse);
-    for (const method of definition.methods) {
-      this.#router.add(method, definition.path, {
+    for (const info of infos) {
+      this.#router.add(info.method, definition.path, {
         handler: definition.handler,
         bodyLimit: definition.options.bodyLimit ?? this.#bodyLimit,
         sse,
-        where: `${method} ${definition.path}`,
-        info: Object.freeze({ method, path: definition.path, options: definition.options }),
+        where: `${info.method} ${definition.path}`,
+        info,
       });
     }
   }
@@ -264,6 +269,20 @@ export class App extends RouteCollector {
     return this.use(rateLimit(options));
   }
 
+  /**
+   * Cello's `app.enable_openapi()`: serve an OpenAPI 3.2 document of the app's routes at
+   * `/openapi.json` (their guards' security, their schemas as JSON Schema, SSE events as
+   * `itemSchema`), and with `ui` a docs page at `/docs`. The document is built once, at
+   * startup (`ready()`): a schema that cannot be converted fails startup with a CelloError
+   * `CELLO_OPENAPI_SCHEMA` naming the route. See {@link OpenapiOptions}.
+   * @example
+   * import { scalarUi } from "@cellojs/openapi";
+   * app.enableOpenapi({ title: "Notifications", version: "1.2.0", ui: scalarUi() });
+   */
+  enableOpenapi(options?: OpenapiOptions): this {
+    return this.use(openapi(options));
+  }
+
   /** Run `fn` at startup (before the server accepts) or shutdown (after streams closed). */
   onEvent(event: LifecycleEvent, fn: () => unknown): this {
     this.#lifecycle.on(event, fn);
@@ -284,8 +303,13 @@ export class App extends RouteCollector {
     await this.#lifecycle.startup();
   }
 
-  /** Every registered route as `{ method, path }`, in registration order (after `ready()` for `@app.get` classes). */
-  routes(): Array<{ method: HttpMethod; path: string }> {
+  /**
+   * Every registered route as `{ method, path, options }` (one entry per method), in registration
+   * order; routes of `@app.get` classes appear once `ready()` ran. `options` are the route's
+   * options as registered (frozen). The OpenAPI document is built from this list.
+   * @example app.routes().map((r) => `${r.method} ${r.path}`) // ["GET /", "GET /sse/counter"]
+   */
+  routes(): RouteInfo[] {
     return this.#registered.map((r) => ({ ...r }));
   }
 
@@ -338,4 +362,4 @@ export class App extends RouteCollector {
   }
 }
 
-export type { RouteOptions };
+export type { RouteInfo, RouteOptions };

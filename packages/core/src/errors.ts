@@ -34,6 +34,8 @@ export const ERROR_CODES = {
   // The app holds maxChannels channels: app.channel() throws it, a request that would make one gets a 503.
   CELLO_TOO_MANY_CHANNELS: { status: 503, message: "Too many channels" },
   CELLO_CHANNEL_DELETED: { status: 500, message: "Channel deleted" },
+  // app.enableOpenapi(): a route's schema has no JSON Schema form (thrown at startup, naming the route).
+  CELLO_OPENAPI_SCHEMA: { status: 500, message: "Schema not convertible to JSON Schema" },
 } as const;
 
 /** A code from {@link ERROR_CODES}. */

@@ -24,6 +24,8 @@ export {
   type StreamCaps,
   type StreamCounts,
 } from "./plugins/rate-limit.js";
+export { openapi } from "./plugins/openapi/plugin.js";
+export type { OpenapiOptions, OpenapiUi, OperationDocs } from "./plugins/openapi/types.js";
 export { Request } from "./request.js";
 export { Response, type ResponseBody, type ResponseInit } from "./response.js";
 export type { HttpMethod } from "./router.js";

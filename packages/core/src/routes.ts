@@ -6,6 +6,7 @@
 import { routeDecorator, type DecoratedSite, type RouteDecorator } from "./decorators.js";
 import { CelloError } from "./errors.js";
 import type { Request } from "./request.js";
+import type { OperationDocs } from "./plugins/openapi/types.js";
 import type { HttpMethod } from "./router.js";
 import type { RouteRateLimit } from "./plugins/rate-limit.js";
 import type { ResolvedSseOptions, SseOptions } from "./sse/options.js";
@@ -26,16 +27,20 @@ export interface RouteOptions {
    * @example app.post("/login", login, { rateLimit: { points: 5, duration: 60 } });
    */
   rateLimit?: RouteRateLimit | false;
+  /** How the route appears in the OpenAPI document (`app.enableOpenapi()`): summary, tags, operationId, exclude... */
+  openapi?: OperationDocs;
 }
 
-/** What a plugin may read of the route that answers a request (`request.route`). */
+/**
+ * A route as `app.routes()` lists it (and the OpenAPI document reads it), one per method;
+ * also what `request.route` tells plugins about the route answering a request.
+ */
 export interface RouteInfo {
-  /** The method it was registered for, e.g. `"GET"`. */
-  readonly method: HttpMethod;
-  /** The path template as registered, e.g. `/items/{id}`: bounded, unlike raw paths. */
-  readonly path: string;
+  method: HttpMethod;
+  /** As registered, prefixes included: `/users/{id}` (a template: bounded, unlike raw paths). */
+  path: string;
   /** The route's options as registered. */
-  readonly options: Readonly<RouteOptions>;
+  options: Readonly<RouteOptions>;
 }
 
 /** A route as plain data: what the explorer produces and the app registers. */

@@ -141,7 +141,7 @@ describe("@controller classes at startup", () => {
     const app = new App({ logger });
     app.registerBlueprint(new Blueprint("/api").register(ViaBlueprint));
     await app.ready();
-    expect(app.routes()).toEqual([{ method: "GET", path: "/api/b" }]);
+    expect(app.routes()).toEqual([{ method: "GET", path: "/api/b", options: {} }]);
     expect(logger.warnings.filter((w) => /ViaSecondApp|ViaBlueprint/.test(w))).toEqual([]);
   });
 
