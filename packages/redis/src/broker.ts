@@ -3,10 +3,11 @@
  * the SSE id, so every instance numbers events the same way and a client can
  * resume on any of them with its Last-Event-ID.
  */
-import { CelloError, CHANNEL_HISTORY_DEFAULTS, consoleLogger, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type Logger, type ReplayOptions, type ReplayResult } from "@cellojs/core";
+import { CelloError, CHANNEL_HISTORY_DEFAULTS, consoleLogger, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type Logger, type RateLimitStore, type ReplayOptions, type ReplayResult } from "@cellojs/core";
 import type { Redis, RedisOptions } from "ioredis";
 import { BrokerUnavailableError, lastConnectionError, openConnection, redactUrl, sendWhenConnected, toBrokerError, type ConnectionSettings } from "./connection.js";
 import { compareStreamIds, isStreamId, MIN_ID } from "./ids.js";
+import { redisRateLimitStore } from "./rate-limit.js";
 import { StreamReader, toMessage } from "./reader.js";
 
 /** Options of {@link redisBroker}. */
@@ -275,6 +276,11 @@ class RedisStreamsBroker implements RedisBroker {
 
   compareIds(a: string, b: string): number {
     return compareStreamIds(a, b);
+  }
+
+  rateLimitStore(): RateLimitStore {
+    // The publisher connection: it fails fast while Redis is away (no offline queue), and app.close() closes it.
+    return redisRateLimitStore({ client: this.#commands });
   }
 
   async ready(timeoutMs = 5000): Promise<void> {

@@ -6,7 +6,7 @@ import { App, silentLogger, type Logger, type RateLimitOptions } from "@cellojs/
 import { TestClient } from "@cellojs/testing";
 import type { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { redisRateLimitStore, type RedisRateLimitStore, type RedisRateLimitStoreOptions } from "./index.js";
+import { redisBroker, redisRateLimitStore, type RedisRateLimitStore, type RedisRateLimitStoreOptions } from "./index.js";
 import { adminConnection, deleteKeys, skipWithoutRedis, sleep, uniquePrefix } from "./redis.test-support.js";
 
 describe.skipIf(skipWithoutRedis)("rate limits shared through Redis", () => {
@@ -62,6 +62,23 @@ describe.skipIf(skipWithoutRedis)("rate limits shared through Redis", () => {
     const keys = await admin.keys(`${prefix}${algorithm}*`);
     expect(keys.length).toBeGreaterThan(0);
     for (const key of keys) expect(await admin.pttl(key)).toBeGreaterThan(0);
+  });
+
+  it("with the Redis broker configured and no store given, the counters are in Redis too", async () => {
+    const instances = [];
+    for (let i = 0; i < 2; i++) {
+      const broker = redisBroker({ prefix: `${prefix}ch:`, logger: silentLogger });
+      await broker.ready();
+      const app = new App({ broker, logger: silentLogger });
+      app.get("/hello", () => "hi");
+      app.enableRateLimit({ points: 2, duration: 60, keyPrefix: `${prefix}broker` });
+      const client = await TestClient.start(app);
+      clients.push(client);
+      instances.push(client);
+    }
+    const [a, b] = instances as [TestClient, TestClient];
+    expect([(await a.get("/hello")).status, (await b.get("/hello")).status, (await a.get("/hello")).status, (await b.get("/hello")).status]).toEqual([200, 200, 429, 429]);
+    expect((await admin.keys(`${prefix}broker*`)).length).toBeGreaterThan(0);
   });
 
   it("sliding window: both instances let the client in again once the window has slid", async () => {

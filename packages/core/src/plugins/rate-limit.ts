@@ -57,7 +57,11 @@ export interface RateLimitOptions extends Partial<RateLimitRule> {
    * Default: the client IP.
    */
   key?: (request: Request) => string | undefined;
-  /** Where counters live. Default: this process's memory. See {@link RateLimitStore}. */
+  /**
+   * Where counters live. Default: the app's broker's store when it has one (with
+   * `redisBroker()`, Redis: counters shared by every instance), else this process's memory.
+   * See {@link RateLimitStore}.
+   */
   store?: RateLimitStore;
   /** Prefix of every counter's key in the store (share a Redis between apps with different ones). Default `"cello-rl"`. */
   keyPrefix?: string;
@@ -105,9 +109,11 @@ interface Limiter {
  */
 export function rateLimit(options: RateLimitOptions = {}): RateLimitPlugin {
   if (typeof options !== "object" || options === null) throw new CelloError("CELLO_INVALID_OPTION", `rateLimit options must be an object, got ${describeValue(options)}`);
-  const { key: keyOption, store = memoryStore, keyPrefix = "cello-rl", headers = true } = options;
+  const { key: keyOption, store: storeOption, keyPrefix = "cello-rl", headers = true } = options;
   if (keyOption !== undefined && typeof keyOption !== "function") throw new CelloError("CELLO_INVALID_OPTION", `rateLimit key must be a function (request) => string | undefined, got ${describeValue(keyOption)}`);
-  if (typeof store !== "function") throw new CelloError("CELLO_INVALID_OPTION", `rateLimit store must be a function such as redisRateLimitStore(), got ${describeValue(store)}`);
+  if (storeOption !== undefined && typeof storeOption !== "function") {
+    throw new CelloError("CELLO_INVALID_OPTION", `rateLimit store must be a function such as redisRateLimitStore(), got ${describeValue(storeOption)}`);
+  }
   if (typeof keyPrefix !== "string" || keyPrefix === "") throw new CelloError("CELLO_INVALID_OPTION", `rateLimit keyPrefix must be a non-empty string`);
   const appRule = checkRule(options, "rateLimit");
   if (options.streams !== undefined) checkStreamCaps(options.streams, "rateLimit");
@@ -119,7 +125,9 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimitPlugin {
   };
   const clientKey = (request: Request): string => key(request) ?? `ip:${addressKey(request.ip)}`;
   const governor = new StreamGovernor(options.streams, key);
-  const appLimiter = appRule === undefined ? undefined : makeLimiter(appRule, store, `${keyPrefix}:app`);
+  // Made when the plugin is applied: the store may come from the app's broker.
+  let store: RateLimitStore = memoryStore;
+  let appLimiter: Limiter | undefined;
   const routeLimiters = new Map<RouteInfo, Limiter | undefined>();
   const verdicts = new WeakMap<Request, Verdict>();
   let warnedAt = -Infinity;
@@ -136,6 +144,8 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimitPlugin {
   };
 
   const plugin: Plugin = (app) => {
+    store = storeOption ?? app.broker.rateLimitStore?.() ?? memoryStore;
+    appLimiter = appRule === undefined ? undefined : makeLimiter(appRule, store, `${keyPrefix}:app`);
     app.addHook("onRouted", async (request) => {
       const limiter = limiterOf(request.route!);
       if (limiter === undefined) return;
