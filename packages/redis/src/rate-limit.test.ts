@@ -67,7 +67,8 @@ describe.skipIf(skipWithoutRedis)("rate limits shared through Redis", () => {
   it("with the Redis broker configured and no store given, the counters are in Redis too", async () => {
     const instances = [];
     for (let i = 0; i < 2; i++) {
-      const broker = redisBroker({ prefix: `${prefix}ch:`, logger: silentLogger });
+      // A name of its own: brokers of the other test files in this process are named cello-*-<pid>.
+      const broker = redisBroker({ prefix: `${prefix}ch:`, logger: silentLogger, connectionName: `ratelimit-${i}-${process.pid}-${Date.now()}` });
       await broker.ready();
       const app = new App({ broker, logger: silentLogger });
       app.get("/hello", () => "hi");
