@@ -16,7 +16,7 @@ const HELP = `Usage: pnpm bench [--quick] [options]
                         1 000 Redis-section clients (about 2 minutes) instead of 10 s,
                         1 000 / 5 000 / 10 000 SSE and 1 000 / 5 000 Redis clients (about 10 minutes)
   --sections=http,sse,validation,redis,compression,workers  run only these sections
-  --http=a,b            HTTP systems: node-http, cello-functions, cello-decorators, cello-guarded, cello-metrics, fastify, hono, express
+  --http=a,b            HTTP systems: node-http, cello-functions, cello-decorators, cello-guarded, cello-metrics, cello-ratelimit, fastify, hono, express
   --sse=a,b             SSE systems: raw-per-event, raw-coalesced, cello, cello-checked, cello-shared, cello-metrics, better-sse, fastify-sse, hono
   --clients=1000,5000   SSE client counts
   --redis-clients=1000  Redis-section client counts (split across two instances; REDIS_URL, else

@@ -43,6 +43,7 @@ export const sidebar: SidebarItem[] = [
   {
     text: "Operations",
     items: [
+      { text: "Rate limits and stream caps", link: "/guide/rate-limits" },
       { text: "Metrics", link: "/guide/metrics" },
       { text: "Health checks and load balancers", link: "/guide/health" },
       { text: "Compression", link: "/guide/compression" },

@@ -24,6 +24,7 @@ export const HTTP_SYSTEMS: Record<string, HttpSystem> = {
   "cello-decorators": { label: "Cello.ts (decorator routes)", script: script("cello-decorators") },
   "cello-guarded": { label: "Cello.ts (function routes, 2 guards)", script: script("cello-guarded") },
   "cello-metrics": { label: "Cello.ts (function routes, enableMetrics)", script: script("cello-metrics") },
+  "cello-ratelimit": { label: "Cello.ts (function routes, rate limit on)", script: script("cello-ratelimit") },
   fastify: { label: "Fastify 5", script: script("fastify") },
   hono: { label: "Hono 4 + @hono/node-server", script: script("hono") },
   express: { label: "Express 5", script: script("express") },

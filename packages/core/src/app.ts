@@ -4,6 +4,7 @@
  * through pipeline.ts, responses are written by respond.ts.
  */
 import type { Blueprint } from "./blueprint.js";
+import { compileTrust, type TrustProxy } from "./client-ip.js";
 import { describeValue } from "./describe.js";
 import { CelloError } from "./errors.js";
 import { checkController, exploreDecorated, exploreRoutes, instantiate, noRoutesWarning, unregisteredControllerWarnings } from "./explorer.js";
@@ -15,6 +16,7 @@ import { compression, type CompressionOptions } from "./plugins/compression/comp
 import { cors, type CorsOptions } from "./plugins/cors.js";
 import { healthChecks, type HealthCheckOptions } from "./plugins/health.js";
 import { logging, type LoggingOptions } from "./plugins/logging.js";
+import { checkRouteRateLimit, rateLimit, type RateLimitOptions } from "./plugins/rate-limit.js";
 import { openapi } from "./plugins/openapi/plugin.js";
 import type { OpenapiOptions } from "./plugins/openapi/types.js";
 import { metrics, type MetricsOptions } from "./plugins/metrics/metrics.js";
@@ -88,6 +90,14 @@ export interface AppOptions {
    * @example new App({ guards: [Authenticated({ verify })] })
    */
   guards?: Guard[];
+  /**
+   * Which peers may name the client in `X-Forwarded-For` (read by `request.ip` and the
+   * rate limiter): `false` (default, none: `request.ip` is the socket's peer), a list of
+   * addresses and CIDR ranges, or a function. Trust only your own proxies: a header from
+   * any other peer is ignored. Bad entries throw `CELLO_INVALID_OPTION` here. See {@link TrustProxy}.
+   * @example new App({ trustProxy: ["127.0.0.1", "10.0.0.0/8"] })
+   */
+  trustProxy?: TrustProxy;
 }
 
 /** Options of {@link App.close}. */
@@ -136,7 +146,8 @@ export class App extends RouteCollector {
   /** The SSE engine owning every open stream. */
   readonly #engine = new SseEngine(this);
   readonly #router: Router<RouteContext> = createRouter();
-  readonly #registered: RouteInfo[] = [];
+  /** Every registered route (one context per method), in registration order: `routes()` lists their `info`. */
+  readonly #registered: RouteContext[] = [];
   readonly #instances = new Map<Function, object>();
   readonly #bodyLimit: number;
   readonly #sseDefaults: ResolvedSseOptions;
@@ -164,7 +175,14 @@ export class App extends RouteCollector {
     if (options.guards !== undefined) this.#guards.push(...checkGuards(options.guards, "new App()"));
     // Requests flow one way: pipeline -> responder -> engine; none of them calls back into the app.
     const responder = new Responder({ hooks: this.#hooks, engine: this.#engine, logger: this.logger, sseDefaults: this.#sseDefaults, unclosedStreams, scope: this });
-    this.handler = new Pipeline({ router: this.#router, hooks: this.#hooks, responder, logger: this.logger, bodyLimit: this.#bodyLimit }).handler;
+    this.handler = new Pipeline({
+      router: this.#router,
+      hooks: this.#hooks,
+      responder,
+      logger: this.logger,
+      bodyLimit: this.#bodyLimit,
+      trust: compileTrust(options.trustProxy),
+    }).handler;
     this.#lifecycle = new Lifecycle({
       logger: this.logger,
       handler: this.handler,
@@ -248,12 +266,11 @@ export class App extends RouteCollector {
 
   /** @internal Register one definition (see RouteCollector). */
   protected addRoute(definition: RouteDefinition): void {
-    // The registered options are the app's own copy, holding the route's effective guards (app-wide first).
-    const own = definition.options.guards === undefined ? [] : checkGuards(definition.options.guards, `${definition.methods.join("|")} ${definition.path}`);
+    const routeName = `${definition.methods.join("|")} ${definition.path}`;
+    checkRouteRateLimit(definition.options.rateLimit, routeName);
+    // The route's effective guards (app-wide first) go into its registered options and its contexts.
+    const own = definition.options.guards === undefined ? [] : checkGuards(definition.options.guards, routeName);
     const guards = this.#guards.length === 0 && own.length === 0 ? undefined : [...this.#guards, ...own];
-    definition = { ...definition, options: { ...definition.options, guards } };
-    if (guards === undefined) delete definition.options.guards;
-    for (const method of definition.methods) this.#registered.push({ method, path: definition.path, options: definition.options });
     const sse = resolveSseOptions(this.#sseDefaults, definition.options.sse);
     const contexts: RouteContext[] = [];
     for (const method of definition.methods) {
@@ -266,9 +283,10 @@ export class App extends RouteCollector {
         where,
         eventCheck,
         guards,
-        path: definition.path,
+        info: routeInfo(method, definition.path, definition.options, guards),
       };
       this.#router.add(method, definition.path, context);
+      this.#registered.push(context);
       contexts.push(context);
     }
     this.#guarded.push({ own, options: definition.options, contexts });
@@ -285,8 +303,10 @@ export class App extends RouteCollector {
     this.#guards.push(...checkGuards(guards, "app.useGuards()"));
     for (const route of this.#guarded) {
       const effective = [...this.#guards, ...route.own];
-      route.options.guards = effective;
-      for (const context of route.contexts) context.guards = effective;
+      for (const context of route.contexts) {
+        context.guards = effective;
+        context.info = routeInfo(context.info.method, context.info.path, route.options, effective);
+      }
     }
     return this;
   }
@@ -358,6 +378,17 @@ export class App extends RouteCollector {
   }
 
   /**
+   * Cello's `app.enable_rate_limit()`: a request rate per client (sliding or fixed window,
+   * 429 `CELLO_RATE_LIMITED` with `Retry-After` and `RateLimit-*` headers) and caps on
+   * concurrent SSE streams (429 per IP or key, 503 in all), app-wide and per route
+   * (`rateLimit` route option). See {@link RateLimitOptions}.
+   * @example app.enableRateLimit({ points: 100, duration: 60, streams: { perIp: 5 } });
+   */
+  enableRateLimit(options?: RateLimitOptions): this {
+    return this.use(rateLimit(options));
+  }
+
+  /**
    * Cello's `app.enable_openapi()`: serve an OpenAPI 3.2 document of the app's routes at
    * `/openapi.json` (their guards' security, their schemas as JSON Schema, SSE events as
    * `itemSchema`), and with `ui` a docs page at `/docs`. The document is built once, at
@@ -425,9 +456,7 @@ export class App extends RouteCollector {
    * @example app.routes().map((r) => `${r.method} ${r.path}`) // ["GET /", "GET /sse/counter"]
    */
   routes(): RouteInfo[] {
-    // Frozen copies: what routes() lists is what is registered now, and a reader cannot change it
-    // (the registered options stay the app's own: useGuards() updates their guards).
-    return this.#registered.map((r) => ({ method: r.method, path: r.path, options: Object.freeze({ ...r.options }) }));
+    return this.#registered.map((context) => context.info);
   }
 
   #instance(ctor: Function): object {
@@ -500,3 +529,13 @@ export class App extends RouteCollector {
 }
 
 export type { AppState, LifecycleEvent, RouteInfo, RouteOptions };
+
+/**
+ * What `app.routes()` lists and `request.route` gives plugins: frozen, so a reader cannot
+ * change it; `options.guards` holds the route's effective guards (`useGuards()` makes a new one).
+ */
+function routeInfo(method: HttpMethod, path: string, options: RouteOptions, guards: readonly Guard[] | undefined): RouteInfo {
+  const { guards: _own, ...rest } = options;
+  const registered: RouteOptions = guards === undefined ? rest : { ...rest, guards: Object.freeze([...guards]) as Guard[] };
+  return Object.freeze({ method, path, options: Object.freeze(registered) });
+}

@@ -20,8 +20,13 @@ export const ERROR_CODES = {
   CELLO_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "Unsupported Media Type" },
   // Input that does not match the route's schema: the 422 body is a problem details document (validation/problem.ts).
   CELLO_VALIDATION_FAILED: { status: 422, message: "Unprocessable Content" },
+  // app.enableRateLimit(): a client past its request rate, or past its cap of open streams (with Retry-After).
+  CELLO_RATE_LIMITED: { status: 429, message: "Too Many Requests" },
+  CELLO_TOO_MANY_STREAMS: { status: 429, message: "Too many open streams" },
   CELLO_INTERNAL: { status: 500, message: "Internal Server Error" },
   CELLO_SERVICE_UNAVAILABLE: { status: 503, message: "Service Unavailable" },
+  // app.enableRateLimit(): the cap on all open streams is reached (with Retry-After).
+  CELLO_STREAMS_FULL: { status: 503, message: "Too many open streams on this server" },
   // Programmer errors: thrown at registration or call time, never sent to a client as is.
   CELLO_INVALID_HEADER: { status: 500, message: "Invalid header" },
   CELLO_INVALID_SSE_FIELD: { status: 500, message: "Invalid SSE field" },

@@ -11,7 +11,7 @@ const thrown = (fn: () => unknown): [string, string] => {
 
 
 describe("app.addHook checks its arguments", () => {
-  const HOOKS = "the hooks are onRequest, onResponse, onFinish, onStreamOpen, onStreamClose";
+  const HOOKS = "the hooks are onRequest, onRouted, onResponse, onFinish, onStreamOpen, onStreamClose";
 
   test.each([
     ["a misspelt hook", "onReqest", `Invalid option: app.addHook("onReqest", fn): no such hook; ${HOOKS}`],

@@ -20,7 +20,17 @@ export interface Hooks {
    * auth check); return nothing to go on. May be async.
    */
   onRequest: (request: Request) => Response | void | Promise<Response | void>;
-  /** Before the head is written, for every response (streams too). Mutate headers here. */
+  /**
+   * After routing found a route, before its handler: `request.route` and `request.params`
+   * are set. Return a Response to answer instead of the handler (a rate limit, a guard);
+   * return nothing to go on. May be async. Not run for requests no route answers.
+   */
+  onRouted: (request: Request) => Response | void | Promise<Response | void>;
+  /**
+   * Before the head is written, for every response (streams too). Mutate headers here.
+   * Throw an HttpError to answer with it instead (an SSE source is then cancelled before
+   * any byte of it is written); the other onResponse hooks still run on that answer.
+   */
   onResponse: (request: Request, response: Response) => void;
   /** After a non-streaming response was handed to the socket. */
   onFinish: (request: Request, info: FinishInfo) => void;
@@ -34,7 +44,7 @@ export interface Hooks {
 export type HookName = keyof Hooks;
 
 /** Every hook name, in the order of a request's life (the Record makes TypeScript check that none is missing). */
-const HOOK_NAMES = Object.keys({ onRequest: true, onResponse: true, onFinish: true, onStreamOpen: true, onStreamClose: true } satisfies Record<HookName, true>) as readonly HookName[];
+const HOOK_NAMES = Object.keys({ onRequest: true, onRouted: true, onResponse: true, onFinish: true, onStreamOpen: true, onStreamClose: true } satisfies Record<HookName, true>) as readonly HookName[];
 
 /**
  * Hook arrays of one app, read on the hot path. Not exported from the package's
@@ -43,6 +53,7 @@ const HOOK_NAMES = Object.keys({ onRequest: true, onResponse: true, onFinish: tr
  */
 export class HookRegistry {
   readonly onRequest: Array<Hooks["onRequest"]> = [];
+  readonly onRouted: Array<Hooks["onRouted"]> = [];
   readonly onResponse: Array<Hooks["onResponse"]> = [];
   readonly onFinish: Array<Hooks["onFinish"]> = [];
   readonly onStreamOpen: Array<Hooks["onStreamOpen"]> = [];

@@ -37,6 +37,16 @@ export { compression, type CompressionOptions } from "./plugins/compression/comp
 export { cors, type CorsOptions } from "./plugins/cors.js";
 export { healthChecks, type HealthCheck, type HealthCheckOptions } from "./plugins/health.js";
 export { logging, type LogRecord, type LoggingOptions } from "./plugins/logging.js";
+export {
+  rateLimit,
+  type RateLimitOptions,
+  type RateLimitPlugin,
+  type RateLimitRule,
+  type RateLimitStore,
+  type RouteRateLimit,
+  type StreamCaps,
+  type StreamCounts,
+} from "./plugins/rate-limit.js";
 export { openapi } from "./plugins/openapi/plugin.js";
 export type { OpenapiOptions, OpenapiUi, OperationDocs } from "./plugins/openapi/types.js";
 export { metrics, type MetricsOptions, type MetricsRegistry } from "./plugins/metrics/metrics.js";
@@ -45,6 +55,7 @@ export { Response, type ContentEncoder, type ResponseBody, type ResponseInit } f
 export type { HttpMethod } from "./router.js";
 export type { Handler, RouteInfo, RouteOptions } from "./routes.js";
 export type { SseDeadlineReason, StreamEndOptions } from "./sse/deadline.js";
+export type { TrustProxy } from "./client-ip.js";
 export type { OverflowPolicy, SseOptions, SseShutdownOptions } from "./sse/options.js";
 export type { SseCloseReason, SseStreamInfo } from "./sse/report.js";
 export type { SseSource } from "./sse/source.js";

@@ -1,9 +1,11 @@
 /**
  * The request pipeline: each request passes through it once, one way:
- * node request -> Request -> onRequest hooks -> router -> guards -> handler -> Responder
- * (respond.ts). It gets what it needs from its app once, at construction, and
- * never calls back into it.
+ * node request -> Request -> onRequest hooks -> router -> guards -> onRouted hooks -> handler
+ * -> Responder (respond.ts). It gets what it needs from its app once, at construction, and
+ * never calls back into it. Guards run before onRouted hooks, so a rate limit keyed by the
+ * principal (plugins/rate-limit.ts) sees who the request is.
  */
+import type { TrustFunction } from "./client-ip.js";
 import { channels as diagnostics } from "./diagnostics.js";
 import { HttpError } from "./errors.js";
 import { runGuards } from "./guards/run.js";
@@ -27,6 +29,8 @@ export interface PipelineContext {
   readonly logger: Logger;
   /** The app's body limit, a request's until routing finds its route's. */
   readonly bodyLimit: number;
+  /** Which peers may name the client in X-Forwarded-For (`request.ip`). */
+  readonly trust: TrustFunction;
 }
 
 /** Runs every request of one app from the node request to the Responder. */
@@ -36,6 +40,7 @@ export class Pipeline {
   readonly #responder: Responder;
   readonly #logger: Logger;
   readonly #bodyLimit: number;
+  readonly #trust: TrustFunction;
 
   constructor(context: PipelineContext) {
     this.#router = context.router;
@@ -43,6 +48,7 @@ export class Pipeline {
     this.#responder = context.responder;
     this.#logger = context.logger;
     this.#bodyLimit = context.bodyLimit;
+    this.#trust = context.trust;
   }
 
   /** The node request listener (the app's `handler`). Errors never escape it. */
@@ -50,7 +56,7 @@ export class Pipeline {
     // No per-request close listener: it cost 5-8% of throughput (bench/). The request
     // notices a departed client when its signal is first read, and the SSE engine
     // listens from the moment a stream starts and checks the socket before writing.
-    const request = new Request(raw, this.#bodyLimit, res);
+    const request = new Request(raw, this.#bodyLimit, res, this.#trust);
     if (diagnostics.httpResponse.hasSubscribers) request.startedAt = performance.now();
     if (this.#hooks.onRequest.length > 0) {
       this.#runRequestHooks(request, res).catch((err) => this.#fail(request, res, err));
@@ -79,10 +85,19 @@ export class Pipeline {
       return;
     }
     const context = match.store;
-    request[kRouted](context.path, match.params, context.bodyLimit);
+    request[kRouted](match.params, context);
     // A route without guards pays for this one check.
     if (context.guards !== undefined) {
       this.#guard(request, res, context, context.guards);
+      return;
+    }
+    this.#routed(request, res, context);
+  }
+
+  /** Run the app's onRouted hooks (if any), then the handler. */
+  #routed(request: Request, res: RawResponse, context: RouteContext): void {
+    if (this.#hooks.onRouted.length > 0) {
+      this.#runRoutedHooks(request, res, context).catch((err) => this.#fail(request, res, err));
       return;
     }
     this.#handle(request, res, context);
@@ -98,13 +113,24 @@ export class Pipeline {
       return;
     }
     if (pending === undefined) {
-      this.#handle(request, res, context);
+      this.#routed(request, res, context);
       return;
     }
     pending.then(
-      () => this.#handle(request, res, context),
+      () => this.#routed(request, res, context),
       (err) => this.#responder.send(request, res, errorToResponse(err, this.#logger, `a guard of ${context.where}`), context),
     );
+  }
+
+  async #runRoutedHooks(request: Request, res: RawResponse, context: RouteContext): Promise<void> {
+    for (const hook of this.#hooks.onRouted) {
+      const early = await hook(request);
+      if (early instanceof Response) {
+        this.#responder.send(request, res, early, context);
+        return;
+      }
+    }
+    this.#handle(request, res, context);
   }
 
   /** Call the route's handler and answer with what it returns or throws. */

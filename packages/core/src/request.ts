@@ -5,8 +5,10 @@
  */
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http";
 import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import { clientIp, type TrustFunction } from "./client-ip.js";
 import { HttpError } from "./errors.js";
 import type { Principal } from "./guards/guard.js";
+import type { RouteContext, RouteInfo } from "./routes.js";
 import { StreamDeadline, type StreamEndOptions } from "./sse/deadline.js";
 import { kStreamDeadline, kStreamGone } from "./sse/report.js";
 import { connectionSocket } from "./server.js";
@@ -17,7 +19,7 @@ export type RawRequest = IncomingMessage | Http2ServerRequest;
 
 const EMPTY_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
 
-/** @internal The method the pipeline sets a routed request's params and body limit with. Not exported from the package. */
+/** @internal The method the pipeline records a routed request's route with. Not exported from the package. */
 export const kRouted = Symbol("cello.request.routed");
 /** @internal The method validation (validation/route.ts) records the validated input with. Not exported from the package. */
 export const kValidated = Symbol("cello.request.validated");
@@ -50,7 +52,6 @@ export class Request {
    */
   startedAt = 0;
   #params: Readonly<Record<string, string>> = EMPTY_PARAMS;
-  #route: string | undefined = undefined;
   #bodyLimit: number;
   #queryStart: number;
   #query: Record<string, string> | undefined;
@@ -61,15 +62,19 @@ export class Request {
   #gone = false;
   #principal: Principal | undefined;
   #deadline: StreamDeadline | undefined;
+  #route: RouteInfo | undefined = undefined;
+  #ip: string | undefined;
+  readonly #trust: TrustFunction;
   readonly #res: ServerResponse | Http2ServerResponse | undefined;
 
   /**
    * Built by the app for each request; handlers receive it. (Not tagged internal: a
    * stripped constructor would leave TypeScript's implicit `new Request()`.)
    */
-  constructor(raw: RawRequest, bodyLimit: number, res?: ServerResponse | Http2ServerResponse) {
+  constructor(raw: RawRequest, bodyLimit: number, res?: ServerResponse | Http2ServerResponse, trust?: TrustFunction) {
     this.raw = raw;
     this.#res = res;
+    this.#trust = trust;
     this.method = raw.method ?? "GET";
     this.url = raw.url ?? "/";
     this.#queryStart = this.url.indexOf("?");
@@ -105,21 +110,35 @@ export class Request {
     return this.#bodyLimit;
   }
 
+  /** @internal The pipeline records what routing found: the route, its params and body limit. */
+  [kRouted](params: Readonly<Record<string, string>>, route: RouteContext): void {
+    this.#params = params;
+    this.#bodyLimit = route.bodyLimit;
+    this.#route = route.info;
+  }
+
   /**
-   * The template of the route that matched, as registered (`"/users/{id}"`), or undefined
-   * before routing (in an onRequest hook) and when no route matched (404, 405). Bounded by
-   * the app's routes, so safe as a metrics label or a log field, unlike `path`.
-   * @example app.addHook("onFinish", (req, info) => console.log(req.route ?? "unmatched", info.status));
+   * The route that answers this request: its method, path template (`/items/{id}`, never
+   * the raw path) and options. Undefined before routing (in an onRequest hook) and for
+   * requests no route answers (404, 405, automatic OPTIONS).
+   * @example app.addHook("onRouted", (req) => { if (req.route?.options.rateLimit === false) return; });
    */
-  get route(): string | undefined {
+  get route(): RouteInfo | undefined {
     return this.#route;
   }
 
-  /** @internal The pipeline records what routing found: the route's template, params and body limit. */
-  [kRouted](route: string, params: Readonly<Record<string, string>>, bodyLimit: number): void {
-    this.#route = route;
-    this.#params = params;
-    this.#bodyLimit = bodyLimit;
+  /**
+   * The client's IP address. By default the socket's peer; with the app's `trustProxy`
+   * set, the address a trusted proxy put in `X-Forwarded-For` (read right to left, up to
+   * the first hop that is not trusted). A header from an untrusted peer is ignored, and an
+   * entry that is not an IP address ends the walk, so a client can never name itself.
+   * IPv4-mapped IPv6 is given as IPv4 (`"127.0.0.1"`, not `"::ffff:127.0.0.1"`); `""`
+   * if the client left before the address was first read.
+   * @example app.get("/whoami", (req) => ({ ip: req.ip }));
+   */
+  get ip(): string {
+    this.#ip ??= clientIp(this.raw, this.#trust);
+    return this.#ip;
   }
 
   /**

@@ -51,13 +51,14 @@ function isGeneratorObject(value: object): boolean {
 
 /**
  * Turn a thrown value into an error Response; unexpected errors and HttpErrors
- * from 500 up are logged with their stack and `where` (the route). Never throws:
+ * from 500 up (but those with a `Retry-After` header) are logged with their stack and `where` (the route). Never throws:
  * an HttpError whose headers were made invalid after it was built (its `headers`
  * record is mutable) is answered with a plain 500.
  */
 export function errorToResponse(err: unknown, logger: Logger, where: string): Response {
   if (!(err instanceof HttpError)) logger.error(`Unhandled error in ${where}`, err);
-  else if (err.status >= 500) logger.error(`HttpError ${err.status} in ${where}`, err);
+  // A 5xx carrying Retry-After is load shed on purpose (a full stream cap), not a fault: logging each would flood the log when busy.
+  else if (err.status >= 500 && err.headers?.["Retry-After"] === undefined) logger.error(`HttpError ${err.status} in ${where}`, err);
   const { status, body, headers } = publicErrorBody(err);
   try {
     return Response.json(body, { status, headers });
@@ -182,7 +183,7 @@ export class Responder {
       // A stream closed inside its handler closes during connection.open(), before send() runs the
       // onStreamOpen hooks: report every close a microtask later, so a hook always sees open before close.
       queueMicrotask(() => {
-        if (diagnostics.sseClose.hasSubscribers) diagnostics.sseClose.publish({ app: this.#scope, request, route: request.route, info });
+        if (diagnostics.sseClose.hasSubscribers) diagnostics.sseClose.publish({ app: this.#scope, request, route: request.route?.path, info });
         for (const hook of this.#hooks.onStreamClose) this.#safely(() => hook(request, info));
       });
     };
@@ -213,12 +214,16 @@ export class Responder {
     const headOnly = request.method === "HEAD";
     const hooks = this.#hooks;
     const where = route?.where ?? `${request.method} ${request.path}`;
+    let hookIndex = -1;
     try {
       if (response.body.kind === "sse") sseHeaders(response, http2);
-      for (const hook of hooks.onResponse) hook(request, response);
+      for (hookIndex = 0; hookIndex < hooks.onResponse.length; hookIndex++) hooks.onResponse[hookIndex]!(request, response);
     } catch (err) {
       this.#discard(response);
       response = errorToResponse(err, this.#logger, `an onResponse hook of ${where}`);
+      // The answer that replaced it still gets the other hooks' headers (CORS on a refused stream's 429).
+      const failed = hookIndex;
+      for (let i = 0; i < hooks.onResponse.length; i++) if (i !== failed) this.#safely(() => hooks.onResponse[i]!(request, response));
     }
     // From here on any failure (a header written past setHeader, a status Node refuses, a throw
     // inside writeHead) is this request's logged 500, or its cut connection once the head is
@@ -260,7 +265,7 @@ export class Responder {
         this.#unclosedStreams.watch(sseBody.source, where, request);
       }
       if (diagnostics.httpResponse.hasSubscribers) this.#published(request, response.status);
-      if (diagnostics.sseOpen.hasSubscribers) diagnostics.sseOpen.publish({ app: this.#scope, request, route: request.route });
+      if (diagnostics.sseOpen.hasSubscribers) diagnostics.sseOpen.publish({ app: this.#scope, request, route: request.route?.path });
       for (const hook of hooks.onStreamOpen) this.#safely(() => hook(request, response));
     } catch (err) {
       this.#writeFailed(request, res, response, err, where);
@@ -321,7 +326,7 @@ export class Responder {
   #published(request: Request, status: number): void {
     // A request that arrived before anyone listened has no start time: not reported.
     if (request.startedAt === 0) return;
-    diagnostics.httpResponse.publish({ app: this.#scope, request, route: request.route, status, durationMs: performance.now() - request.startedAt });
+    diagnostics.httpResponse.publish({ app: this.#scope, request, route: request.route?.path, status, durationMs: performance.now() - request.startedAt });
   }
 
   /** `response` will not be written: cancel its SSE source, if it has one. */

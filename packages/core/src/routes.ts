@@ -10,6 +10,7 @@ import type { Request } from "./request.js";
 import type { OperationDocs } from "./plugins/openapi/types.js";
 import type { HttpMethod } from "./router.js";
 import type { FrameCheck } from "./sse/checked-connection.js";
+import type { RouteRateLimit } from "./plugins/rate-limit.js";
 import type { ResolvedSseOptions, SseOptions } from "./sse/options.js";
 import type { RouteResult, RouteSchema, ValidatedRequest } from "./validation/schema.js";
 
@@ -34,6 +35,13 @@ export interface RouteOptions {
    * its response and its SSE events (checked in development). See {@link RouteSchema}.
    */
   schema?: RouteSchema;
+  /**
+   * This route's limits under `app.enableRateLimit()`: its own request rate and stream caps
+   * (counted apart from the app's), or `false` to exempt it (a health check). Ignored when
+   * rate limiting is not enabled. See {@link RouteRateLimit}.
+   * @example app.post("/login", login, { rateLimit: { points: 5, duration: 60 } });
+   */
+  rateLimit?: RouteRateLimit | false;
   /** How the route appears in the OpenAPI document (`app.enableOpenapi()`): summary, tags, operationId, exclude... */
   openapi?: OperationDocs;
   /**
@@ -46,10 +54,13 @@ export interface RouteOptions {
   guards?: Guard[];
 }
 
-/** A route as `app.routes()` lists it (and the OpenAPI document reads it): one per method. */
+/**
+ * A route as `app.routes()` lists it (and the OpenAPI document reads it), one per method;
+ * also what `request.route` tells plugins about the route answering a request.
+ */
 export interface RouteInfo {
   method: HttpMethod;
-  /** As registered, prefixes included: `/users/{id}`. */
+  /** As registered, prefixes included: `/users/{id}` (a template: bounded, unlike raw paths). */
   path: string;
   /** The route's options as registered. */
   options: Readonly<RouteOptions>;
@@ -79,8 +90,8 @@ export interface RouteContext {
   eventCheck: FrameCheck | undefined;
   /** The route's effective guards, run before the handler; undefined when it has none (nothing to run). */
   guards: readonly Guard[] | undefined;
-  /** The route's path template as registered (`/users/{id}`): `request.route`. */
-  path: string;
+  /** What `request.route` gives plugins. */
+  info: RouteInfo;
 }
 
 function checkBound(collector: RouteCollector | undefined, name: string): asserts collector is RouteCollector {

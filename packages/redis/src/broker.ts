@@ -4,10 +4,11 @@
  * resume on any of them with its Last-Event-ID.
  */
 import diagnosticsChannel from "node:diagnostics_channel";
-import { CelloError, CHANNEL_HISTORY_DEFAULTS, DIAGNOSTICS_CHANNELS, type BrokerStatus, consoleLogger, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type Logger, type PublishedMessage, type ReplayOptions, type ReplayResult } from "@cellojs/core";
+import { CelloError, CHANNEL_HISTORY_DEFAULTS, DIAGNOSTICS_CHANNELS, type BrokerStatus, consoleLogger, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type Logger, type PublishedMessage, type RateLimitStore, type ReplayOptions, type ReplayResult } from "@cellojs/core";
 import type { Redis, RedisOptions } from "ioredis";
 import { BrokerUnavailableError, lastConnectionError, openConnection, redactUrl, sendWhenConnected, toBrokerError, type ConnectionSettings } from "./connection.js";
 import { compareStreamIds, isStreamId, MIN_ID } from "./ids.js";
+import { redisRateLimitStore } from "./rate-limit.js";
 import { StreamReader, toMessage } from "./reader.js";
 
 const brokerState = diagnosticsChannel.channel(DIAGNOSTICS_CHANNELS.brokerState);
@@ -309,6 +310,12 @@ class RedisStreamsBroker implements RedisBroker {
   #reportState(reconnected: boolean): void {
     if (!brokerState.hasSubscribers) return;
     brokerState.publish({ broker: this, connected: this.status().connected, reconnected });
+  }
+
+  /** Counters for `app.enableRateLimit()` shared by every instance on this Redis (used when no `store` is given). */
+  rateLimitStore(): RateLimitStore {
+    // The publisher connection: it fails fast while Redis is away (no offline queue), and app.close() closes it.
+    return redisRateLimitStore({ client: this.#commands });
   }
 
   async ready(timeoutMs = 5000): Promise<void> {

@@ -6,3 +6,4 @@
 export { redisBroker, type RedisBroker, type RedisBrokerOptions } from "./broker.js";
 export { BrokerUnavailableError, redactUrl } from "./connection.js";
 export { compareStreamIds, isStreamId } from "./ids.js";
+export { redisRateLimitStore, type RedisRateLimitStore, type RedisRateLimitStoreOptions } from "./rate-limit.js";

@@ -3,6 +3,7 @@
  * fanned out to every instance. The in-memory broker serves one process;
  * @cellojs/redis implements the same interface on Redis Streams.
  */
+import type { RateLimitStore } from "../plugins/rate-limit.js";
 
 /**
  * What {@link ChannelBroker.status} reports.
@@ -111,6 +112,12 @@ export interface ChannelBroker {
    * `channel.delete()` only removes the channel from the app.
    */
   delete?(channel: string): Promise<void>;
+  /**
+   * Counters for `app.enableRateLimit()` shared the way this broker shares channels
+   * (the Redis broker: in Redis, on its publisher connection), used when the plugin is
+   * given no `store`. Optional: without it, each instance counts in its own memory.
+   */
+  rateLimitStore?(): RateLimitStore;
   /** Release connections and loops. */
   close(): Promise<void>;
   /**

@@ -242,21 +242,21 @@ export class MetricSeries {
 
   #onWrite(message: SseWriteMessage): void {
     if (message.app !== this.#app) return;
-    const figures = this.#figures(message.request.route);
+    const figures = this.#figures(message.request.route?.path);
     figures.events += message.events;
     figures.bytes += message.bytes;
   }
 
   #onHeartbeat(message: SseHeartbeatMessage): void {
     if (message.app !== this.#app) return;
-    const figures = this.#figures(message.request.route);
+    const figures = this.#figures(message.request.route?.path);
     figures.heartbeats++;
     figures.bytes += message.bytes;
   }
 
   #onDrop(message: SseDropMessage): void {
     if (message.app !== this.#app) return;
-    this.#figures(message.request.route).dropped += message.events;
+    this.#figures(message.request.route?.path).dropped += message.events;
   }
 
   #onPublish(message: ChannelPublishMessage): void {

@@ -1,0 +1,205 @@
+import { describe, expect, it } from "vitest";
+import { App, type AppOptions } from "../app.js";
+import { SseStream } from "../sse/stream.js";
+import { celloErrorOf, recordingLogger, startWithCleanup, type TestClient } from "../testing.js";
+import { rateLimit, type RateLimitOptions } from "./rate-limit.js";
+
+const start = startWithCleanup();
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function limited(options: RateLimitOptions, configure?: (app: App) => void, appOptions: AppOptions = {}): Promise<TestClient> {
+  const app = new App(appOptions);
+  configure?.(app);
+  app.get("/hello", () => ({ hello: "world" }));
+  app.get("/items/{id}", (req) => ({ id: req.params.id }));
+  app.get("/health", () => "ok", { rateLimit: false });
+  app.post("/login", () => "welcome", { rateLimit: { points: 1, duration: 60 } });
+  app.get("/events", () => {
+    const stream = new SseStream();
+    stream.addData("hi");
+    stream.close();
+    return stream;
+  });
+  app.enableRateLimit(options);
+  return start(app);
+}
+
+const RATE_HEADERS = ["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset", "retry-after"] as const;
+const rateHeaders = (headers: Record<string, string>) => RATE_HEADERS.map((name) => headers[name]);
+
+describe("app.enableRateLimit(): request rate", () => {
+  it("answers 429 CELLO_RATE_LIMITED with Retry-After and RateLimit-* at the cap (fixed window)", async () => {
+    const client = await limited({ points: 3, duration: 60, algorithm: "fixed-window" });
+    const seen = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await client.get("/hello");
+      expect(res.status).toBe(200);
+      seen.push(rateHeaders(res.headers));
+    }
+    expect(seen).toEqual([
+      ["3", "2", "60", undefined],
+      ["3", "1", expect.stringMatching(/^(59|60)$/), undefined],
+      ["3", "0", expect.stringMatching(/^(59|60)$/), undefined],
+    ]);
+    const refused = await client.get("/hello");
+    expect(refused.status).toBe(429);
+    expect(refused.json).toEqual({ error: "Too Many Requests", status: 429 });
+    expect(refused.headers["content-type"]).toBe("application/json");
+    expect(rateHeaders(refused.headers)).toEqual(["3", "0", expect.stringMatching(/^(59|60)$/), expect.stringMatching(/^(59|60)$/)]);
+    // Another route shares the app-wide count.
+    expect((await client.get("/items/1")).status).toBe(429);
+  });
+
+  it("sliding window: refuses past the cap, tells when to come back, and lets the client in then", async () => {
+    const client = await limited({ points: 2, duration: 1 });
+    expect((await client.get("/hello")).status).toBe(200);
+    const second = await client.get("/hello");
+    expect([second.status, second.headers["ratelimit-remaining"]]).toEqual([200, "0"]);
+    const refused = await client.get("/hello");
+    expect(refused.status).toBe(429);
+    const retryAfter = Number(refused.headers["retry-after"]);
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(2);
+    // Refused requests are not counted: hammering does not push recovery further away.
+    for (let i = 0; i < 20; i++) expect((await client.get("/hello")).status).toBe(429);
+    await sleep(retryAfter * 1000 + 50);
+    const back = await client.get("/hello");
+    expect(back.status).toBe(200);
+  });
+
+  it("sliding window: no double burst at a window edge", async () => {
+    const client = await limited({ points: 4, duration: 1 });
+    // Wait for the start of a fresh window's second half, then use the whole allowance.
+    const edge = () => Date.now() % 1000;
+    while (edge() < 600 || edge() > 700) await sleep(5);
+    for (let i = 0; i < 4; i++) expect((await client.get("/hello")).status).toBe(200);
+    // Just past the edge, a fixed window would allow 4 more; the sliding estimate still counts most of the last 4.
+    while (edge() > 100) await sleep(5);
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await client.get("/hello")).status);
+    expect(statuses.filter((s) => s === 200).length).toBeLessThanOrEqual(2);
+  });
+
+  it("sliding window: refused requests are not counted, so hammering does not keep a client out", async () => {
+    const client = await limited({ points: 2, duration: 2 });
+    const phase = () => Date.now() % 2000;
+    while (phase() > 100) await sleep(5);
+    expect((await client.get("/hello")).status).toBe(200);
+    expect((await client.get("/hello")).status).toBe(200);
+    for (let i = 0; i < 20; i++) expect((await client.get("/hello")).status).toBe(429);
+    // 1.2 s into the next window, 40% of the last one still counts: 2 x 0.4 + 1 fits in 2; 22 x 0.4 + 1 would not.
+    const next = Math.floor(Date.now() / 2000) + 1;
+    while (Math.floor(Date.now() / 2000) !== next || phase() < 1200 || phase() > 1500) await sleep(5);
+    expect((await client.get("/hello")).status).toBe(200);
+  });
+
+  it("fixed window: recovers when the window ends", async () => {
+    const client = await limited({ points: 1, duration: 1, algorithm: "fixed-window" });
+    expect((await client.get("/hello")).status).toBe(200);
+    const refused = await client.get("/hello");
+    expect([refused.status, refused.headers["retry-after"]]).toEqual([429, "1"]);
+    await sleep(1100);
+    expect((await client.get("/hello")).status).toBe(200);
+  });
+
+  it("a route's own rule replaces the app's; rateLimit: false exempts; 404s and CORS preflights are not counted", async () => {
+    const client = await limited({ points: 2, duration: 60 }, (app) => app.enableCors());
+    expect((await client.post("/login")).status).toBe(200);
+    const login = await client.post("/login");
+    expect([login.status, login.headers["ratelimit-limit"]]).toEqual([429, "1"]);
+    for (let i = 0; i < 5; i++) {
+      expect((await client.get("/health")).status).toBe(200);
+      expect((await client.get("/nowhere")).status).toBe(404);
+      const preflight = await client.options("/hello", { headers: { Origin: "http://a.test", "Access-Control-Request-Method": "GET" } });
+      expect(preflight.status).toBe(204);
+    }
+    const health = await client.get("/health");
+    expect(health.headers["ratelimit-limit"]).toBeUndefined();
+    // The app-wide allowance is untouched by all of the above.
+    const hello = await client.get("/hello");
+    expect([hello.status, hello.headers["ratelimit-remaining"]]).toEqual([200, "1"]);
+    // SSE responses carry the headers too, and the 429 carries CORS headers.
+    const events = await client.sse("/events", { headers: { Origin: "http://a.test" } });
+    expect([events.status, events.headers["ratelimit-remaining"], events.events.map((e) => e.data)]).toEqual([200, "0", ["hi"]]);
+    const refused = await client.get("/hello", { headers: { Origin: "http://a.test" } });
+    expect([refused.status, refused.headers["access-control-allow-origin"]]).toEqual([429, "*"]);
+  });
+
+  it("keys by the key function, falling back to the client IP", async () => {
+    const client = await limited({ points: 1, duration: 60, key: (req) => req.getHeader("x-user") });
+    expect((await client.get("/hello", { headers: { "x-user": "ann" } })).status).toBe(200);
+    expect((await client.get("/hello", { headers: { "x-user": "ann" } })).status).toBe(429);
+    expect((await client.get("/hello", { headers: { "x-user": "bob" } })).status).toBe(200);
+    // No key: the IP's own count, apart from the keys (a key equal to the IP does not share it).
+    expect((await client.get("/hello", { headers: { "x-user": "127.0.0.1" } })).status).toBe(200);
+    expect((await client.get("/hello")).status).toBe(200);
+    expect((await client.get("/hello")).status).toBe(429);
+  });
+
+  it("hostile keys: long keys are counted by hash (distinct ones apart, equal ones together), odd bytes are just keys", async () => {
+    const client = await limited({ points: 1, duration: 60, key: (req) => req.getHeader("x-user") });
+    const long = "k".repeat(12_000);
+    expect((await client.get("/hello", { headers: { "x-user": long + "a" } })).status).toBe(200);
+    expect((await client.get("/hello", { headers: { "x-user": long + "b" } })).status).toBe(200);
+    expect((await client.get("/hello", { headers: { "x-user": long + "a" } })).status).toBe(429);
+    for (const odd of ["a:1", "a", "ip:127.0.0.1", "\u00e9\u00ff", "*", "__proto__", "constructor"]) {
+      expect((await client.get("/hello", { headers: { "x-user": odd } })).status).toBe(200);
+    }
+    expect((await client.get("/hello", { headers: { "x-user": "__proto__" } })).status).toBe(429);
+  });
+
+  it("does not let a client rotate X-Forwarded-For past its limit unless the peer is a trusted proxy", async () => {
+    const spoofed = await limited({ points: 1, duration: 60 });
+    expect((await spoofed.get("/hello", { headers: { "X-Forwarded-For": "1.1.1.1" } })).status).toBe(200);
+    expect((await spoofed.get("/hello", { headers: { "X-Forwarded-For": "2.2.2.2" } })).status).toBe(429);
+    const proxied = await limited({ points: 1, duration: 60 }, undefined, { trustProxy: ["127.0.0.1"] });
+    expect((await proxied.get("/hello", { headers: { "X-Forwarded-For": "1.1.1.1" } })).status).toBe(200);
+    expect((await proxied.get("/hello", { headers: { "X-Forwarded-For": "2.2.2.2" } })).status).toBe(200);
+    expect((await proxied.get("/hello", { headers: { "X-Forwarded-For": "1.1.1.1" } })).status).toBe(429);
+  });
+
+  it("counts IPv6 clients by their /64 network", async () => {
+    const client = await limited({ points: 1, duration: 60 }, undefined, { trustProxy: ["127.0.0.1"] });
+    expect((await client.get("/hello", { headers: { "X-Forwarded-For": "2001:db8:0:1::1" } })).status).toBe(200);
+    expect((await client.get("/hello", { headers: { "X-Forwarded-For": "2001:db8:0:1:ffff::2" } })).status).toBe(429);
+    expect((await client.get("/hello", { headers: { "X-Forwarded-For": "2001:db8:0:2::1" } })).status).toBe(200);
+  });
+
+  it("a key function that throws is that request's logged 500; a failing store lets requests pass with one warning", async () => {
+    const logger = recordingLogger();
+    const app = new App({ logger });
+    app.get("/hello", () => "hi");
+    app.enableRateLimit({ points: 1, duration: 60, key: (req) => { if (req.getHeader("x-bad")) throw new Error("key failed"); return undefined; } });
+    const client = await start(app);
+    expect((await client.get("/hello", { headers: { "x-bad": "1" } })).status).toBe(500);
+    expect(logger.errors.map(([, err]) => (err as Error).message)).toEqual(["key failed"]);
+    expect((await client.get("/hello")).status).toBe(200);
+
+    const broken = new App({ logger });
+    broken.get("/hello", () => "hi");
+    const failing = () => ({ consume: () => Promise.reject(new Error("store down")), get: () => Promise.reject(new Error("store down")), reward: () => Promise.reject(new Error("store down")) }) as never;
+    broken.enableRateLimit({ points: 1, duration: 60, store: failing });
+    const brokenClient = await start(broken);
+    for (let i = 0; i < 3; i++) expect((await brokenClient.get("/hello")).status).toBe(200);
+    expect(logger.warnings).toEqual(["rate limit store failed; requests pass uncounted until it answers again: store down"]);
+  });
+
+  it("refuses bad options at setup, naming them", () => {
+    const bad: Array<[RateLimitOptions, RegExp]> = [
+      [{ points: 0, duration: 1 }, /rateLimit\.points must be a whole number >= 1, got 0/],
+      [{ points: 1.5, duration: 1 }, /points must be a whole number/],
+      [{ points: 1 }, /rateLimit\.duration must be a number of seconds > 0, got undefined/],
+      [{ points: 1, duration: -1 }, /duration must be/],
+      [{ points: 1, duration: 1, algorithm: "token-bucket" as never }, /algorithm must be "sliding-window" or "fixed-window", got "token-bucket"/],
+      [{ key: "ip" as never }, /key must be a function/],
+      [{ store: {} as never }, /store must be a function/],
+      [{ streams: { perIp: 0 } }, /rateLimit\.streams\.perIp must be a whole number >= 1, got 0/],
+      [{ streams: { total: Infinity } }, /streams\.total must be a whole number/],
+    ];
+    for (const [options, message] of bad) expect(celloErrorOf(() => rateLimit(options)).message).toMatch(message);
+    const app = new App();
+    expect(celloErrorOf(() => app.get("/x", () => 1, { rateLimit: { points: -1, duration: 1 } })).message).toMatch(/GET \/x rateLimit\.points must be/);
+    expect(celloErrorOf(() => app.get("/y", () => 1, { rateLimit: { streams: { perKey: 2.5 } } })).message).toMatch(/GET \/y rateLimit\.streams\.perKey/);
+    expect(celloErrorOf(() => app.get("/z", () => 1, { rateLimit: true as never })).message).toMatch(/rateLimit must be an object or false/);
+  });
+});
