@@ -39,7 +39,8 @@ describe("examples/dashboard.ts", () => {
     expect(ids).toEqual(ids.map((_, i) => ids[0]! + i));
     for (const event of res.events) {
       const sample = JSON.parse(event.data) as MetricsSample;
-      expect(Object.keys(sample)).toEqual(["time", "cpuPercent", "memory", "loadAverage", "os", "eventLoopDelay"]);
+      expect(Object.keys(sample)).toEqual(["time", "cpuPercent", "memory", "loadAverage", "os", "eventLoopDelay", "app"]);
+      for (const figure of Object.values(sample.app)) expect(figure).toBeGreaterThanOrEqual(0);
       expect(sample.cpuPercent).toBeGreaterThanOrEqual(0);
       expect(sample.memory.rss).toBeGreaterThan(sample.memory.heapUsed);
       expect(sample.memory.heapTotal).toBeGreaterThanOrEqual(sample.memory.heapUsed);
@@ -50,6 +51,21 @@ describe("examples/dashboard.ts", () => {
       expect(sample.eventLoopDelay.p99).toBeGreaterThanOrEqual(sample.eventLoopDelay.p50);
       expect(sample.eventLoopDelay.max).toBeGreaterThanOrEqual(sample.eventLoopDelay.p99);
     }
+  });
+
+  it("the app's own figures grow with its traffic, and Prometheus reads them at /prometheus", async () => {
+    // Samples taken from now on (no backfill): this very stream is open and is sent events.
+    const head = await app.broker.lastId("metrics");
+    const fresh = await client.sse("/metrics", { lastEventId: head, maxEvents: 3 });
+    const samples = fresh.events.map((e) => JSON.parse(e.data) as MetricsSample);
+    expect(samples[2]!.app.openStreams).toBeGreaterThanOrEqual(1);
+    expect(samples[2]!.app.httpRequests).toBeGreaterThanOrEqual(1);
+    expect(samples[2]!.app.eventsSent).toBeGreaterThan(samples[0]!.app.eventsSent);
+    expect(samples[2]!.app.bytesSent).toBeGreaterThan(samples[0]!.app.bytesSent);
+    const res = await client.get("/prometheus");
+    expect(res.status).toBe(200);
+    expect(res.text).toMatch(/^cello_sse_streams_opened_total\{route="\/metrics"\} \d+$/m);
+    expect(res.text).toMatch(/^cello_http_requests_total\{method="GET",route="\/metrics",status="200"\} \d+$/m);
   });
 
   it("GET /api/metrics returns the latest sample", async () => {
@@ -97,7 +113,7 @@ describe("examples/dashboard.ts", () => {
     const demo = await startDemo("dashboard.ts", { DASHBOARD_INTERVAL_MS: "50" });
     try {
       const text = await readStreamUntil(`${demo.url}/metrics`, (t) => /event: metrics\ndata: .*\n\n/.test(t));
-      expect(text).toMatch(/id: \d+\nevent: metrics\ndata: \{"time":\d+,"cpuPercent":[\d.]+,"memory":\{"rss":\d+/);
+      expect(text).toMatch(/id: \d+\nevent: metrics\ndata: \{"time":\d+,"cpuPercent":[\d.]+,"memory":\{"rss":\d+.*"app":\{"openStreams":\d+,/);
       // --port 0 listens on a random port: the demo prints that address and no other.
       expect(demo.printedOrigins()).toEqual([demo.url]);
     } finally {

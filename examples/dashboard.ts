@@ -9,11 +9,14 @@
  *
  * Metrics: CPU use of this process since the previous sample (process.cpuUsage
  * delta, as % of one core), memory (rss, heap), OS load average and free
- * memory, and event-loop delay (perf_hooks.monitorEventLoopDelay).
+ * memory, event-loop delay (perf_hooks.monitorEventLoopDelay), and the app's
+ * own figures from `app.enableMetrics()`: open streams, events and bytes sent,
+ * HTTP requests (also served to Prometheus at `/prometheus`).
  */
 import os from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { App, Response } from "@cellojs/core";
+import { Registry } from "prom-client";
 import { dashboardPage } from "./dashboard_page.js";
 import { isMain } from "./main.js";
 
@@ -29,6 +32,8 @@ export interface MetricsSample {
   os: { freeMemory: number; totalMemory: number; cpus: number };
   /** Event-loop delay since the previous sample: how late timers ran. */
   eventLoopDelay: { mean: number; p50: number; p99: number; max: number };
+  /** This app's own figures, read from its `enableMetrics()` registry: totals since it started. */
+  app: { openStreams: number; eventsSent: number; bytesSent: number; httpRequests: number };
 }
 
 /** Options of {@link createDashboardApp}. */
@@ -52,20 +57,29 @@ export function createDashboardApp(options: DashboardOptions = {}): App {
   const backfill = options.backfill ?? 60;
   const app = new App();
   app.enableCors();
+  // The app's own metrics: served to Prometheus, and read into every sample.
+  const registry = new Registry();
+  app.enableMetrics({ registry, path: "/prometheus" });
   // Five minutes of samples at the default pace.
   const metrics = app.channel("metrics", { history: 300 });
   const sampler = createSampler();
   let latest: MetricsSample | undefined;
   let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
 
   app.onEvent("startup", () => {
     sampler.start();
     timer = setInterval(() => {
-      latest = sampler.sample();
-      void metrics.publish(latest, { event: "metrics" });
+      const sample = sampler.sample();
+      void appFigures(registry).then((figures) => {
+        if (stopped) return;
+        latest = { ...sample, app: figures };
+        void metrics.publish(latest, { event: "metrics" });
+      });
     }, intervalMs);
   });
-  app.onEvent("shutdown", () => {
+  app.onEvent("draining", () => {
+    stopped = true;
     clearInterval(timer);
     sampler.stop();
   });
@@ -105,7 +119,7 @@ function createSampler() {
     stop() {
       loopDelay.disable();
     },
-    sample(): MetricsSample {
+    sample(): Omit<MetricsSample, "app"> {
       const now = process.hrtime.bigint();
       const cpu = process.cpuUsage(lastCpu);
       const elapsedMicros = Number(now - lastTime) / 1000;
@@ -115,7 +129,7 @@ function createSampler() {
       const [one, five, fifteen] = os.loadavg() as [number, number, number];
       // Before the histogram's first sample its numbers are NaN or huge: report zeros.
       const measured = loopDelay.count > 0;
-      const sample: MetricsSample = {
+      const sample: Omit<MetricsSample, "app"> = {
         time: Date.now(),
         cpuPercent: elapsedMicros > 0 ? Math.round(((cpu.user + cpu.system) / elapsedMicros) * 1000) / 10 : 0,
         memory: { rss: memory.rss, heapUsed: memory.heapUsed, heapTotal: memory.heapTotal, external: memory.external },
@@ -128,6 +142,21 @@ function createSampler() {
       loopDelay.reset();
       return sample;
     },
+  };
+}
+
+/** Totals of the app's own series, summed over their labels (routes, statuses). */
+async function appFigures(registry: Registry): Promise<MetricsSample["app"]> {
+  const total = async (name: string) => {
+    const metric = registry.getSingleMetric(name);
+    const values = metric ? (await metric.get()).values : [];
+    return values.reduce((sum, value) => sum + value.value, 0);
+  };
+  return {
+    openStreams: await total("cello_sse_streams_open"),
+    eventsSent: await total("cello_sse_events_sent_total"),
+    bytesSent: await total("cello_sse_bytes_sent_total"),
+    httpRequests: await total("cello_http_requests_total"),
   };
 }
 

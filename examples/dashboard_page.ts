@@ -42,6 +42,9 @@ export function dashboardPage(intervalMs: number): string {
     <div class="tile"><div class="label">Load average (1/5/15 min)</div><div class="value" id="load">-</div></div>
     <div class="tile"><div class="label">Free memory</div><div class="value" id="free">-</div></div>
     <div class="tile"><div class="label">Event-loop delay p99</div><div class="value" id="loop">-</div></div>
+    <div class="tile"><div class="label">Open streams (this app)</div><div class="value" id="streams">-</div></div>
+    <div class="tile"><div class="label">Events / bytes sent (this app)</div><div class="value" id="sent">-</div></div>
+    <div class="tile"><div class="label">HTTP requests (this app)</div><div class="value" id="requests">-</div></div>
   </div>
   <div class="chart"><h2>CPU % and event-loop delay p99 (ms)</h2><canvas id="cpu-chart"></canvas></div>
   <div class="chart"><h2>Memory (MB)</h2><canvas id="memory-chart"></canvas></div>
@@ -118,6 +121,11 @@ export function dashboardPage(intervalMs: number): string {
       $("load").textContent = sample.loadAverage.map((n) => n.toFixed(2)).join(" / ");
       $("free").textContent = (sample.os.freeMemory / 1073741824).toFixed(2) + " GB";
       $("loop").textContent = sample.eventLoopDelay.p99.toFixed(2) + " ms";
+      if (sample.app) {
+        $("streams").textContent = String(sample.app.openStreams);
+        $("sent").textContent = sample.app.eventsSent + " / " + (sample.app.bytesSent / 1024).toFixed(1) + " KB";
+        $("requests").textContent = String(sample.app.httpRequests);
+      }
     }
 
     const points = $("points");

@@ -54,8 +54,8 @@ export interface BenchConfig {
   };
 }
 
-export const HTTP_SYSTEM_IDS = ["node-http", "cello-functions", "cello-decorators", "cello-guarded", "fastify", "hono", "express"];
-export const SSE_SYSTEM_IDS = ["raw-per-event", "raw-coalesced", "cello", "cello-checked", "cello-shared", "better-sse", "fastify-sse", "hono"];
+export const HTTP_SYSTEM_IDS = ["node-http", "cello-functions", "cello-decorators", "cello-guarded", "cello-metrics", "fastify", "hono", "express"];
+export const SSE_SYSTEM_IDS = ["raw-per-event", "raw-coalesced", "cello", "cello-checked", "cello-shared", "cello-metrics", "better-sse", "fastify-sse", "hono"];
 
 const LOADS: SseLoad[] = [
   { rate: 100, size: 128 },

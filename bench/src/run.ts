@@ -8,15 +8,16 @@ import { runBench, type ExtraSection } from "./harness.js";
 import { COMPRESSION_SECTION } from "./compression/section.js";
 import { REDIS_SECTION } from "./redis/section.js";
 import { VALIDATION_SECTION } from "./validation/section.js";
+import { WORKERS_SECTION } from "./workers/section.js";
 
 const HELP = `Usage: pnpm bench [--quick] [options]
 
   --quick               3 s of measured HTTP load per server and route, 1 000 SSE clients and
                         1 000 Redis-section clients (about 2 minutes) instead of 10 s,
                         1 000 / 5 000 / 10 000 SSE and 1 000 / 5 000 Redis clients (about 10 minutes)
-  --sections=http,sse,validation,redis,compression  run only these sections
-  --http=a,b            HTTP systems: node-http, cello-functions, cello-decorators, cello-guarded, fastify, hono, express
-  --sse=a,b             SSE systems: raw-per-event, raw-coalesced, cello, cello-checked, cello-shared, better-sse, fastify-sse, hono
+  --sections=http,sse,validation,redis,compression,workers  run only these sections
+  --http=a,b            HTTP systems: node-http, cello-functions, cello-decorators, cello-guarded, cello-metrics, fastify, hono, express
+  --sse=a,b             SSE systems: raw-per-event, raw-coalesced, cello, cello-checked, cello-shared, cello-metrics, better-sse, fastify-sse, hono
   --clients=1000,5000   SSE client counts
   --redis-clients=1000  Redis-section client counts (split across two instances; REDIS_URL, else
                         redis://127.0.0.1:6379)
@@ -27,7 +28,7 @@ const HELP = `Usage: pnpm bench [--quick] [options]
 `;
 
 /** Sections beyond HTTP and SSE, run after them in this order. */
-const EXTRA_SECTIONS: ExtraSection[] = [VALIDATION_SECTION, REDIS_SECTION, COMPRESSION_SECTION];
+const EXTRA_SECTIONS: ExtraSection[] = [VALIDATION_SECTION, REDIS_SECTION, COMPRESSION_SECTION, WORKERS_SECTION];
 
 function parseArgs(argv: string[]): { config: BenchConfig; sections?: string[]; profileSystems: string[]; outDir: string; profileDir: string } {
   let config: BenchConfig = structuredClone(FULL);

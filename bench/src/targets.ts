@@ -15,6 +15,8 @@ export interface TargetCheck {
 
 /** The Cello.ts SSE system the SSE targets are checked on: channels, the API the brief names for fan-out. */
 export const CELLO_SSE = "cello";
+/** Cello.ts channels with `app.enableMetrics()`, held to within 3% of {@link CELLO_SSE}. */
+const METRICS_SSE = "cello-metrics";
 /** SSE peers Cello.ts must be ahead of. */
 export const SSE_PEERS = ["better-sse", "fastify-sse", "hono"];
 const CELLO_HTTP = ["cello-functions", "cello-decorators"];
@@ -58,8 +60,33 @@ export function checkTargets(result: BenchResult): TargetCheck[] {
     }
   }
 
+  // Metrics on vs off, same routes: the instrumentation's cost per request.
+  for (const route of HTTP_ROUTES) {
+    const off = http.find((r) => r.system === "cello-functions" && r.route === route.id && !r.error && !r.failures);
+    const on = http.find((r) => r.system === "cello-metrics" && r.route === route.id);
+    if (!off || !on || off.reqPerCpuSec <= 0) continue;
+    const broken = Boolean(on.error) || on.failures > 0;
+    const efficiency = on.reqPerCpuSec / off.reqPerCpuSec;
+    checks.push({
+      target: `Metrics on, ${route.label}: >= 0.97x metrics off`,
+      measured: broken ? "failed" : `${fmt(efficiency)}x per CPU-s (${fmt(on.reqPerSec / off.reqPerSec)}x req/s)`,
+      pass: broken ? false : efficiency >= 0.97,
+    });
+  }
+
   const sse = result.sse;
   if (sse) {
+    // Metrics on vs off on fan-out, load by load.
+    for (const on of sse.rows.filter((r) => r.system === METRICS_SSE)) {
+      const off = sse.rows.find((r) => r.system === CELLO_SSE && r.clients === on.clients && r.rate === on.rate && r.size === on.size && r.status === "ok");
+      if (!off || off.deliveriesPerCpuSec <= 0) continue;
+      const efficiency = on.deliveriesPerCpuSec / off.deliveriesPerCpuSec;
+      checks.push({
+        target: `Metrics on, SSE fan-out N=${on.clients}, ${on.rate}/s ${on.size} B: >= 0.97x metrics off (deliveries per CPU-second)`,
+        measured: on.status === "ok" ? `${fmt(efficiency)}x` : `${on.status}${on.note ? `: ${on.note}` : ""}`,
+        pass: on.status === "ok" ? efficiency >= 0.97 : false,
+      });
+    }
     const cello = sse.rows.filter((r) => r.system === CELLO_SSE);
     for (const clients of result.config.sse.clients) {
       const rows = cello.filter((r) => r.clients === clients);

@@ -42,7 +42,12 @@ export const sidebar: SidebarItem[] = [
   },
   {
     text: "Operations",
-    items: [{ text: "Compression", link: "/guide/compression" }],
+    items: [
+      { text: "Metrics", link: "/guide/metrics" },
+      { text: "Health checks and load balancers", link: "/guide/health" },
+      { text: "Compression", link: "/guide/compression" },
+      { text: "Workers and reload", link: "/guide/workers" },
+    ],
   },
   {
     text: "Going further",

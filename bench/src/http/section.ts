@@ -23,6 +23,7 @@ export const HTTP_SYSTEMS: Record<string, HttpSystem> = {
   "cello-functions": { label: "Cello.ts (function routes)", script: script("cello-functions") },
   "cello-decorators": { label: "Cello.ts (decorator routes)", script: script("cello-decorators") },
   "cello-guarded": { label: "Cello.ts (function routes, 2 guards)", script: script("cello-guarded") },
+  "cello-metrics": { label: "Cello.ts (function routes, enableMetrics)", script: script("cello-metrics") },
   fastify: { label: "Fastify 5", script: script("fastify") },
   hono: { label: "Hono 4 + @hono/node-server", script: script("hono") },
   express: { label: "Express 5", script: script("express") },

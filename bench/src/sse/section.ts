@@ -29,6 +29,7 @@ export const SSE_SYSTEMS: Record<string, SseSystem> = {
   cello: { label: "Cello.ts (channel.publish)", script: script("cello") },
   "cello-checked": { label: "Cello.ts (channel.publish, events checked)", script: script("cello-checked") },
   "cello-shared": { label: "Cello.ts (one SseEvent, stream.add)", script: script("cello-shared") },
+  "cello-metrics": { label: "Cello.ts (channel.publish, enableMetrics)", script: script("cello-metrics") },
   "better-sse": { label: "better-sse (channel.broadcast)", script: script("better-sse") },
   "fastify-sse": { label: "Fastify 5 + @fastify/sse", script: script("fastify-sse") },
   hono: { label: "Hono 4 streamSSE", script: script("hono") },

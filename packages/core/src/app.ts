@@ -9,13 +9,15 @@ import { CelloError } from "./errors.js";
 import { checkController, exploreDecorated, exploreRoutes, instantiate, noRoutesWarning, unregisteredControllerWarnings } from "./explorer.js";
 import { checkGuards, type Guard } from "./guards/guard.js";
 import { HookRegistry, type HookName, type Hooks } from "./hooks.js";
-import { Lifecycle, type LifecycleEvent } from "./lifecycle.js";
+import { Lifecycle, type AppState, type LifecycleEvent } from "./lifecycle.js";
 import { consoleLogger, type Logger } from "./logger.js";
 import { compression, type CompressionOptions } from "./plugins/compression/compression.js";
 import { cors, type CorsOptions } from "./plugins/cors.js";
+import { healthChecks, type HealthCheckOptions } from "./plugins/health.js";
 import { logging, type LoggingOptions } from "./plugins/logging.js";
 import { openapi } from "./plugins/openapi/plugin.js";
 import type { OpenapiOptions } from "./plugins/openapi/types.js";
+import { metrics, type MetricsOptions } from "./plugins/metrics/metrics.js";
 import { Pipeline } from "./pipeline.js";
 import type { Request } from "./request.js";
 import type { ListenOptions, NodeServer, RequestListener, ServerAddress } from "./server.js";
@@ -26,7 +28,8 @@ import { RouteCollector, type RouteContext, type RouteDefinition, type RouteInfo
 import { SseEngine } from "./sse/engine.js";
 import { SSE_DEFAULTS, resolveSseOptions, type ResolvedSseOptions, type SseOptions, type SseShutdownOptions } from "./sse/options.js";
 import { UnclosedStreamCheck } from "./sse/unclosed-check.js";
-import { memoryBroker, type ChannelBroker } from "./channels/broker.js";
+import { defaultBroker, type RunOptions } from "./workers/cluster.js";
+import type { ChannelBroker } from "./channels/broker.js";
 import type { Channel, ChannelOptions } from "./channels/channel.js";
 import { ChannelAccess, type ChannelAccessDefault, type ChannelAuthorizer, type ChannelPattern } from "./channels/access.js";
 import { ChannelRegistry, type ChannelSelector } from "./channels/registry.js";
@@ -41,7 +44,11 @@ export interface AppOptions {
   sse?: SseOptions;
   /** Where framework diagnostics go (errors with stacks, the startup line). Default: console. */
   logger?: Logger;
-  /** The broker behind `app.channel()`: in-memory by default; `redisBroker()` from @cellojs/redis spans instances. */
+  /**
+   * The broker behind `app.channel()`: in-memory by default (in the workers of
+   * `app.run({ workers })`, the primary's memory broker over IPC, so channels span
+   * the workers); `redisBroker()` from @cellojs/redis spans instances.
+   */
   broker?: ChannelBroker;
   /**
    * Development hint: warn (once per route, through `logger.warn`) when an
@@ -85,7 +92,7 @@ export interface AppOptions {
 
 /** Options of {@link App.close}. */
 export type CloseOptions = SseShutdownOptions;
-export type { ListenOptions, ServerAddress };
+export type { ListenOptions, RunOptions, ServerAddress };
 
 /** A plugin: a function that configures an app through its public API. */
 export type Plugin = (app: App) => void;
@@ -127,7 +134,7 @@ export class App extends RouteCollector {
   /** Hooks added with {@link App.addHook}, read by the pipeline and the responder. */
   readonly #hooks = new HookRegistry();
   /** The SSE engine owning every open stream. */
-  readonly #engine = new SseEngine();
+  readonly #engine = new SseEngine(this);
   readonly #router: Router<RouteContext> = createRouter();
   readonly #registered: RouteInfo[] = [];
   readonly #instances = new Map<Function, object>();
@@ -149,14 +156,14 @@ export class App extends RouteCollector {
     this.#bodyLimit = options.bodyLimit ?? 1024 * 1024;
     this.#sseDefaults = resolveSseOptions(SSE_DEFAULTS, options.sse);
     this.#validation = resolveValidationOptions(options.validation);
-    this.broker = options.broker ?? memoryBroker();
+    this.broker = options.broker ?? defaultBroker();
     const unclosedMs = options.unclosedStreamWarningMs ?? 10_000;
     const unclosedStreams = unclosedMs > 0 && process.env.NODE_ENV !== "production" ? new UnclosedStreamCheck(unclosedMs, this.logger) : undefined;
     this.#channelAccess = new ChannelAccess(options.channelAccess);
-    this.#channels = new ChannelRegistry(this.broker, this.logger, this.#channelAccess, options.maxChannels);
+    this.#channels = new ChannelRegistry(this.broker, this.logger, this.#channelAccess, options.maxChannels, this);
     if (options.guards !== undefined) this.#guards.push(...checkGuards(options.guards, "new App()"));
     // Requests flow one way: pipeline -> responder -> engine; none of them calls back into the app.
-    const responder = new Responder({ hooks: this.#hooks, engine: this.#engine, logger: this.logger, sseDefaults: this.#sseDefaults, unclosedStreams });
+    const responder = new Responder({ hooks: this.#hooks, engine: this.#engine, logger: this.logger, sseDefaults: this.#sseDefaults, unclosedStreams, scope: this });
     this.handler = new Pipeline({ router: this.#router, hooks: this.#hooks, responder, logger: this.logger, bodyLimit: this.#bodyLimit }).handler;
     this.#lifecycle = new Lifecycle({
       logger: this.logger,
@@ -259,6 +266,7 @@ export class App extends RouteCollector {
         where,
         eventCheck,
         guards,
+        path: definition.path,
       };
       this.#router.add(method, definition.path, context);
       contexts.push(context);
@@ -363,7 +371,34 @@ export class App extends RouteCollector {
     return this.use(openapi(options));
   }
 
-  /** Run `fn` at startup (before the server accepts) or shutdown (after streams closed). */
+  /**
+   * Cello's `app.enable_prometheus()`: serve `/metrics` in the Prometheus text format
+   * (prom-client, a peer dependency to install): HTTP requests by route template and status
+   * with durations, SSE streams, events, bytes, drops and closes by reason, channel
+   * publishes and publish-to-flush latency, replays, resets, broker state. Call it before
+   * `listen()`. See {@link MetricsOptions}.
+   * @example app.enableMetrics(); // GET /metrics
+   */
+  enableMetrics(options?: MetricsOptions): this {
+    return this.use(metrics(options));
+  }
+
+  /**
+   * Cello's `app.enable_health_checks()`: `/health`, `/health/live`, `/health/ready` and
+   * `/health/startup`. Readiness fails (503) from the first moment of `close()`, before
+   * any stream ends; `drainDelayMs` keeps it so while a load balancer notices. See {@link HealthCheckOptions}.
+   * @example app.enableHealthChecks({ checks: { db: () => db.ping() }, drainDelayMs: 10_000 });
+   */
+  enableHealthChecks(options?: HealthCheckOptions): this {
+    return this.use(healthChecks(options));
+  }
+
+  /**
+   * Run `fn` at `"startup"` (before the server accepts), `"draining"` (first thing in
+   * `close()`: the server still accepts and streams are still open; `close()` awaits it,
+   * so a handler that waits delays the rest) or `"shutdown"` (after streams closed).
+   * @example app.onEvent("draining", () => console.log("draining: readiness now fails"));
+   */
   onEvent(event: LifecycleEvent, fn: () => unknown): this {
     this.#lifecycle.on(event, fn);
     return this;
@@ -418,6 +453,15 @@ export class App extends RouteCollector {
   }
 
   /**
+   * Where the app is in its life: `"created"`, `"starting"` (startup handlers running),
+   * `"started"`, `"draining"` (`close()` began, the server still accepts), `"closing"`, `"closed"`.
+   * @example app.get("/state", () => ({ state: app.state })); // { "state": "started" }
+   */
+  get state(): AppState {
+    return this.#lifecycle.state;
+  }
+
+  /**
    * How many SSE streams are open right now: opened and not yet closed, by
    * either side. For a health check, a metric, or a test that a stream ended.
    * @example app.get("/health", () => ({ ok: true, streams: app.openStreams }));
@@ -429,8 +473,19 @@ export class App extends RouteCollector {
   /**
    * Cello's `app.run()`: listen on `--host`/`--port` flags, else `HOST`/`PORT`,
    * else `options`, else 127.0.0.1:8000; print the URL; close gracefully on SIGINT/SIGTERM.
+   *
+   * `--workers N` (or `options.workers`; `auto` = one per core) serves from N
+   * processes on one port (node:cluster): this process becomes their primary, the
+   * workers run this same script, and run() here resolves once they all listen.
+   * SIGINT/SIGTERM drain every worker; a worker that dies is replaced. `--reload`
+   * (development) re-runs the script under `node --watch`: it restarts when a
+   * source file changes, and run() in the watching process never resolves.
+   * A bad `--workers`/`--port` value rejects with `CELLO_INVALID_OPTION` naming it.
+   *
+   * @example
+   * await app.run({ workers: "auto" }); // or: node server.js --workers 4
    */
-  async run(options: ListenOptions = {}): Promise<ServerAddress> {
+  async run(options: RunOptions = {}): Promise<ServerAddress> {
     return this.#lifecycle.run(options);
   }
 
@@ -444,4 +499,4 @@ export class App extends RouteCollector {
   }
 }
 
-export type { RouteInfo, RouteOptions };
+export type { AppState, LifecycleEvent, RouteInfo, RouteOptions };

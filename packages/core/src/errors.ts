@@ -43,6 +43,7 @@ export const ERROR_CODES = {
   // Development checks (validation/response.ts, validation/events.ts): the app's own output breaks its schema.
   CELLO_INVALID_RESPONSE: { status: 500, message: "Response does not match its schema" },
   CELLO_INVALID_SSE_EVENT: { status: 500, message: "SSE event does not match its schema" },
+  CELLO_MISSING_DEPENDENCY: { status: 500, message: "Missing dependency" },
 } as const;
 
 /** A code from {@link ERROR_CODES}. */

@@ -2,15 +2,30 @@
  * @cellojs/core: Cello's App API for TypeScript, with Server-Sent Events that really stream.
  * @packageDocumentation
  */
-export { App, type AppOptions, type CloseOptions, type Plugin } from "./app.js";
+export { App, type AppOptions, type AppState, type CloseOptions, type LifecycleEvent, type Plugin } from "./app.js";
+export type { RunOptions } from "./workers/cluster.js";
 export type { ListenOptions, ServerAddress } from "./server.js";
 export { Blueprint, type BlueprintOptions } from "./blueprint.js";
 export type { ChannelAccessDefault, ChannelAuthorizer, ChannelPattern } from "./channels/access.js";
-export { CHANNEL_HISTORY_DEFAULTS, memoryBroker, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type PublishedMessage, type ReplayOptions, type ReplayResult } from "./channels/broker.js";
+export { CHANNEL_HISTORY_DEFAULTS, memoryBroker, type BrokerStatus, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type PublishedMessage, type ReplayOptions, type ReplayResult } from "./channels/broker.js";
 export { Channel, type ChannelOptions, type PublishOptions } from "./channels/channel.js";
 export type { ChannelSelector } from "./channels/registry.js";
 export type { ChannelEvent, ResetPayload, SubscribeOptions } from "./channels/subscription.js";
 export { controller, del, get, head, options, patch, post, put, route, type ControllerDecorator, type ControllerOptions, type RouteDecorator } from "./decorators.js";
+export {
+  DIAGNOSTICS_CHANNELS,
+  type BrokerStateMessage,
+  type ChannelDeliverMessage,
+  type ChannelPublishMessage,
+  type ChannelReplayMessage,
+  type ChannelResetMessage,
+  type HttpResponseMessage,
+  type SseCloseMessage,
+  type SseDropMessage,
+  type SseHeartbeatMessage,
+  type SseOpenMessage,
+  type SseWriteMessage,
+} from "./diagnostics.js";
 export { CelloError, ERROR_CODES, HttpError, type ErrorCode, type HttpErrorOptions } from "./errors.js";
 export { Authenticated, type AuthenticatedOptions, type VerifiedCredential } from "./guards/authenticated.js";
 export { PermissionGuard, RoleGuard, type PermissionGuardOptions, type RoleGuardOptions } from "./guards/claims.js";
@@ -20,9 +35,11 @@ export type { FinishInfo, HookName, Hooks } from "./hooks.js";
 export { consoleLogger, silentLogger, type Logger } from "./logger.js";
 export { compression, type CompressionOptions } from "./plugins/compression/compression.js";
 export { cors, type CorsOptions } from "./plugins/cors.js";
+export { healthChecks, type HealthCheck, type HealthCheckOptions } from "./plugins/health.js";
 export { logging, type LogRecord, type LoggingOptions } from "./plugins/logging.js";
 export { openapi } from "./plugins/openapi/plugin.js";
 export type { OpenapiOptions, OpenapiUi, OperationDocs } from "./plugins/openapi/types.js";
+export { metrics, type MetricsOptions, type MetricsRegistry } from "./plugins/metrics/metrics.js";
 export { Request } from "./request.js";
 export { Response, type ContentEncoder, type ResponseBody, type ResponseInit } from "./response.js";
 export type { HttpMethod } from "./router.js";

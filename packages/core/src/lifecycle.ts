@@ -12,9 +12,25 @@ import { Connections, createNodeServer, listenOn, resolveRunAddress, type Listen
 import type { SseEngine } from "./sse/engine.js";
 import type { SseShutdownOptions } from "./sse/options.js";
 import type { UnclosedStreamCheck } from "./sse/unclosed-check.js";
+import { isClusterWorker, joinCluster, resolveWorkerCount, startCluster, type ClusterPrimary, type RunOptions } from "./workers/cluster.js";
+import { superviseReload, wantsReload } from "./workers/reload.js";
 
-/** When `app.onEvent` handlers run. */
-export type LifecycleEvent = "startup" | "shutdown";
+/**
+ * When `app.onEvent` handlers run: `"startup"` before the server accepts;
+ * `"draining"` first thing in `close()`, while the server still accepts and every
+ * stream is still open (a readiness check fails from here, and a handler may wait
+ * so a load balancer notices before streams end); `"shutdown"` last, after streams
+ * closed and the server stopped.
+ */
+export type LifecycleEvent = "startup" | "draining" | "shutdown";
+
+/**
+ * Where an app is in its life (`app.state`), in order: `"created"` (nothing run yet),
+ * `"starting"` (startup handlers running), `"started"` (they finished), `"draining"`
+ * (`close()` began: draining handlers run, the server still accepts), `"closing"`
+ * (streams get their final frame, the server stops), `"closed"`.
+ */
+export type AppState = "created" | "starting" | "started" | "draining" | "closing" | "closed";
 
 /** Which of run()/listen() started the app, and where it listens once it does. */
 interface StartedBy {
@@ -51,10 +67,13 @@ export class Lifecycle {
   readonly #unclosedStreams: UnclosedStreamCheck | undefined;
   readonly #channels: ChannelRegistry;
   readonly #broker: ChannelBroker;
-  readonly #handlers: Record<LifecycleEvent, Array<() => unknown>> = { startup: [], shutdown: [] };
+  readonly #handlers: Record<LifecycleEvent, Array<() => unknown>> = { startup: [], draining: [], shutdown: [] };
+  #state: AppState = "created";
   readonly #connections = new Connections();
   #server: NodeServer | undefined;
   #closing: Promise<void> | undefined;
+  /** In a cluster's primary: the workers serve, this process only supervises them. */
+  #cluster: ClusterPrimary | undefined;
   /** Set by the first run()/listen(): a second call says which came first. */
   #started: StartedBy | undefined;
 
@@ -75,9 +94,16 @@ export class Lifecycle {
     this.#handlers[event].push(fn);
   }
 
+  /** Where the app is in its life. */
+  get state(): AppState {
+    return this.#state;
+  }
+
   /** Run the startup handlers, in order (the app's `ready()` calls this once). */
   async startup(): Promise<void> {
+    if (this.#state === "created") this.#state = "starting";
     for (const fn of this.#handlers.startup) await fn();
+    if (this.#state === "starting") this.#state = "started";
   }
 
   /** `app.listen()`: start serving, once. */
@@ -124,11 +150,26 @@ export class Lifecycle {
     return this.#server;
   }
 
-  /** `app.run()`: listen where the command line or environment says, print the URL, close on SIGINT/SIGTERM. */
-  async run(options: ListenOptions): Promise<ServerAddress> {
+  /**
+   * `app.run()`: listen where the command line or environment says, print the URL, close on SIGINT/SIGTERM.
+   * With `--reload` this process watches (workers/reload.ts); with more than one worker it is
+   * the cluster's primary (workers/cluster.ts); either way it never listens itself.
+   */
+  async run(options: RunOptions): Promise<ServerAddress> {
     // Before the signal handlers: a second run() must not install them twice.
     this.#assertNotStarted("run");
-    const { host, port } = resolveRunAddress(process.argv.slice(2), process.env, options);
+    const argv = process.argv.slice(2);
+    const { host, port } = resolveRunAddress(argv, process.env, options);
+    if (wantsReload(argv)) return superviseReload();
+    const workers = isClusterWorker() ? 1 : resolveWorkerCount(argv, options);
+    if (workers > 1) {
+      this.#started = { by: "run" };
+      const primary = await startCluster(workers, this.#logger);
+      this.#cluster = primary;
+      this.#started.address = primary.address;
+      this.#logger.info(`Cello.ts running on ${primary.address.url} (${workers} workers)`);
+      return primary.address;
+    }
     const onSignal = (signal: NodeJS.Signals) => {
       if (this.#closing) {
         process.exit(1); // a second signal: stop now
@@ -159,17 +200,29 @@ export class Lifecycle {
       }
       throw err;
     }
-    this.#logger.info(`Cello.ts running on ${address.url}`);
+    if (isClusterWorker()) joinCluster(address, () => this.close(), this.#logger);
+    else this.#logger.info(`Cello.ts running on ${address.url}`);
     return address;
   }
 
   /** `app.close()`: the first call closes, every call resolves when that is done. */
   close(options: SseShutdownOptions = {}): Promise<void> {
-    this.#closing ??= this.#close(options);
+    this.#closing ??= this.#cluster ? this.#cluster.close() : this.#close(options);
     return this.#closing;
   }
 
   async #close(options: SseShutdownOptions): Promise<void> {
+    this.#state = "draining";
+    // Before anything stops: the server still accepts (a load balancer's probe sees the
+    // readiness check fail) and every stream is still open. A failing handler is logged and does not stop the close.
+    for (const fn of this.#handlers.draining) {
+      try {
+        await fn();
+      } catch (err) {
+        this.#logger.error("A draining handler failed", err);
+      }
+    }
+    this.#state = "closing";
     const server = this.#server;
     const graceMs = options.graceMs ?? 5000;
     const started = Date.now();
@@ -207,5 +260,6 @@ export class Lifecycle {
         this.#logger.error("A shutdown handler failed", err);
       }
     }
+    this.#state = "closed";
   }
 }

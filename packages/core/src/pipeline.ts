@@ -4,6 +4,7 @@
  * (respond.ts). It gets what it needs from its app once, at construction, and
  * never calls back into it.
  */
+import { channels as diagnostics } from "./diagnostics.js";
 import { HttpError } from "./errors.js";
 import { runGuards } from "./guards/run.js";
 import type { HookRegistry } from "./hooks.js";
@@ -50,6 +51,7 @@ export class Pipeline {
     // notices a departed client when its signal is first read, and the SSE engine
     // listens from the moment a stream starts and checks the socket before writing.
     const request = new Request(raw, this.#bodyLimit, res);
+    if (diagnostics.httpResponse.hasSubscribers) request.startedAt = performance.now();
     if (this.#hooks.onRequest.length > 0) {
       this.#runRequestHooks(request, res).catch((err) => this.#fail(request, res, err));
       return;
@@ -77,7 +79,7 @@ export class Pipeline {
       return;
     }
     const context = match.store;
-    request[kRouted](match.params, context.bodyLimit);
+    request[kRouted](context.path, match.params, context.bodyLimit);
     // A route without guards pays for this one check.
     if (context.guards !== undefined) {
       this.#guard(request, res, context, context.guards);

@@ -44,7 +44,13 @@ export class Request {
   /** The raw node request, for what this class does not cover. */
   readonly raw: RawRequest;
 
+  /**
+   * @internal `performance.now()` when the request arrived, set only while someone listens
+   * on the `cello:http.response` diagnostics channel (0 otherwise): the clock is not read for nothing.
+   */
+  startedAt = 0;
   #params: Readonly<Record<string, string>> = EMPTY_PARAMS;
+  #route: string | undefined = undefined;
   #bodyLimit: number;
   #queryStart: number;
   #query: Record<string, string> | undefined;
@@ -99,8 +105,19 @@ export class Request {
     return this.#bodyLimit;
   }
 
-  /** @internal The pipeline records what routing found: the route's params and body limit. */
-  [kRouted](params: Readonly<Record<string, string>>, bodyLimit: number): void {
+  /**
+   * The template of the route that matched, as registered (`"/users/{id}"`), or undefined
+   * before routing (in an onRequest hook) and when no route matched (404, 405). Bounded by
+   * the app's routes, so safe as a metrics label or a log field, unlike `path`.
+   * @example app.addHook("onFinish", (req, info) => console.log(req.route ?? "unmatched", info.status));
+   */
+  get route(): string | undefined {
+    return this.#route;
+  }
+
+  /** @internal The pipeline records what routing found: the route's template, params and body limit. */
+  [kRouted](route: string, params: Readonly<Record<string, string>>, bodyLimit: number): void {
+    this.#route = route;
     this.#params = params;
     this.#bodyLimit = bodyLimit;
   }

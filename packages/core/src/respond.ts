@@ -5,6 +5,7 @@
  */
 import type { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
+import { channels as diagnostics } from "./diagnostics.js";
 import { HttpError, assertHeadersSafe, publicErrorBody } from "./errors.js";
 import type { HookRegistry } from "./hooks.js";
 import type { Logger } from "./logger.js";
@@ -146,6 +147,8 @@ export interface RespondContext {
   readonly sseDefaults: ResolvedSseOptions;
   /** The development check for an SseStream missing `close()`; undefined when it is off. */
   readonly unclosedStreams: UnclosedStreamCheck | undefined;
+  /** The app, named in diagnostics messages (see diagnostics.ts); never called. */
+  readonly scope: object;
 }
 
 /**
@@ -164,8 +167,10 @@ export class Responder {
   readonly #logger: Logger;
   readonly #sseDefaults: ResolvedSseOptions;
   readonly #unclosedStreams: UnclosedStreamCheck | undefined;
+  readonly #scope: object;
 
   constructor(context: RespondContext) {
+    this.#scope = context.scope;
     this.#hooks = context.hooks;
     this.#engine = context.engine;
     this.#logger = context.logger;
@@ -177,6 +182,7 @@ export class Responder {
       // A stream closed inside its handler closes during connection.open(), before send() runs the
       // onStreamOpen hooks: report every close a microtask later, so a hook always sees open before close.
       queueMicrotask(() => {
+        if (diagnostics.sseClose.hasSubscribers) diagnostics.sseClose.publish({ app: this.#scope, request, route: request.route, info });
         for (const hook of this.#hooks.onStreamClose) this.#safely(() => hook(request, info));
       });
     };
@@ -227,6 +233,7 @@ export class Responder {
           return;
         }
         writeBytes(res, response, headOnly, http2);
+        if (diagnostics.httpResponse.hasSubscribers) this.#published(request, response.status);
         for (const hook of hooks.onFinish) this.#safely(() => hook(request, { status: response.status }));
         return;
       }
@@ -236,6 +243,7 @@ export class Responder {
         if (http2) stripConnectionHeaders(response.headers);
         (res as ServerResponse).writeHead(response.status, response.headers);
         res.end();
+        if (diagnostics.httpResponse.hasSubscribers) this.#published(request, response.status);
         return;
       }
       if (http2) stripConnectionHeaders(response.headers);
@@ -251,6 +259,8 @@ export class Responder {
       if (this.#unclosedStreams !== undefined && sseBody.source instanceof SseStream) {
         this.#unclosedStreams.watch(sseBody.source, where, request);
       }
+      if (diagnostics.httpResponse.hasSubscribers) this.#published(request, response.status);
+      if (diagnostics.sseOpen.hasSubscribers) diagnostics.sseOpen.publish({ app: this.#scope, request, route: request.route });
       for (const hook of hooks.onStreamOpen) this.#safely(() => hook(request, response));
     } catch (err) {
       this.#writeFailed(request, res, response, err, where);
@@ -303,7 +313,15 @@ export class Responder {
       res.destroy();
       return;
     }
+    if (diagnostics.httpResponse.hasSubscribers) this.#published(request, fallback.status);
     for (const hook of this.#hooks.onFinish) this.#safely(() => hook(request, { status: fallback.status }));
+  }
+
+  /** Tell `cello:http.response` subscribers (the caller checked there are some) that `request` was answered. */
+  #published(request: Request, status: number): void {
+    // A request that arrived before anyone listened has no start time: not reported.
+    if (request.startedAt === 0) return;
+    diagnostics.httpResponse.publish({ app: this.#scope, request, route: request.route, status, durationMs: performance.now() - request.startedAt });
   }
 
   /** `response` will not be written: cancel its SSE source, if it has one. */

@@ -79,6 +79,8 @@ export interface RouteContext {
   eventCheck: FrameCheck | undefined;
   /** The route's effective guards, run before the handler; undefined when it has none (nothing to run). */
   guards: readonly Guard[] | undefined;
+  /** The route's path template as registered (`/users/{id}`): `request.route`. */
+  path: string;
 }
 
 function checkBound(collector: RouteCollector | undefined, name: string): asserts collector is RouteCollector {

@@ -3,11 +3,14 @@
  * the SSE id, so every instance numbers events the same way and a client can
  * resume on any of them with its Last-Event-ID.
  */
-import { CelloError, CHANNEL_HISTORY_DEFAULTS, consoleLogger, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type Logger, type PublishedMessage, type ReplayOptions, type ReplayResult } from "@cellojs/core";
+import diagnosticsChannel from "node:diagnostics_channel";
+import { CelloError, CHANNEL_HISTORY_DEFAULTS, DIAGNOSTICS_CHANNELS, type BrokerStatus, consoleLogger, type ChannelBroker, type ChannelHistoryOptions, type ChannelMessage, type Logger, type PublishedMessage, type ReplayOptions, type ReplayResult } from "@cellojs/core";
 import type { Redis, RedisOptions } from "ioredis";
 import { BrokerUnavailableError, lastConnectionError, openConnection, redactUrl, sendWhenConnected, toBrokerError, type ConnectionSettings } from "./connection.js";
 import { compareStreamIds, isStreamId, MIN_ID } from "./ids.js";
 import { StreamReader, toMessage } from "./reader.js";
+
+const brokerState = diagnosticsChannel.channel(DIAGNOSTICS_CHANNELS.brokerState);
 
 /** Options of {@link redisBroker}. */
 export interface RedisBrokerOptions {
@@ -63,6 +66,8 @@ export interface RedisBroker extends ChannelBroker {
    * `app.onEvent("startup", () => broker.ready())`.
    */
   ready(timeoutMs?: number): Promise<void>;
+  /** Both connections up or not, reconnects so far, and how far behind the reader's last delivery was (ms). */
+  status(): BrokerStatus;
 }
 
 /**
@@ -104,6 +109,7 @@ class RedisStreamsBroker implements RedisBroker {
   readonly #reader: StreamReader;
   readonly #config = new Map<string, ChannelHistoryOptions>();
   #closing: Promise<void> | undefined;
+  #reconnects = 0;
 
   constructor(options: RedisBrokerOptions) {
     const url = options.url ?? process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -125,6 +131,18 @@ class RedisStreamsBroker implements RedisBroker {
     this.connectionNames = { reader: `${name}-reader-${process.pid}`, publisher: `${name}-publisher-${process.pid}` };
     this.#commands = openConnection("publisher", this.connectionNames.publisher, this.#settings);
     this.#readerConnection = openConnection("reader", this.connectionNames.reader, this.#settings);
+    for (const connection of [this.#commands, this.#readerConnection]) {
+      let seenReady = false;
+      connection.on("ready", () => {
+        const reconnected = seenReady;
+        if (reconnected) this.#reconnects++;
+        seenReady = true;
+        this.#reportState(reconnected);
+      });
+      connection.on("close", () => {
+        if (!this.#closing) this.#reportState(false);
+      });
+    }
     this.#reader = new StreamReader(this.#readerConnection, (send) => this.#send(send), {
       keyOf: (channel) => this.streamKey(channel),
       blockMs,
@@ -277,6 +295,20 @@ class RedisStreamsBroker implements RedisBroker {
 
   compareIds(a: string, b: string): number {
     return compareStreamIds(a, b);
+  }
+
+  status(): BrokerStatus {
+    return {
+      connected: !this.#closing && this.#commands.status === "ready" && this.#readerConnection.status === "ready",
+      reconnects: this.#reconnects,
+      readerLagMs: this.#reader.lagMs,
+    };
+  }
+
+  /** Tell `cello:broker.state` subscribers (diagnostics_channel) the connection state changed. */
+  #reportState(reconnected: boolean): void {
+    if (!brokerState.hasSubscribers) return;
+    brokerState.publish({ broker: this, connected: this.status().connected, reconnected });
   }
 
   async ready(timeoutMs = 5000): Promise<void> {

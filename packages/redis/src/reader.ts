@@ -51,6 +51,8 @@ export class StreamReader {
   /** The reader connection's CLIENT ID, for CLIENT UNBLOCK; fetched again after each reconnect. */
   #clientId: number | undefined;
   #unblocking = false;
+  /** Delivery time minus the Redis time of the newest entry delivered (ms; undefined before the first). */
+  lagMs: number | undefined;
   /** The last XREAD error logged, so a persistent one is reported once, not every retry. */
   #lastError: string | undefined;
 
@@ -215,6 +217,8 @@ export class StreamReader {
       for (const [id, fields] of entries) {
         if (compareStreamIds(id, state.position!) <= 0) continue;
         state.position = id;
+        // A stream id starts with the ms time Redis added the entry at.
+        this.lagMs = Math.max(0, Date.now() - Number.parseInt(id, 10));
         const message = toMessage(id, fields);
         for (const deliver of [...state.listeners]) {
           try {

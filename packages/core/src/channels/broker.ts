@@ -4,6 +4,20 @@
  * @cellojs/redis implements the same interface on Redis Streams.
  */
 
+/**
+ * What {@link ChannelBroker.status} reports.
+ * @example
+ * const { connected } = app.broker.status?.() ?? { connected: true };
+ */
+export interface BrokerStatus {
+  /** True while the broker can publish and deliver (every connection it needs is up). */
+  connected: boolean;
+  /** How many times a lost connection came back since the broker started. */
+  reconnects?: number;
+  /** How far behind the events it delivered last were, in ms (remote brokers: delivery time minus the event's time). */
+  readerLagMs?: number;
+}
+
 /** One published event. */
 export interface ChannelMessage {
   /** The id the broker assigned: monotonic per channel. Sent as the SSE `id`. */
@@ -99,6 +113,11 @@ export interface ChannelBroker {
   delete?(channel: string): Promise<void>;
   /** Release connections and loops. */
   close(): Promise<void>;
+  /**
+   * The broker's health right now, for readiness checks and metrics. Optional: a broker
+   * without it (the in-memory one) is always connected. Must not throw or block.
+   */
+  status?(): BrokerStatus;
 }
 
 interface MemoryChannel {

@@ -10,6 +10,7 @@
  * registry that made the hub holds it; users get its {@link Channel} facade,
  * which has no membership or lifecycle methods at all.
  */
+import { channels as diagnostics } from "../diagnostics.js";
 import { CelloError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Request } from "../request.js";
@@ -64,9 +65,16 @@ export class ChannelHub implements ChannelPort {
   #authorize: ChannelAuthorizer | undefined;
   /** The channel's audience tags of a request (`ChannelOptions.audience`), if any. */
   #audience: ((request: Request) => readonly string[]) | undefined;
+  /** The app, named in diagnostics messages. */
+  readonly scope: object;
+  /** While `broker.publish()` runs with someone listening: when it was called (a broker may deliver before it returns). */
+  #publishingSince: number | undefined;
+  /** Publish times of this instance's events not delivered yet, by id (only while someone listens; bounded). */
+  #publishedAt: Map<string, number> | undefined;
 
-  constructor(name: string, broker: ChannelBroker, options: ChannelOptions, logger: Logger, owner: ChannelOwner) {
+  constructor(name: string, broker: ChannelBroker, options: ChannelOptions, logger: Logger, owner: ChannelOwner, scope: object = {}) {
     this.name = name;
+    this.scope = scope;
     this.#broker = broker;
     this.logger = logger;
     this.#owner = owner;
@@ -124,8 +132,35 @@ export class ChannelHub implements ChannelPort {
 
   /** Hand a checked message to the broker; it comes back through `subscribe` to every instance. */
   publish(message: PublishedMessage): Promise<string> {
-    return this.#broker.publish(this.name, message);
+    if (diagnostics.channelPublish.hasSubscribers) diagnostics.channelPublish.publish({ app: this.scope, channel: this.name });
+    // Timed only when this instance has subscribers: only then does the event come back here.
+    if (!diagnostics.channelDeliver.hasSubscribers || this.#members.size === 0) return this.#broker.publish(this.name, message);
+    return this.#timedPublish(message);
   }
+
+  /** Publish, remembering when, so the delivery of this event reports its publish-to-flush latency. */
+  #timedPublish(message: PublishedMessage): Promise<string> {
+    const since = performance.now();
+    this.#publishingSince = since;
+    let published: Promise<string>;
+    try {
+      published = this.#broker.publish(this.name, message);
+    } finally {
+      this.#publishingSince = undefined;
+    }
+    return published.then((id) => {
+      // Delivered already (synchronously, or before the broker answered): nothing to remember.
+      if (this.#delivered === id) return id;
+      const pending = (this.#publishedAt ??= new Map());
+      // Events that never come back (no subscriber here, a lost connection) must not pile up.
+      if (pending.size >= MAX_TIMED_PUBLISHES) pending.clear();
+      pending.set(id, since);
+      return id;
+    });
+  }
+
+  /** The id of the last event delivered (only tracked while someone listens). */
+  #delivered: string | undefined;
 
   onJoin(listener: PresenceListener): void {
     this.#joinListeners.push(listener);
@@ -198,12 +233,34 @@ export class ChannelHub implements ChannelPort {
   }
 
   #deliver(message: ChannelMessage): void {
-    if (this.#members.size === 0) return;
+    if (this.#members.size === 0) {
+      if (diagnostics.channelDeliver.hasSubscribers) this.#timeDelivery(message.id);
+      return;
+    }
     // Framed and measured once, whatever the number of members.
     const frame = messageFrame(message);
     const bytes = Buffer.byteLength(frame);
     // Tagged with the channel once here, not once per member that filters.
     const tagged: ChannelEvent = { ...message, channel: this.name };
     for (const member of this.#members) member.deliver(this, tagged, frame, bytes);
+    // After the members queued it: the engine's flush immediate runs before this one.
+    if (diagnostics.channelDeliver.hasSubscribers) this.#timeDelivery(message.id);
+  }
+
+  /** Report this delivery once the flush pass that writes it has run (the engine's immediate was queued first). */
+  #timeDelivery(id: string): void {
+    this.#delivered = id;
+    let since = this.#publishingSince;
+    if (since === undefined && this.#publishedAt !== undefined) {
+      since = this.#publishedAt.get(id);
+      if (since !== undefined) this.#publishedAt.delete(id);
+    }
+    const subscribers = this.#members.size;
+    setImmediate(() => {
+      diagnostics.channelDeliver.publish({ app: this.scope, channel: this.name, subscribers, publishToFlushMs: since === undefined ? undefined : performance.now() - since });
+    });
   }
 }
+
+/** Most publish times a hub keeps for events it has not seen come back. */
+const MAX_TIMED_PUBLISHES = 10_000;

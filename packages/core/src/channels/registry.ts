@@ -36,8 +36,10 @@ export class ChannelRegistry implements ChannelOwner {
   readonly #maxChannels: number;
   readonly #access: ChannelAccess;
   #warnedStar = false;
+  readonly #scope: object;
 
-  constructor(broker: ChannelBroker, logger: Logger, access: ChannelAccess, maxChannels = DEFAULT_MAX_CHANNELS) {
+  /** `scope`: the app, named in diagnostics messages. */
+  constructor(broker: ChannelBroker, logger: Logger, access: ChannelAccess, maxChannels = DEFAULT_MAX_CHANNELS, scope: object = {}) {
     if (maxChannels !== Number.POSITIVE_INFINITY && (!Number.isInteger(maxChannels) || maxChannels < 1)) {
       throw new CelloError("CELLO_INVALID_OPTION", `maxChannels must be a positive integer or Infinity, got ${maxChannels}`);
     }
@@ -45,6 +47,7 @@ export class ChannelRegistry implements ChannelOwner {
     this.#logger = logger;
     this.#maxChannels = maxChannels;
     this.#access = access;
+    this.#scope = scope;
   }
 
   /** `app.channel(name, options)`: the channel called `name`, made if needed, kept until deleted. */
@@ -183,7 +186,7 @@ export class ChannelRegistry implements ChannelOwner {
   }
 
   #add(name: string, options: ChannelOptions): ChannelHub {
-    const hub = new ChannelHub(name, this.#broker, options, this.#logger, this);
+    const hub = new ChannelHub(name, this.#broker, options, this.#logger, this, this.#scope);
     this.#channels.set(name, hub);
     return hub;
   }

@@ -21,6 +21,7 @@
  * and joins and leaves them; who else is subscribed is the hubs' business.
  */
 import { CelloError } from "../errors.js";
+import { channels as diagnostics } from "../diagnostics.js";
 import type { Logger } from "../logger.js";
 import type { Request } from "../request.js";
 import { Response } from "../response.js";
@@ -62,6 +63,8 @@ export interface ChannelPort {
   readonly name: string;
   /** The channel's own audience tags of `request` (`ChannelOptions.audience`), if it has the option. */
   audience(request: Request): readonly string[] | undefined;
+  /** The app the channel belongs to, named in diagnostics messages. */
+  readonly scope: object;
   /** At most `limit` events after `afterId`, oldest first, or a reset (`ChannelBroker.replay`'s contract). */
   replay(afterId: string, limit: number): Promise<ReplayResult>;
   /** The channel's newest id, or undefined when it has none. */
@@ -334,7 +337,9 @@ export class Subscription implements AttachableSource, ChannelMember {
     const readUpTo = this.#readUpTo!;
     const pageBytes = Math.max(1, Math.min(PAGE_BYTES, Math.floor(this.#sink!.bufferLimit / 2)));
     let limit = FIRST_PAGE;
+    let replayed = 0;
     for (;;) {
+      replayed += events.length;
       let sentBytes = 0;
       this.#sendBatch(() => {
         for (const message of events) {
@@ -364,6 +369,7 @@ export class Subscription implements AttachableSource, ChannelMember {
     }
     this.#paging!.delete(name);
     this.#goLive([name]);
+    if (diagnostics.channelReplay.hasSubscribers) diagnostics.channelReplay.publish({ app: port.scope, request: this.request, channel: name, events: replayed });
     return true;
   }
 
@@ -398,6 +404,7 @@ export class Subscription implements AttachableSource, ChannelMember {
   #sendReset(channel: string, lastEventId: string, earliestId: string | undefined): void {
     const payload: ResetPayload = { channel, lastEventId, earliestId: earliestId ?? null };
     this.#sink!.send(formatSseFrame(JSON.stringify(payload), { event: "reset" }));
+    if (diagnostics.channelReset.hasSubscribers) diagnostics.channelReset.publish({ app: this.#ports[0]!.scope, request: this.request, channel });
   }
 }
 

@@ -54,7 +54,9 @@
  *                          producer.
  */
 import type { Socket } from "node:net";
+import { channels as diagnostics } from "../diagnostics.js";
 import type { Logger } from "../logger.js";
+import type { Request } from "../request.js";
 import { connectionSocket } from "../server.js";
 import { formatSseComment, formatSseRetry } from "./event.js";
 import type { HeartbeatSweeper } from "./heartbeat.js";
@@ -72,6 +74,8 @@ export interface ConnectionHost extends FlushScheduler {
   readonly onStreamClosed: StreamClosedCallback | undefined;
   /** `connection` closed: stop holding it. */
   forget(connection: SseConnection): void;
+  /** The app, named in diagnostics messages. */
+  readonly scope: object;
 }
 
 // How long a producer may take to finish (its `finally`) after its client left
@@ -282,6 +286,18 @@ export class SseConnection extends SseWriter<ConnectionHost> implements SseSink,
       // `done` waiting: settle without it after a moment. Shutdown has its own grace.
       this.#abandonTimer = setTimeout(() => this.#settle(), PRODUCER_ABANDON_MS);
     }
+  }
+
+  protected override wrote(events: number, bytes: number): void {
+    if (this.#owner !== undefined) diagnostics.sseWrite.publish({ app: this.host.scope, request: this.#owner as Request, events, bytes });
+  }
+
+  protected override heartbeatWritten(bytes: number): void {
+    if (this.#owner !== undefined) diagnostics.sseHeartbeat.publish({ app: this.host.scope, request: this.#owner as Request, bytes });
+  }
+
+  protected override dropped(events: number): void {
+    if (this.#owner !== undefined) diagnostics.sseDrop.publish({ app: this.host.scope, request: this.#owner as Request, events });
   }
 
   #producerFinished(): void {

@@ -11,6 +11,7 @@
  * closed stream reports).
  */
 import type { Duplex } from "node:stream";
+import { channels as diagnostics } from "../diagnostics.js";
 import { SseEvent, formatSseRetry } from "./event.js";
 import { HeartbeatSweeper } from "./heartbeat.js";
 import type { ResolvedSseOptions, SseShutdownOptions } from "./options.js";
@@ -25,6 +26,8 @@ import type { FlushCache, RawResponse, SseWriter } from "./writer.js";
  */
 export class SseEngine implements ConnectionHost {
   readonly connections = new Set<SseConnection>();
+  /** The app, named in diagnostics messages (see diagnostics.ts); never called. */
+  readonly scope: object;
   /** One heartbeat timer per interval, for all streams. */
   readonly heartbeats = new HeartbeatSweeper();
   /** Told about every stream that closes (the app runs its onStreamClose hooks). */
@@ -39,7 +42,7 @@ export class SseEngine implements ConnectionHost {
     this.#flushScheduled = false;
     const dirty = this.#dirty;
     this.#dirty = [];
-    const cache: FlushCache = { frames: undefined, chunk: "", bytes: undefined, framed: undefined, now: Date.now() };
+    const cache: FlushCache = { frames: undefined, chunk: "", bytes: undefined, framed: undefined, now: Date.now(), report: diagnostics.sseWrite.hasSubscribers };
     for (const connection of dirty) connection.flush(cache);
     if (this.#onTrial.length === 0 && this.#accused.length === 0) return;
     const onTrial = this.#onTrial;
@@ -49,6 +52,10 @@ export class SseEngine implements ConnectionHost {
     // An immediate queued from this pass runs on the next turn, after its poll phase.
     if (this.#onTrial.length > 0) this.#schedule();
   };
+
+  constructor(scope: object = {}) {
+    this.scope = scope;
+  }
 
   /**
    * Create a connection for `res`; call `open()` on it to start streaming.

@@ -15,6 +15,7 @@
 import type { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
 import type { Duplex } from "node:stream";
+import { channels as diagnostics } from "../diagnostics.js";
 import { asHttpChunk, directSocket, servedResponse, type ServingSocket } from "./direct-write.js";
 import type { ResolvedSseOptions } from "./options.js";
 import type { SseCloseReason } from "./report.js";
@@ -40,6 +41,8 @@ export interface FlushCache {
   framed: Buffer | undefined;
   /** One clock reading for the whole pass (it stamps every client's last write). */
   now: number;
+  /** Whether `cello:sse.write` has subscribers, read once for the whole pass. */
+  report: boolean;
 }
 
 // A pull producer's frames are written inline once this much is queued, so a
@@ -227,6 +230,7 @@ export abstract class SseWriter<Host extends FlushScheduler = FlushScheduler> {
       out = direct ? asHttpChunk(chunk) : chunk;
     }
     this.eventsSent += this.#pendingEvents;
+    if (cache !== undefined ? cache.report : diagnostics.sseWrite.hasSubscribers) this.wrote(this.#pendingEvents, this.#pendingBytes);
     this.#pending = undefined;
     this.#pendingBytes = 0;
     this.#pendingEvents = 0;
@@ -266,11 +270,20 @@ export abstract class SseWriter<Host extends FlushScheduler = FlushScheduler> {
     // A socket that has not drained for a whole interval is the write timeout's business.
     if (this.#waitingDrain) return;
     this.#write(HEARTBEAT_FRAME);
+    if (diagnostics.sseHeartbeat.hasSubscribers) this.heartbeatWritten(HEARTBEAT_FRAME.length);
   }
+
+  /** Diagnostics, called only while someone listens: `events` events in `bytes` SSE bytes went out in one write. */
+  protected wrote(_events: number, _bytes: number): void {}
+  /** Diagnostics, called only while someone listens: a heartbeat of `bytes` bytes went out. */
+  protected heartbeatWritten(_bytes: number): void {}
+  /** Diagnostics, called only while someone listens: `events` queued events were dropped (drop-oldest). */
+  protected dropped(_events: number): void {}
 
   /** Write the first frame (the head was just written) and choose how every later write goes out. */
   protected startWriting(firstFrame: string): void {
     this.#write(firstFrame);
+    if (diagnostics.sseWrite.hasSubscribers) this.wrote(0, Buffer.byteLength(firstFrame));
     if (this.#encoder === undefined) this.#socket = directSocket(this.res);
   }
 
@@ -312,6 +325,7 @@ export abstract class SseWriter<Host extends FlushScheduler = FlushScheduler> {
     const limit = this.options.bufferLimit;
     let bytes = this.#pendingBytes;
     let dropped = 0;
+    const droppedBefore = this.eventsDropped;
     while (bytes > limit && dropped < pending.length - 1) {
       const frame = pending[dropped++]!;
       bytes -= Buffer.byteLength(frame);
@@ -322,6 +336,7 @@ export abstract class SseWriter<Host extends FlushScheduler = FlushScheduler> {
     }
     pending.splice(0, dropped);
     this.#pendingBytes = bytes;
+    if (diagnostics.sseDrop.hasSubscribers && this.eventsDropped > droppedBefore) this.dropped(this.eventsDropped - droppedBefore);
   }
 
   /** Write SSE bytes now (as an HTTP chunk when writing to the socket directly). */
