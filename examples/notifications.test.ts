@@ -125,15 +125,23 @@ describe("examples/notifications.ts", () => {
     }
   }, 20_000);
 
-  it("POST /notify/{user}: 404 for an unknown user, 400 for a bad text", async () => {
+  it("POST /notify/{user}: 404 for an unknown user, 422 problem+json (from the zod schema) for a bad text", async () => {
     const unknown = await notify("mallory", "hi", "alice-secret");
     expect(unknown.status).toBe(404);
     expect(unknown.json).toEqual({ error: 'Unknown user "mallory"', status: 404 });
-    for (const json of [{}, { text: "" }, { text: 5 }, { text: "x".repeat(501) }]) {
+    for (const [json, path] of [[{}, "/text"], [{ text: "" }, "/text"], [{ text: "   " }, "/text"], [{ text: 5 }, "/text"], [{ text: "x".repeat(501) }, "/text"], [[], ""]] as const) {
       const res = await client.post("/notify/bob?token=alice-secret", { json });
-      expect(res.status, JSON.stringify(json)).toBe(400);
-      expect(res.json.status).toBe(400);
+      expect(res.status, JSON.stringify(json)).toBe(422);
+      expect(res.headers["content-type"]).toBe("application/problem+json");
+      expect(res.json).toMatchObject({ status: 422, code: "CELLO_VALIDATION_FAILED", detail: "1 issue in body", errors: [{ in: "body", path }] });
     }
+    // The guard runs first: no token is a 401 whatever the body.
+    expect((await client.post("/notify/bob", { json: {} })).status).toBe(401);
+    // A text with spaces around it arrives trimmed.
+    const sent = await notify("bob", "  trimmed  ", "alice-secret");
+    expect(sent.status).toBe(201);
+    const replay = await client.sse("/notifications?token=bob-secret", { lastEventId: String(Number(sent.json.id) - 1), maxEvents: 1 });
+    expect(texts(replay.events)).toEqual(["alice->bob: trimmed"]);
   });
 
   it("GET / is the sign-in page, loading nothing from outside", async () => {

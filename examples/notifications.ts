@@ -17,19 +17,44 @@
  * with `WWW-Authenticate`, before any byte of the stream. A sign-in lasts
  * `sessionTtlMs` (15 minutes when run): then the stream ends with
  * `event: reauthenticate` and the page asks to sign in again.
+ *
+ * Every route declares its contract once with zod `schema`s: invalid input is a
+ * 422 problem+json before the handler runs, the stream's events are checked in
+ * development, and `/openapi.json` (with Scalar's UI at `/docs`) publishes it.
+ * `notifications.api.gen.ts` is generated from that document
+ * (`npx cello-client generate http://127.0.0.1:8000/openapi.json --out examples/notifications.api.gen.ts`)
+ * and types `createClient()` calls and the stream's events.
  */
 import { App, Authenticated, HttpError, Response, type Request } from "@cellojs/core";
+import { scalarUi } from "@cellojs/openapi";
+import { z } from "zod";
 import { isMain } from "./main.js";
 import { notificationsPage } from "./notifications_page.js";
 
 /** One notification, the `data` of a `notification` event. */
-export interface Notification {
-  to: string;
-  from: string;
-  text: string;
-  /** ISO 8601 time it was sent. */
-  sent_at: string;
-}
+export const NotificationSchema = z
+  .object({
+    to: z.string(),
+    from: z.string(),
+    text: z.string(),
+    sent_at: z.iso.datetime().describe("ISO 8601 time it was sent"),
+  })
+  .meta({ id: "Notification" });
+/** One notification, the `data` of a `notification` event. */
+export type Notification = z.infer<typeof NotificationSchema>;
+
+/** The contracts of the routes: what each accepts, answers and streams. */
+const TokenBody = z.object({ token: z.string() });
+const UserAnswer = z.object({ user: z.string().nullable() });
+const NotifyBody = z.object({ text: z.string().max(500).trim().min(1).describe("1 to 500 characters (trimmed)") });
+const StreamQuery = z.object({
+  lastEventId: z.string().optional().describe("Resume after this notification id (what EventSource sends as Last-Event-ID)"),
+});
+const StreamEvents = {
+  notification: NotificationSchema,
+  /** The last event when the sign-in expires (the guard sends it, with `retry`). */
+  reauthenticate: z.object({ reason: z.string() }),
+};
 
 /** The demo's users, by token. Real apps look tokens up in a session store. */
 export const DEMO_TOKENS: Readonly<Record<string, string>> = { "alice-secret": "alice", "bob-secret": "bob", "carol-secret": "carol" };
@@ -59,7 +84,8 @@ const userOf = (request: Request): string => (request.principal as DemoPrincipal
 
 /**
  * Build the notifications app: `GET /` (page), `POST /login`, `POST /logout`,
- * `GET /me` (the signed-in user or null), `GET /notifications` (SSE, the caller's own), `POST /notify/{user}`.
+ * `GET /me` (the signed-in user or null), `GET /notifications` (SSE, the caller's own), `POST /notify/{user}`,
+ * and `GET /openapi.json` with its docs UI at `GET /docs`.
  * @param options - `tokens` (default {@link DEMO_TOKENS}), `history` (default 1000).
  * @example
  * const app = createNotificationsApp({ tokens: { "t-1": "ann" } });
@@ -84,20 +110,24 @@ export function createNotificationsApp(options: NotificationsOptions = {}): App 
   // 401 with `WWW-Authenticate: Bearer realm="notifications"` unless the request carries a known token.
   const signedIn = Authenticated({ realm: "notifications", cookie: "token", query: "token", verify });
 
-  app.get("/", () => Response.html(notificationsPage));
+  app.enableOpenapi({ title: "Cello.ts notifications demo", ui: scalarUi() });
 
-  app.post("/login", async (request) => {
-    const { token } = (await request.json<{ token?: unknown }>()) ?? {};
-    if (typeof token !== "string" || !tokens.has(token)) throw new HttpError(401, "Invalid token", { headers: CHALLENGE });
+  app.get("/", () => Response.html(notificationsPage), { openapi: { exclude: true } });
+
+  app.post("/login", (request) => {
+    const { token } = request.valid.body;
+    if (!tokens.has(token)) throw new HttpError(401, "Invalid token", { headers: CHALLENGE });
     if (options.sessionTtlMs !== undefined) sessions.set(token, Date.now() + options.sessionTtlMs);
     // HttpOnly: page scripts never see the token; the browser still sends it with EventSource.
     return Response.json(
       { user: tokens.get(token) },
       { headers: { "Set-Cookie": `token=${encodeURIComponent(token)}; Path=/; HttpOnly; SameSite=Strict` } },
     );
-  });
+  }, { schema: { body: TokenBody, response: UserAnswer }, openapi: { summary: "Sign in: sets the HttpOnly token cookie", tags: ["session"] } });
 
-  app.post("/logout", () => Response.noContent({ headers: { "Set-Cookie": "token=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0" } }));
+  app.post("/logout", () => Response.noContent({ headers: { "Set-Cookie": "token=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0" } }), {
+    openapi: { summary: "Sign out: clears the cookie", tags: ["session"] },
+  });
 
   // Who is signed in, or `null`: the page asks on load, and a visitor who is not signed in is not an error.
   app.get("/me", (request) => {
@@ -105,23 +135,28 @@ export function createNotificationsApp(options: NotificationsOptions = {}): App 
     const verified = token === undefined ? undefined : verify(token);
     const live = verified !== undefined && (verified.expiresAt === undefined || verified.expiresAt > Date.now());
     return { user: live ? verified.principal.user : null };
-  });
+  }, { schema: { response: UserAnswer }, openapi: { summary: "Who is signed in (null for nobody)", tags: ["session"] } });
 
   app.get("/notifications", (request) => {
     const user = userOf(request);
     return notifications.subscribe(request, { filter: (message) => (JSON.parse(message.data) as Notification).to === user });
-  }, { guards: [signedIn] });
+  }, {
+    guards: [signedIn],
+    schema: { query: StreamQuery, events: StreamEvents },
+    openapi: { summary: "The signed-in user's notifications (SSE)", tags: ["notifications"] },
+  });
 
-  app.post("/notify/{user}", async (request) => {
+  app.post("/notify/{user}", (request) => {
     const from = userOf(request);
-    const to = request.params.user!;
+    const to = request.valid.params.user;
     if (!users.has(to)) throw new HttpError(404, `Unknown user ${JSON.stringify(to)}`);
-    const { text } = (await request.json<{ text?: unknown }>()) ?? {};
-    if (typeof text !== "string" || text.trim() === "" || text.length > 500) throw new HttpError(400, "text must be a string of 1 to 500 characters");
-    const notification: Notification = { to, from, text: text.trim(), sent_at: new Date().toISOString() };
-    const id = await notifications.publish(notification, { event: "notification" });
-    return Response.created({ id });
-  }, { guards: [signedIn] });
+    const notification: Notification = { to, from, text: request.valid.body.text, sent_at: new Date().toISOString() };
+    return notifications.publish(notification, { event: "notification" }).then((id) => Response.created({ id }));
+  }, {
+    guards: [signedIn],
+    schema: { params: z.object({ user: z.string() }), body: NotifyBody, response: { 201: z.object({ id: z.string() }) } },
+    openapi: { summary: "Send a notification to a user", tags: ["notifications"] },
+  });
 
   return app;
 }

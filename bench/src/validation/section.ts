@@ -1,7 +1,8 @@
 /**
  * The validation section: what Standard Schema validation costs a hello-world
  * route. The same Cello.ts server (validation/server.ts) runs once per variant
- * (schemas off, schemas on; a later pass adds guards), on two routes: GET with
+ * (schemas off; schemas on; schemas on with an Authenticated guard and a
+ * RoleGuard), on two routes: GET with
  * a query, POST with a JSON body. Rounds go round-robin over the variants with
  * the HTTP section's settings (autocannon, best round counts), and each variant
  * is compared with "off" in requests per second and per CPU-second.
@@ -17,6 +18,7 @@ import type { LoadResult, LoadRound } from "../http/load.js";
 import { InterferenceMonitor } from "../interference.js";
 import { interferenceLine, table, thousands } from "../report.js";
 import { Worker } from "../worker.js";
+import { BENCH_TOKEN } from "./token.js";
 
 /** One server configuration. Add a variant here to measure it (e.g. guards: `{ id: "on+guards", validation: true, guards: true }`). */
 export interface ValidationVariant {
@@ -32,6 +34,7 @@ export interface ValidationVariant {
 export const VALIDATION_VARIANTS: ValidationVariant[] = [
   { id: "off", label: "no schemas (parsed by hand)", validation: false, guards: false },
   { id: "on", label: "zod 4 schemas (query, body)", validation: true, guards: false },
+  { id: "on+guards", label: "zod 4 schemas + Authenticated and RoleGuard", validation: true, guards: true },
 ];
 
 /** The two routes and the exact bodies they must answer. */
@@ -66,6 +69,9 @@ export interface ValidationSectionResult {
   rows: ValidationRow[];
 }
 
+/** Sent by every variant, so the guarded one differs only by checking it. */
+const AUTHORIZATION = { authorization: `Bearer ${BENCH_TOKEN}` };
+
 const SERVER_SCRIPT = fileURLToPath(new URL("./server.ts", import.meta.url));
 const LOAD_SCRIPT = fileURLToPath(new URL("../http/load.ts", import.meta.url));
 
@@ -74,7 +80,7 @@ async function checkRoutes(port: number): Promise<void> {
     const response = await fetch(`http://127.0.0.1:${port}${route.path}`, {
       method: route.method,
       body: route.body,
-      headers: route.body === undefined ? undefined : { "content-type": "application/json" },
+      headers: { ...AUTHORIZATION, ...(route.body === undefined ? {} : { "content-type": "application/json" }) },
     });
     const text = await response.text();
     if (response.status !== 200 || text !== route.expect) throw new Error(`${route.label} answered ${response.status} ${JSON.stringify(text)}; expected 200 ${route.expect}`);
@@ -118,7 +124,8 @@ export async function runValidationSection(config: BenchConfig["http"], context:
         expectBody: route.expect,
         durationSec,
         method: route.method,
-        ...(route.body === undefined ? {} : { body: route.body, headers: { "content-type": "application/json" } }),
+        headers: { ...AUTHORIZATION, ...(route.body === undefined ? {} : { "content-type": "application/json" }) },
+        ...(route.body === undefined ? {} : { body: route.body }),
       };
       return load.request<LoadResult>("run", { ...request }, (durationSec + 30) * 1000);
     };

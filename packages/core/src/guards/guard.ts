@@ -14,7 +14,7 @@ import type { Request } from "../request.js";
  *
  * @example
  * declare module "@cellojs/core" {
- *   interface Principal { id: string; roles: string[]; permissions?: string[] }
+ *   interface Principal { id: string; roles?: string[]; permissions?: string[] }
  * }
  * app.get("/me", (req) => ({ id: req.principal?.id }), { guards: [Authenticated({ verify })] });
  */

@@ -4,6 +4,7 @@ import * as v from "valibot";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { z } from "zod";
 import { App, engineOf } from "../app.js";
+import { Authenticated } from "../guards/authenticated.js";
 import { untilSize } from "../channels/channel.test-support.js";
 import { CheckedSseConnection } from "../sse/checked-connection.js";
 import { SseConnection } from "../sse/connection.js";
@@ -61,6 +62,24 @@ describe("event schemas (development)", () => {
     expect(message).toBe("Invalid SSE event in GET /feed; the stream ends with an error event");
     expect((err as Error & { code: string }).code).toBe("CELLO_INVALID_SSE_EVENT");
     expect((err as Error).message).toMatch(/^SSE event does not match its schema: GET \/feed: event "tick" does not match its schema: \/n: /);
+  });
+
+  test("a guard's expiry ends a checked stream with its own reauthenticate event, not with an error", async () => {
+    const logger = recordingLogger();
+    const app = new App({ logger, sse: { heartbeatMs: 0 } });
+    const expiring = Authenticated({ verify: (token) => (token === "t" ? { principal: { id: "u" }, expiresAt: Date.now() + 300 } : undefined) });
+    app.get("/feed", () => {
+      const stream = new SseStream();
+      stream.addEvent("tick", '{"n":1}');
+      return stream;
+    }, { schema: { events }, guards: [expiring] });
+    const client = await start(app);
+    const res = await client.sse("/feed", { headers: { authorization: "Bearer t" } });
+    expect(res.events.map((e) => [e.event, e.data])).toEqual([
+      ["tick", '{"n":1}'],
+      ["reauthenticate", '{"reason":"expired"}'],
+    ]);
+    expect(logger.errors).toEqual([]);
   });
 
   test("an event the schema does not declare ends the stream, naming it and the declared ones", async () => {

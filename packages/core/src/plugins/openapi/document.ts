@@ -8,7 +8,9 @@ import { STATUS_CODES } from "node:http";
 import { CelloError } from "../../errors.js";
 import type { RouteInfo } from "../../routes.js";
 import { SchemaComponents, isStandardSchema, type JsonSchema } from "./json-schema.js";
-import type { GuardSecurityLike, OpenapiOptions, OperationDocs, RouteSchemaLike } from "./types.js";
+import type { Guard, GuardSecurity } from "../../guards/guard.js";
+import type { RouteSchema } from "../../validation/schema.js";
+import type { OpenapiOptions, OperationDocs } from "./types.js";
 
 /** An OpenAPI document as plain JSON data. */
 export type OpenapiDocument = Record<string, unknown>;
@@ -23,11 +25,12 @@ const ERROR_SCHEMA = {
 /** The 422 body of a request that failed its schemas (RFC 9457 problem details). */
 const VALIDATION_PROBLEM_SCHEMA = {
   type: "object",
-  required: ["type", "title", "status", "errors"],
+  required: ["type", "title", "status", "code", "detail", "errors"],
   properties: {
     type: { type: "string" },
     title: { type: "string" },
     status: { type: "integer", const: 422 },
+    code: { type: "string", const: "CELLO_VALIDATION_FAILED" },
     detail: { type: "string" },
     errors: {
       type: "array",
@@ -64,7 +67,7 @@ export function buildOpenapiDocument(routes: readonly RouteInfo[], options: Open
     if (taken !== undefined) throw new CelloError("CELLO_INVALID_OPTION", `openapi operationId ${JSON.stringify(operationId)} of ${where} is already used by ${taken}`);
     operationIds.set(operationId, where);
 
-    const schema = readSchema(route, where);
+    const schema: RouteSchema = route.options.schema ?? {};
     const operation: Record<string, unknown> = {};
     if (docs.tags !== undefined) operation.tags = [...docs.tags];
     if (docs.summary !== undefined) operation.summary = docs.summary;
@@ -103,7 +106,7 @@ export function buildOpenapiDocument(routes: readonly RouteInfo[], options: Open
         content: { "application/problem+json": { schema: { $ref: "#/components/schemas/ValidationProblem" } } },
       };
     }
-    const guards = readGuards(route, where);
+    const guards: readonly Guard[] = route.options.guards ?? [];
     if (guards.length > 0) {
       usesErrors = true;
       const security = securityOf(guards, securitySchemes, where);
@@ -155,28 +158,14 @@ function uniqueId(base: string, taken: ReadonlyMap<string, string>): string {
   return id;
 }
 
-function readSchema(route: RouteInfo, where: string): RouteSchemaLike {
-  const schema = (route.options as { schema?: unknown }).schema;
-  if (schema === undefined) return {};
-  if (typeof schema !== "object" || schema === null) throw new CelloError("CELLO_OPENAPI_SCHEMA", `${where}: options.schema must be an object of schemas`);
-  return schema as RouteSchemaLike;
-}
-
-function readGuards(route: RouteInfo, where: string): Array<{ security?: unknown }> {
-  const guards = (route.options as { guards?: unknown }).guards;
-  if (guards === undefined) return [];
-  if (!Array.isArray(guards)) throw new CelloError("CELLO_INVALID_OPTION", `${where}: options.guards must be an array of guards`);
-  return guards as Array<{ security?: unknown }>;
-}
-
 /**
  * The operation's `security`: guards all have to pass, and each one's requirements are
  * alternatives, so the result is every combination of one alternative per guard.
  */
-function securityOf(guards: Array<{ security?: unknown }>, schemes: Record<string, Record<string, unknown>>, where: string): Array<Record<string, string[]>> | undefined {
+function securityOf(guards: readonly Guard[], schemes: Record<string, Record<string, unknown>>, where: string): Array<Record<string, string[]>> | undefined {
   let combined: Array<Record<string, string[]>> | undefined;
   for (const guard of guards) {
-    const security = guard?.security as GuardSecurityLike | undefined;
+    const security: GuardSecurity | undefined = guard.security;
     if (security === undefined) continue;
     if (typeof security !== "object" || security === null || typeof security.schemes !== "object" || !Array.isArray(security.requirements)) {
       throw new CelloError("CELLO_INVALID_OPTION", `${where}: a guard's security must be { schemes: {...}, requirements: [...] }`);

@@ -6,6 +6,7 @@ import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { App } from "../../app.js";
+import { HttpError } from "../../errors.js";
 import { Blueprint } from "../../blueprint.js";
 import { controller, get } from "../../decorators.js";
 import type { Request } from "../../request.js";
@@ -14,12 +15,14 @@ import { SseEvent } from "../../sse/event.js";
 import { SseStream } from "../../sse/stream.js";
 import { celloErrorOf, recordingLogger, startWithCleanup } from "../../testing.js";
 import { openapi } from "./plugin.js";
-import type { GuardSecurityLike, OpenapiOptions, OperationDocs, RouteSchemaLike } from "./types.js";
+import type { GuardSecurity } from "../../guards/guard.js";
+import type { RouteSchema } from "../../validation/schema.js";
+import type { OpenapiOptions, OperationDocs } from "./types.js";
 
 const start = startWithCleanup();
 
-/** Route options with the contract's `guards` and `schema` (their own modules type them once merged). */
-function withContract(options: { guards?: Array<((request: Request) => boolean) & { security?: GuardSecurityLike }>; schema?: RouteSchemaLike; openapi?: OperationDocs }): RouteOptions {
+/** Route options with `guards`, `schema` and `openapi` (widened so tests can register the malformed ones). */
+function withContract(options: { guards?: Array<((request: Request) => boolean) & { security?: GuardSecurity }>; schema?: RouteSchema; openapi?: OperationDocs }): RouteOptions {
   return options as RouteOptions;
 }
 
@@ -354,10 +357,9 @@ describe("app.enableOpenapi(): errors name the route, at startup", () => {
     });
   });
 
-  it("refuses a query schema that is not an object, a schema that is not a schema, a duplicate operationId and conflicting security schemes", async () => {
+  it("refuses a query schema that is not an object, a duplicate operationId and conflicting security schemes", async () => {
     const cases: Array<[(app: App) => void, string]> = [
       [(app) => app.get("/q", () => "", withContract({ schema: { query: z.string() } })), "GET /q schema.query must be an object schema (its properties become parameters)"],
-      [(app) => app.get("/b", () => "", withContract({ schema: { body: { parse() {} } as never } })), "GET /b schema.body is not a Standard Schema (zod 4, valibot, arktype...)"],
       [(app) => app.get("/a", () => "", { openapi: { operationId: "same" } }).get("/b", () => "", { openapi: { operationId: "same" } }), 'openapi operationId "same" of GET /b is already used by GET /a'],
       [
         (app) => app.get("/s", () => "", withContract({ guards: [bearer, Object.assign(() => true, { security: { schemes: { bearer: { type: "http", scheme: "basic" } }, requirements: [] } })] })),
@@ -370,6 +372,34 @@ describe("app.enableOpenapi(): errors name the route, at startup", () => {
       app.enableOpenapi();
       await expect(app.ready()).rejects.toThrow(message);
     }
+  });
+
+  it("documents the 422 and 401 bodies the app really sends (ValidationProblem, Error)", async () => {
+    const app = new App({ logger: recordingLogger() });
+    app.get("/search", () => "ok", { schema: { query: z.object({ page: z.coerce.number().int() }) }, guards: [bearer] });
+    app.get("/private", () => "ok", { guards: [() => { throw new HttpError(401, "Sign in"); }] });
+    app.enableOpenapi();
+    const client = await start(app);
+    const document = (await (await fetch(`${client.url}/openapi.json`)).json()) as Record<string, any>;
+    const ajv = new Ajv2020({ strict: false });
+    ajv.addSchema({ ...document, $id: "https://cello.test/openapi.json" });
+    const problem = ajv.compile({ $ref: "https://cello.test/openapi.json#/components/schemas/ValidationProblem" });
+    const error = ajv.compile({ $ref: "https://cello.test/openapi.json#/components/schemas/Error" });
+
+    const invalid = await fetch(`${client.url}/search?page=x`);
+    expect(invalid.status).toBe(422);
+    const invalidBody = await invalid.json();
+    expect(problem(invalidBody), JSON.stringify(problem.errors)).toBe(true);
+    expect(Object.keys(invalidBody).sort()).toEqual(Object.keys(document.components.schemas.ValidationProblem.properties).sort());
+
+    const refused = await fetch(`${client.url}/private`);
+    expect(refused.status).toBe(401);
+    expect(error(await refused.json()), JSON.stringify(error.errors)).toBe(true);
+  });
+
+  it("never sees a schema that is not a schema: the route refuses it when registered", () => {
+    const app = new App({ logger: recordingLogger() });
+    expect(celloErrorOf(() => app.get("/b", () => "", withContract({ schema: { body: { parse() {} } as never } }))).code).toBe("CELLO_INVALID_SCHEMA");
   });
 
   it("checks its options when enabled", () => {

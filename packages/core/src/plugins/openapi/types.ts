@@ -1,8 +1,8 @@
 /**
  * The shapes the OpenAPI plugin reads and takes: its options, a route's own
- * docs (`RouteOptions.openapi`), a docs UI, and the structural view of guards
- * and schemas it documents (read from `options.guards` / `options.schema`
- * without importing the guard and validation modules).
+ * docs (`RouteOptions.openapi`), a docs UI, and the Standard JSON Schema view
+ * of a schema it converts. Guards and schemas are the real `Guard` (guards/)
+ * and `RouteSchema` (validation/) types.
  */
 import type { RouteInfo } from "../../routes.js";
 
@@ -71,20 +71,4 @@ export interface StandardSchemaLike {
       output(options: { target: string }): Record<string, unknown>;
     };
   };
-}
-
-/** The route schemas (`RouteOptions.schema`) as the document reads them. */
-export interface RouteSchemaLike {
-  params?: StandardSchemaLike;
-  query?: StandardSchemaLike;
-  headers?: StandardSchemaLike;
-  body?: StandardSchemaLike;
-  response?: StandardSchemaLike | Record<number, StandardSchemaLike>;
-  events?: Record<string, StandardSchemaLike>;
-}
-
-/** How a guard documents itself (`guard.security`): security schemes and an OR-list of AND-maps. */
-export interface GuardSecurityLike {
-  schemes: Record<string, Record<string, unknown>>;
-  requirements: Array<Record<string, string[]>>;
 }
