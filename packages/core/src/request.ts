@@ -164,7 +164,7 @@ export class Request {
    * time wins. It works for every source (SseStream, generators, channel
    * subscriptions): at the deadline, what is queued goes out, then the final
    * frame, then the response ends, `request.signal` aborts and `onStreamClose`
-   * reports `reason` (`"deadline"`, or `"expired"` for a credential). The timer
+   * reports `reason` (`"deadline"`, `"expired"` for a credential, `"lifetime"`). The timer
    * runs only while the stream is open and is cleared when it closes. A time
    * already past ends the stream as soon as it opens. On a response that is
    * not a stream it does nothing. A time that is not a Date or a number, or a

@@ -13,6 +13,7 @@ import type { Request } from "./request.js";
 import { Response, type ContentEncoder } from "./response.js";
 import type { RouteContext } from "./routes.js";
 import type { SseEngine } from "./sse/engine.js";
+import { lifetimeDeadline } from "./sse/lifetime.js";
 import { resolveSseOptions, type ResolvedSseOptions } from "./sse/options.js";
 import { discardSource, isAttachable } from "./sse/source.js";
 import { SseStream } from "./sse/stream.js";
@@ -260,6 +261,9 @@ export class Responder {
         encoderStream = encoder.createStream();
       }
       const connection = this.#engine.create(res, options, route?.eventCheck, encoderStream);
+      // The stream's lifetime is one more deadline: the earliest (a guard's expiry, the handler's own) ends it.
+      const lifetime = lifetimeDeadline(options);
+      if (lifetime !== undefined) request.endStreamAt(lifetime.at, lifetime.end);
       connection.open(response.status, response.headers, sseBody.source, this.#logger, request);
       if (this.#unclosedStreams !== undefined && sseBody.source instanceof SseStream) {
         this.#unclosedStreams.watch(sseBody.source, where, request);

@@ -46,7 +46,7 @@
  *                          the response ends (the engine's shutdown).
  *   endAtDeadline(frame)   the same, when the request's deadline is due
  *                          (`request.endStreamAt()`, deadline.ts): reason
- *                          "expired" or "deadline".
+ *                          "expired", "lifetime" or "deadline".
  *   abort(reason)          now: the socket is destroyed (a client that does not
  *                          read, or cannot be written to).
  *   abandon()              the shutdown grace ran out: destroy the socket if the

@@ -9,9 +9,13 @@
 import { describeValue } from "../describe.js";
 import { CelloError } from "../errors.js";
 import { formatSseComment, formatSseFrame, formatSseRetry } from "./event.js";
+import type { SseOptions } from "./options.js";
 
-/** Why a deadline ended a stream, as `onStreamClose` reports it: `"expired"` (the credential did), `"deadline"` (any other). */
-export type SseDeadlineReason = "expired" | "deadline";
+/**
+ * Why a deadline ended a stream, as `onStreamClose` reports it: `"expired"` (the credential did),
+ * `"lifetime"` (the route's `maxLifetimeMs`, see {@link SseOptions.maxLifetimeMs}), `"deadline"` (any other).
+ */
+export type SseDeadlineReason = "expired" | "lifetime" | "deadline";
 
 /**
  * Options of {@link Request.endStreamAt}: the last frame the client gets.
@@ -71,8 +75,8 @@ export class StreamDeadline {
   set(time: number | Date, options: StreamEndOptions = {}): void {
     const at = timeOf(time);
     const reason = options.reason ?? "deadline";
-    if (reason !== "expired" && reason !== "deadline") {
-      throw new CelloError("CELLO_INVALID_OPTION", `endStreamAt() reason must be "expired" or "deadline", got ${describeValue(reason)}`);
+    if (reason !== "expired" && reason !== "deadline" && reason !== "lifetime") {
+      throw new CelloError("CELLO_INVALID_OPTION", `endStreamAt() reason must be "expired", "lifetime" or "deadline", got ${describeValue(reason)}`);
     }
     const frame = finalFrameOf(options, reason);
     if (at >= this.at) return;

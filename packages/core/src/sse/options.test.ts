@@ -6,12 +6,12 @@ describe("resolveSseOptions", () => {
     const app = resolveSseOptions(SSE_DEFAULTS, { heartbeatMs: 5000, retry: 3000 });
     const route = resolveSseOptions(app, { overflow: "drop-oldest", retry: undefined });
     const response = resolveSseOptions(route, { bufferLimit: 4096 });
-    expect(app).toEqual({ heartbeatMs: 5000, retry: 3000, bufferLimit: 1024 * 1024, overflow: "close", writeTimeoutMs: 30_000, compress: undefined });
+    expect(app).toEqual({ heartbeatMs: 5000, retry: 3000, bufferLimit: 1024 * 1024, overflow: "close", writeTimeoutMs: 30_000, compress: undefined, maxLifetimeMs: 0, lifetimeJitter: 0.1 });
     // An undefined key keeps the level above (the route's retry stays the app's).
-    expect(route).toEqual({ heartbeatMs: 5000, retry: 3000, bufferLimit: 1024 * 1024, overflow: "drop-oldest", writeTimeoutMs: 30_000, compress: undefined });
-    expect(response).toEqual({ heartbeatMs: 5000, retry: 3000, bufferLimit: 4096, overflow: "drop-oldest", writeTimeoutMs: 30_000, compress: undefined });
+    expect(route).toEqual({ heartbeatMs: 5000, retry: 3000, bufferLimit: 1024 * 1024, overflow: "drop-oldest", writeTimeoutMs: 30_000, compress: undefined, maxLifetimeMs: 0, lifetimeJitter: 0.1 });
+    expect(response).toEqual({ heartbeatMs: 5000, retry: 3000, bufferLimit: 4096, overflow: "drop-oldest", writeTimeoutMs: 30_000, compress: undefined, maxLifetimeMs: 0, lifetimeJitter: 0.1 });
     // Every level below stays as it was.
-    expect(SSE_DEFAULTS).toEqual({ heartbeatMs: 15_000, retry: undefined, bufferLimit: 1024 * 1024, overflow: "close", writeTimeoutMs: 30_000, compress: undefined });
+    expect(SSE_DEFAULTS).toEqual({ heartbeatMs: 15_000, retry: undefined, bufferLimit: 1024 * 1024, overflow: "close", writeTimeoutMs: 30_000, compress: undefined, maxLifetimeMs: 0, lifetimeJitter: 0.1 });
     expect(app.overflow).toBe("close");
   });
 
@@ -31,6 +31,6 @@ describe("resolveSseOptions", () => {
     // Only the known keys, always in one order (one hidden class for every connection's options).
     const odd = resolveSseOptions(copy, { writeTimeoutMs: 1, heartbeatMs: 2, unknown: true } as SseOptions);
     expect(Object.keys(odd)).toEqual(Object.keys(copy));
-    expect(Object.keys(copy)).toEqual(["heartbeatMs", "retry", "bufferLimit", "overflow", "writeTimeoutMs", "compress"]);
+    expect(Object.keys(copy)).toEqual(["heartbeatMs", "retry", "bufferLimit", "overflow", "writeTimeoutMs", "compress", "maxLifetimeMs", "lifetimeJitter"]);
   });
 });

@@ -5,6 +5,7 @@
  * depending on the code that writes to sockets.
  */
 import type { SseEvent } from "./event.js";
+import { checkLifetimeOptions, LIFETIME_JITTER_DEFAULT } from "./lifetime.js";
 
 /** What to do when a client cannot keep up and its buffer reaches `bufferLimit`. */
 export type OverflowPolicy = "close" | "drop-oldest";
@@ -41,6 +42,24 @@ export interface SseOptions {
    * option (off unless set). `false` keeps a route uncompressed whatever the app says.
    */
   compress?: boolean;
+  /**
+   * End each stream after at most this many ms, gracefully: what is queued goes out, then a
+   * `retry:` line (this route's `retry`, else 1000) and a `: lifetime` comment, and the response
+   * ends (`onStreamClose` reason `"lifetime"`). EventSource reconnects by itself after `retry`
+   * and resumes with `Last-Event-ID`. Bounds how long a connection stays pinned to one
+   * instance behind a load balancer. Built on `request.endStreamAt()`: an earlier deadline (a
+   * guard's credential expiry) still wins. Default 0: off (Infinity is off too). Anything but a
+   * number >= 0 throws `CELLO_INVALID_OPTION` where it is set (`new App()`, route registration).
+   */
+  maxLifetimeMs?: number;
+  /**
+   * Spread of `maxLifetimeMs`: each stream's lifetime is drawn uniformly from
+   * `(maxLifetimeMs * (1 - lifetimeJitter), maxLifetimeMs]`, so streams opened together (after a
+   * deploy or a failover) do not all end, and reconnect, together. A lifetime is never longer
+   * than `maxLifetimeMs`. Default 0.1; 0 ends every stream exactly at `maxLifetimeMs`. Anything
+   * but a number in [0, 1] throws `CELLO_INVALID_OPTION` where it is set.
+   */
+  lifetimeJitter?: number;
 }
 
 /**
@@ -72,6 +91,8 @@ export const SSE_DEFAULTS: ResolvedSseOptions = Object.freeze({
   overflow: "close",
   writeTimeoutMs: 30_000,
   compress: undefined,
+  maxLifetimeMs: 0,
+  lifetimeJitter: LIFETIME_JITTER_DEFAULT,
 });
 
 /**
@@ -86,6 +107,9 @@ export const SSE_DEFAULTS: ResolvedSseOptions = Object.freeze({
  * object has a hidden class of its own, and the connections read their options
  * on every write, so all of them should see one shape.
  *
+ * A bad `maxLifetimeMs` or `lifetimeJitter` throws `CELLO_INVALID_OPTION` naming it: at
+ * `new App()` and route registration for those levels, and as a logged 500 for a response's.
+ *
  * @param base - Options already resolved (the level above).
  * @param overrides - This level's options; undefined or `{}` changes nothing.
  * @example
@@ -96,6 +120,7 @@ export const SSE_DEFAULTS: ResolvedSseOptions = Object.freeze({
 export function resolveSseOptions(base: ResolvedSseOptions, overrides: SseOptions | undefined): ResolvedSseOptions {
   if (base !== SSE_DEFAULTS && !setsAny(overrides)) return base;
   const o = overrides ?? {};
+  if (o.maxLifetimeMs !== undefined || o.lifetimeJitter !== undefined) checkLifetimeOptions(o);
   // One literal, keys always in this order: one hidden class for every resolved options object.
   return {
     heartbeatMs: o.heartbeatMs !== undefined ? o.heartbeatMs : base.heartbeatMs,
@@ -104,6 +129,8 @@ export function resolveSseOptions(base: ResolvedSseOptions, overrides: SseOption
     overflow: o.overflow !== undefined ? o.overflow : base.overflow,
     writeTimeoutMs: o.writeTimeoutMs !== undefined ? o.writeTimeoutMs : base.writeTimeoutMs,
     compress: o.compress !== undefined ? o.compress : base.compress,
+    maxLifetimeMs: o.maxLifetimeMs !== undefined ? o.maxLifetimeMs : base.maxLifetimeMs,
+    lifetimeJitter: o.lifetimeJitter !== undefined ? o.lifetimeJitter : base.lifetimeJitter,
   };
 }
 
@@ -116,6 +143,8 @@ function setsAny(o: SseOptions | undefined): boolean {
       o.bufferLimit !== undefined ||
       o.overflow !== undefined ||
       o.writeTimeoutMs !== undefined ||
-      o.compress !== undefined)
+      o.compress !== undefined ||
+      o.maxLifetimeMs !== undefined ||
+      o.lifetimeJitter !== undefined)
   );
 }

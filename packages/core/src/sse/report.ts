@@ -4,12 +4,14 @@
  * so hooks.ts names it without depending on the code that writes to sockets.
  */
 import type { SseDeadlineReason, StreamDeadline } from "./deadline.js";
+import type { SseOptions } from "./options.js";
 
 /**
  * Why a stream closed: `"end"` (the producer finished or `stream.close()`), `"client"` (the client
  * left), `"error"` (the producer threw), `"overflow"` (a slow client past `bufferLimit` under the
  * `"close"` policy), `"write-timeout"`, `"heartbeat"` (a heartbeat could not go out), `"shutdown"`,
  * `"expired"` (the credential a guard admitted it with expired: `request.endStreamAt()` with that reason),
+ * `"lifetime"` (the stream reached its `maxLifetimeMs`, see {@link SseOptions.maxLifetimeMs}),
  * `"deadline"` (another `request.endStreamAt()` deadline).
  */
 export type SseCloseReason = "end" | "client" | "error" | "overflow" | "write-timeout" | "heartbeat" | "shutdown" | SseDeadlineReason;

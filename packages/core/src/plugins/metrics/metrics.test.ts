@@ -198,7 +198,7 @@ describe("app.enableMetrics()", () => {
     expect(counts).toEqual([...counts].sort((a, b) => a - b));
   }, 120_000);
 
-  it("counts closes by their reason (overflow, shutdown), drops, heartbeats, replays and resets", async () => {
+  it("counts closes by their reason (overflow, shutdown, lifetime), drops, heartbeats, replays and resets", async () => {
     const app = new App({ logger: silentLoggerForTests });
     const registry = new Registry();
     const news = app.channel("news", { history: 5 });
@@ -221,6 +221,7 @@ describe("app.enableMetrics()", () => {
       return Response.sse(stream, { bufferLimit: 16 * 1024, overflow: "drop-oldest", writeTimeoutMs: 0 });
     }, { sse: { heartbeatMs: 0 } });
     app.get("/quiet", () => new SseStream(), { sse: { heartbeatMs: 30 } });
+    app.get("/brief", () => new SseStream(), { sse: { maxLifetimeMs: 200, lifetimeJitter: 0 } });
     app.enableMetrics({ registry });
     const url = await start(app);
     const port = Number(new URL(url).port);
@@ -231,6 +232,14 @@ describe("app.enableMetrics()", () => {
     await resumed.until((t) => t.includes("data: n8"));
     const reset = await rawSse(port, "/news", { headers: { "Last-Event-ID": "1" } });
     await reset.until((t) => t.includes("event: reset"));
+
+    // A stream its maximum lifetime ended counts under "lifetime".
+    const brief = await rawSse(port, "/brief");
+    await brief.closed;
+    expect(brief.body()).toContain(": lifetime\n\n");
+    const lifetimeClosed = async () => value(await scrape(url), "cello_sse_streams_closed_total", { route: "/brief", reason: "lifetime" });
+    for (let i = 0; i < 100 && (await lifetimeClosed()) !== 1; i++) await sleep(20);
+    expect(await lifetimeClosed()).toBe(1);
 
     const stalled = await rawSse(port, "/firehose", { read: false });
     const lossy = await rawSse(port, "/lossy", { read: false });

@@ -121,7 +121,7 @@ export class MetricSeries {
     perRoute("sse_streams_opened_total", "SSE streams opened, by route template.", (f) => f.opened);
     new client.Counter({
       name: `${prefix}sse_streams_closed_total`,
-      help: 'SSE streams closed, by route template and reason ("end", "client", "overflow", "write-timeout", "heartbeat", "shutdown", "error", ...).',
+      help: 'SSE streams closed, by route template and reason ("end", "client", "overflow", "write-timeout", "heartbeat", "shutdown", "error", "lifetime", ...).',
       labelNames: ["route", "reason"],
       registers,
       collect() {
