@@ -190,7 +190,11 @@ describe("app.enableRateLimit(): request rate", () => {
       [{ points: 1.5, duration: 1 }, /points must be a whole number/],
       [{ points: 1 }, /rateLimit\.duration must be a number of seconds > 0, got undefined/],
       [{ points: 1, duration: -1 }, /duration must be/],
-      [{ points: 1, duration: 1, algorithm: "token-bucket" as never }, /algorithm must be "sliding-window" or "fixed-window", got "token-bucket"/],
+      [{ points: 1, duration: 1, algorithm: "leaky" as never }, /algorithm must be "sliding-window", "fixed-window" or "token-bucket", got "leaky"/],
+      [{ points: 1, duration: 1, algorithm: "token-bucket", burst: 0 }, /rateLimit\.burst must be a whole number >= 1, got 0/],
+      [{ points: 1, duration: 1, algorithm: "token-bucket", burst: Number.NaN }, /rateLimit\.burst must be a whole number >= 1, got NaN/],
+      [{ points: 1, duration: 1, algorithm: "token-bucket", burst: 2.5 }, /rateLimit\.burst must be a whole number/],
+      [{ points: 1, duration: 1, burst: 3 }, /rateLimit\.burst applies only to algorithm "token-bucket"/],
       [{ key: "ip" as never }, /key must be a function/],
       [{ store: {} as never }, /store must be a function/],
       [{ streams: { perIp: 0 } }, /rateLimit\.streams\.perIp must be a whole number >= 1, got 0/],
@@ -201,5 +205,73 @@ describe("app.enableRateLimit(): request rate", () => {
     expect(celloErrorOf(() => app.get("/x", () => 1, { rateLimit: { points: -1, duration: 1 } })).message).toMatch(/GET \/x rateLimit\.points must be/);
     expect(celloErrorOf(() => app.get("/y", () => 1, { rateLimit: { streams: { perKey: 2.5 } } })).message).toMatch(/GET \/y rateLimit\.streams\.perKey/);
     expect(celloErrorOf(() => app.get("/z", () => 1, { rateLimit: true as never })).message).toMatch(/rateLimit must be an object or false/);
+    expect(celloErrorOf(() => app.get("/w", () => 1, { rateLimit: { points: 1, duration: 1, algorithm: "token-bucket", burst: -1 } })).message).toMatch(/GET \/w rateLimit\.burst must be/);
   });
+});
+
+/** Wait until a refill interval (clock-aligned) has just begun, so a test's burst does not straddle two. */
+async function startOfInterval(intervalMs: number): Promise<void> {
+  await sleep(intervalMs - (Date.now() % intervalMs) + 5);
+}
+
+describe("app.enableRateLimit(): token bucket", () => {
+  it("a full bucket lets `burst` requests through at once; the next is 429 with Retry-After; one interval later exactly one more passes", async () => {
+    // 2 per 2 s: one token back every second; a bucket of 3.
+    const client = await limited({ points: 2, duration: 2, algorithm: "token-bucket", burst: 3 });
+    await startOfInterval(1000);
+    const burst = await Promise.all([1, 2, 3].map(() => client.get("/hello")));
+    expect(burst.map((res) => res.status)).toEqual([200, 200, 200]);
+    expect(burst.map((res) => res.headers["ratelimit-limit"])).toEqual(["3", "3", "3"]);
+    expect(burst.map((res) => res.headers["ratelimit-remaining"]).sort()).toEqual(["0", "1", "2"]);
+    const refused = await client.get("/hello");
+    expect(refused.status).toBe(429);
+    expect(refused.json).toEqual({ error: "Too Many Requests", status: 429 });
+    expect(rateHeaders(refused.headers)).toEqual(["3", "0", "1", "1"]);
+    // The next interval brings one token, not more.
+    await startOfInterval(1000);
+    const again = await client.get("/hello");
+    expect([again.status, again.headers["ratelimit-remaining"]]).toEqual([200, "0"]);
+    expect((await client.get("/hello")).status).toBe(429);
+  });
+
+  it("burst defaults to points; a client that never bursts sees its bucket full", async () => {
+    // A token every 1000 s: none comes back during the test.
+    const client = await limited({ points: 3, duration: 3000, algorithm: "token-bucket", key: (req) => req.getHeader("x-user") });
+    const res = await client.get("/hello");
+    expect(rateHeaders(res.headers)).toEqual(["3", "2", expect.stringMatching(/^\d+$/), undefined]);
+    // Reset: when the bucket is full again (the spent token's interval ends).
+    expect(Number(res.headers["ratelimit-reset"])).toBeLessThanOrEqual(1000);
+    expect((await client.get("/hello")).status).toBe(200);
+    expect((await client.get("/hello")).status).toBe(200);
+    const refused = await client.get("/hello");
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers["retry-after"])).toBeGreaterThanOrEqual(1);
+    expect(Number(refused.headers["retry-after"])).toBeLessThanOrEqual(1000);
+    // Another client has its own bucket.
+    expect((await client.get("/hello", { headers: { "x-user": "other" } })).status).toBe(200);
+  }, 10_000);
+
+  it("sustained: hammered, the rate converges to points/duration after the burst", async () => {
+    // 20 per second (a token every 50 ms), a bucket of 5: over ~2.5 s at most 5 + 50 (+1 for a partial interval).
+    const client = await limited({ points: 20, duration: 1, algorithm: "token-bucket", burst: 5 });
+    await startOfInterval(50);
+    const started = performance.now();
+    let allowed = 0;
+    let refused = 0;
+    const hammer = async () => {
+      while (performance.now() - started < 2500) {
+        const res = await client.get("/hello");
+        if (res.status === 200) allowed++;
+        else if (res.status === 429) refused++;
+        else throw new Error(`unexpected status ${res.status}`);
+      }
+    };
+    await Promise.all([hammer(), hammer(), hammer()]);
+    const elapsed = performance.now() - started;
+    const ceiling = 5 + Math.ceil(elapsed / 50) + 1;
+    expect(refused).toBeGreaterThan(0);
+    expect(allowed).toBeLessThanOrEqual(ceiling);
+    // A loaded machine may miss intervals, never gain them: at least half the rate.
+    expect(allowed).toBeGreaterThanOrEqual(5 + (elapsed / 50) * 0.5);
+  }, 15_000);
 });

@@ -8,7 +8,7 @@
  * `redisRateLimitStore()` from @cellojs/redis, shared by every instance.
  */
 import { createHash } from "node:crypto";
-import { RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
+import { BurstyRateLimiter, RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { Plugin } from "../app.js";
 import { addressKey } from "../client-ip.js";
 import { describeValue } from "../describe.js";
@@ -28,6 +28,14 @@ export type { StreamCaps, StreamCounts } from "./stream-limits.js";
  *   edge. Refused requests are not counted, so a client that waits for `Retry-After` gets in.
  * - `"fixed-window"`: rate-limiter-flexible's own counter, reset `duration` seconds after
  *   a key's first request. Cheapest (one store call per request); refused requests count.
+ * - `"token-bucket"`: a bucket of `burst` tokens (default `points`), one token back every
+ *   `duration / points` seconds: a client may spend `burst` at once, then `points` per
+ *   `duration`. Built on rate-limiter-flexible's BurstyRateLimiter (a steady limiter of one
+ *   request per refill interval, plus a pool of `burst - 1` extra requests that comes back
+ *   whole `burst x duration` seconds after it was first drawn on), which differs from a
+ *   textbook bucket: an emptied pool refills all at once and later than a bucket would, and
+ *   under sustained overload a client gets at most `(burst - 1) / burst` extra requests per
+ *   `duration`. See the rate-limits guide.
  */
 export interface RateLimitRule {
   /** Requests allowed per window, a whole number >= 1. */
@@ -35,7 +43,9 @@ export interface RateLimitRule {
   /** The window, in seconds (> 0; whole seconds with the Redis store). */
   duration: number;
   /** Default `"sliding-window"`. */
-  algorithm?: "sliding-window" | "fixed-window";
+  algorithm?: "sliding-window" | "fixed-window" | "token-bucket";
+  /** `"token-bucket"` only: the bucket's size, the requests a client may send at once; a whole number >= 1. Default `points`. */
+  burst?: number;
 }
 
 /** What a route may set as its `rateLimit` option: its own rate (instead of the app's) and its own stream caps (on top of the app's). */
@@ -194,22 +204,29 @@ export function checkRouteRateLimit(limit: RouteRateLimit | false | undefined, w
   if (limit.streams !== undefined) checkStreamCaps(limit.streams, `${where} rateLimit`);
 }
 
-function checkRule(rule: Partial<RateLimitRule>, where: string): Required<RateLimitRule> | undefined {
-  const { points, duration, algorithm = "sliding-window" } = rule;
+type CheckedRule = Required<RateLimitRule>;
+
+function checkRule(rule: Partial<RateLimitRule>, where: string): CheckedRule | undefined {
+  const { points, duration, algorithm = "sliding-window", burst } = rule;
   if (points === undefined && duration === undefined) return undefined;
   if (!Number.isInteger(points) || points! < 1) throw new CelloError("CELLO_INVALID_OPTION", `${where}.points must be a whole number >= 1, got ${describeValue(points)}`);
   if (typeof duration !== "number" || !(duration > 0) || !Number.isFinite(duration)) {
     throw new CelloError("CELLO_INVALID_OPTION", `${where}.duration must be a number of seconds > 0, got ${describeValue(duration)}`);
   }
-  if (algorithm !== "sliding-window" && algorithm !== "fixed-window") {
-    throw new CelloError("CELLO_INVALID_OPTION", `${where}.algorithm must be "sliding-window" or "fixed-window", got ${describeValue(algorithm)}`);
+  if (algorithm !== "sliding-window" && algorithm !== "fixed-window" && algorithm !== "token-bucket") {
+    throw new CelloError("CELLO_INVALID_OPTION", `${where}.algorithm must be "sliding-window", "fixed-window" or "token-bucket", got ${describeValue(algorithm)}`);
   }
-  return { points: points!, duration, algorithm };
+  if (burst !== undefined) {
+    if (algorithm !== "token-bucket") throw new CelloError("CELLO_INVALID_OPTION", `${where}.burst applies only to algorithm "token-bucket", got algorithm ${describeValue(algorithm)}`);
+    if (!Number.isInteger(burst) || burst < 1) throw new CelloError("CELLO_INVALID_OPTION", `${where}.burst must be a whole number >= 1, got ${describeValue(burst)}`);
+  }
+  return { points: points!, duration, algorithm, burst: burst ?? points! };
 }
 
 const memoryStore: RateLimitStore = (options) => new RateLimiterMemory(options);
 
-function makeLimiter(rule: Required<RateLimitRule>, store: RateLimitStore, keyPrefix: string): Limiter {
+function makeLimiter(rule: CheckedRule, store: RateLimitStore, keyPrefix: string): Limiter {
+  if (rule.algorithm === "token-bucket") return new TokenBucket(rule, store, keyPrefix);
   return rule.algorithm === "fixed-window" ? new FixedWindow(rule, store, keyPrefix) : new SlidingWindow(rule, store, keyPrefix);
 }
 
@@ -289,6 +306,64 @@ class SlidingWindow implements Limiter {
     const need = this.#points - 1;
     const at = inCurrent > 0 ? windowMs * Math.max(0, 1 - need / inCurrent) : 0;
     return Math.max(1, Math.ceil(untilNext + at));
+  }
+}
+
+/**
+ * A token bucket from rate-limiter-flexible's BurstyRateLimiter, which admits a request if
+ * its first limiter does, else if its second does:
+ * - steady: one request per refill interval (`duration / points` seconds). The interval is
+ *   part of the counter's key (one counter per interval, expiring on its own), because
+ *   Redis keeps counters for whole seconds and the interval is often shorter;
+ * - burst: `burst - 1` more requests per `burst x duration` seconds, from the first one drawn.
+ * A full bucket therefore lets `burst` requests through at once; after that one per interval.
+ */
+class TokenBucket implements Limiter {
+  readonly #burst: number;
+  readonly #intervalMs: number;
+  readonly #limiter: BurstyRateLimiter | undefined;
+  readonly #steady: RateLimiterAbstract;
+  readonly #pool: RateLimiterAbstract | undefined;
+
+  constructor(rule: CheckedRule, store: RateLimitStore, keyPrefix: string) {
+    this.#burst = rule.burst;
+    this.#intervalMs = (rule.duration * 1000) / rule.points;
+    const counter = store({ points: 1, duration: Math.max(1, Math.ceil((2 * this.#intervalMs) / 1000)), keyPrefix: `${keyPrefix}:tb` });
+    // The steady limiter as BurstyRateLimiter calls it: the same key, counted in the current interval.
+    this.#steady = {
+      consume: (key: string, points?: number, options?: object) => counter.consume(this.#slotKey(key), points, options),
+      get: (key: string) => counter.get(this.#slotKey(key)),
+      points: 1,
+    } as unknown as RateLimiterAbstract;
+    if (rule.burst > 1) {
+      this.#pool = store({ points: rule.burst - 1, duration: Math.ceil(rule.burst * rule.duration), keyPrefix: `${keyPrefix}:tbpool` });
+      this.#limiter = new BurstyRateLimiter(this.#steady, this.#pool);
+    }
+  }
+
+  #slotKey(key: string): string {
+    return `${key}:${Math.floor(Date.now() / this.#intervalMs)}`;
+  }
+
+  /** Milliseconds until the next refill interval begins. */
+  #untilRefill(): number {
+    return this.#intervalMs - (Date.now() % this.#intervalMs);
+  }
+
+  async check(key: string): Promise<Verdict> {
+    const burst = this.#burst;
+    try {
+      await (this.#limiter ?? this.#steady).consume(key);
+    } catch (rejected) {
+      if (!(rejected instanceof RateLimiterRes)) throw rejected;
+      // Retry-After: the next interval's token (or the pool's return, if sooner).
+      const pool = this.#pool === undefined ? undefined : await this.#pool.get(key);
+      return { allowed: false, limit: burst, remaining: 0, resetMs: Math.min(this.#untilRefill(), pool?.msBeforeNext ?? Infinity) };
+    }
+    // Remaining: the pool's tokens (this interval's token is spent). Reset: when the bucket is full again.
+    const pool = this.#pool === undefined ? undefined : await this.#pool.get(key);
+    const remaining = pool === undefined || pool === null ? burst - 1 : pool.remainingPoints;
+    return { allowed: true, limit: burst, remaining, resetMs: remaining === burst - 1 ? this.#untilRefill() : Math.max(this.#untilRefill(), pool!.msBeforeNext) };
   }
 }
 
