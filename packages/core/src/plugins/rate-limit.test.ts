@@ -234,6 +234,19 @@ describe("app.enableRateLimit(): token bucket", () => {
     expect((await client.get("/hello")).status).toBe(429);
   });
 
+  it("left alone for one refill time (burst intervals), the bucket is full again", async () => {
+    // A token every 250 ms, a bucket of 4: full again 1 s after the last refusal.
+    const client = await limited({ points: 4, duration: 1, algorithm: "token-bucket", burst: 4 });
+    const burstOf = async () => {
+      await startOfInterval(250);
+      const statuses = (await Promise.all([1, 2, 3, 4, 5].map(() => client.get("/hello")))).map((res) => res.status);
+      return statuses.sort();
+    };
+    expect(await burstOf()).toEqual([200, 200, 200, 200, 429]);
+    await sleep(1300);
+    expect(await burstOf()).toEqual([200, 200, 200, 200, 429]);
+  }, 10_000);
+
   it("burst defaults to points; a client that never bursts sees its bucket full", async () => {
     // A token every 1000 s: none comes back during the test.
     const client = await limited({ points: 3, duration: 3000, algorithm: "token-bucket", key: (req) => req.getHeader("x-user") });

@@ -30,12 +30,13 @@ export type { StreamCaps, StreamCounts } from "./stream-limits.js";
  *   a key's first request. Cheapest (one store call per request); refused requests count.
  * - `"token-bucket"`: a bucket of `burst` tokens (default `points`), one token back every
  *   `duration / points` seconds: a client may spend `burst` at once, then `points` per
- *   `duration`. Built on rate-limiter-flexible's BurstyRateLimiter (a steady limiter of one
+ *   `duration`. Built on rate-limiter-flexible's BurstyRateLimiter: a steady limiter of one
  *   request per refill interval, plus a pool of `burst - 1` extra requests that comes back
- *   whole `burst x duration` seconds after it was first drawn on), which differs from a
- *   textbook bucket: an emptied pool refills all at once and later than a bucket would, and
- *   under sustained overload a client gets at most `(burst - 1) / burst` extra requests per
- *   `duration`. See the rate-limits guide.
+ *   whole one refill time (`burst x duration / points` s, rounded up to whole seconds) after
+ *   it was first drawn on, or after the client's last refused request. Where it differs from
+ *   a textbook bucket: the pool comes back at once rather than token by token, and a client
+ *   that spends its steady tokens but never asks past the bucket's bottom gets the pool back
+ *   anyway (at most `burst - 1` extra requests per refill time). See the rate-limits guide.
  */
 export interface RateLimitRule {
   /** Requests allowed per window, a whole number >= 1. */
@@ -315,7 +316,10 @@ class SlidingWindow implements Limiter {
  * - steady: one request per refill interval (`duration / points` seconds). The interval is
  *   part of the counter's key (one counter per interval, expiring on its own), because
  *   Redis keeps counters for whole seconds and the interval is often shorter;
- * - burst: `burst - 1` more requests per `burst x duration` seconds, from the first one drawn.
+ * - pool: `burst - 1` more requests per refill time (`burst` intervals, in whole seconds),
+ *   from the first one drawn. Each refused request blocks the pool for a refill time from
+ *   then: a client that keeps asking past the bucket's bottom never gets it back, so its
+ *   rate converges to the steady one, as with a textbook bucket.
  * A full bucket therefore lets `burst` requests through at once; after that one per interval.
  */
 class TokenBucket implements Limiter {
@@ -324,6 +328,8 @@ class TokenBucket implements Limiter {
   readonly #limiter: BurstyRateLimiter | undefined;
   readonly #steady: RateLimiterAbstract;
   readonly #pool: RateLimiterAbstract | undefined;
+  /** The pool's window and block, in whole seconds (Redis keeps counters for whole seconds). */
+  readonly #refillSeconds: number;
 
   constructor(rule: CheckedRule, store: RateLimitStore, keyPrefix: string) {
     this.#burst = rule.burst;
@@ -335,8 +341,9 @@ class TokenBucket implements Limiter {
       get: (key: string) => counter.get(this.#slotKey(key)),
       points: 1,
     } as unknown as RateLimiterAbstract;
+    this.#refillSeconds = Math.max(1, Math.ceil((rule.burst * this.#intervalMs) / 1000));
     if (rule.burst > 1) {
-      this.#pool = store({ points: rule.burst - 1, duration: Math.ceil(rule.burst * rule.duration), keyPrefix: `${keyPrefix}:tbpool` });
+      this.#pool = store({ points: rule.burst - 1, duration: this.#refillSeconds, keyPrefix: `${keyPrefix}:tbpool` });
       this.#limiter = new BurstyRateLimiter(this.#steady, this.#pool);
     }
   }
@@ -356,9 +363,9 @@ class TokenBucket implements Limiter {
       await (this.#limiter ?? this.#steady).consume(key);
     } catch (rejected) {
       if (!(rejected instanceof RateLimiterRes)) throw rejected;
-      // Retry-After: the next interval's token (or the pool's return, if sooner).
-      const pool = this.#pool === undefined ? undefined : await this.#pool.get(key);
-      return { allowed: false, limit: burst, remaining: 0, resetMs: Math.min(this.#untilRefill(), pool?.msBeforeNext ?? Infinity) };
+      // Asking past the bottom keeps the pool empty; Retry-After: the next interval's token.
+      await this.#pool?.block(key, this.#refillSeconds);
+      return { allowed: false, limit: burst, remaining: 0, resetMs: this.#untilRefill() };
     }
     // Remaining: the pool's tokens (this interval's token is spent). Reset: when the bucket is full again.
     const pool = this.#pool === undefined ? undefined : await this.#pool.get(key);
