@@ -94,6 +94,36 @@ describe.skipIf(skipWithoutRedis)("rate limits shared through Redis", () => {
     expect((await b.get("/hello")).status).toBe(200);
   });
 
+  it("token bucket: two instances draw from one bucket; it refills one token per interval for both", async () => {
+    // 2 per 2 s (a token every second), a bucket of 3, shared through Redis.
+    const a = await instance({ points: 2, duration: 2, algorithm: "token-bucket", burst: 3 }, "bucket");
+    const b = await instance({ points: 2, duration: 2, algorithm: "token-bucket", burst: 3 }, "bucket");
+    await sleep(1000 - (Date.now() % 1000) + 5);
+    const drawn = [];
+    for (const client of [a, b, a]) {
+      const res = await client.get("/hello");
+      drawn.push([res.status, res.headers["ratelimit-limit"], res.headers["ratelimit-remaining"]]);
+    }
+    expect(drawn).toEqual([
+      [200, "3", "2"],
+      [200, "3", "1"],
+      [200, "3", "0"],
+    ]);
+    const refused = await b.get("/hello");
+    expect(refused.status).toBe(429);
+    expect(refused.headers["retry-after"]).toBe("1");
+    expect((await a.get("/hello")).status).toBe(429);
+    // The next interval: one token, taken by either instance, and none left for the other.
+    await sleep(1000 - (Date.now() % 1000) + 5);
+    expect((await b.get("/hello")).status).toBe(200);
+    expect((await a.get("/hello")).status).toBe(429);
+    // The counters (steady and pool) are in Redis under the prefix and expire on their own.
+    const keys = await admin.keys(`${prefix}bucket*`);
+    expect(keys.some((key) => key.includes(":tbpool"))).toBe(true);
+    expect(keys.some((key) => key.includes(":tb:"))).toBe(true);
+    for (const key of keys) expect(await admin.pttl(key)).toBeGreaterThan(0);
+  });
+
   it("with Redis unreachable, each instance counts in memory (insurance), or lets requests pass with a warning without it", async () => {
     const down = "redis://127.0.0.1:1";
     const probe = redisRateLimitStore({ url: down });
