@@ -132,7 +132,10 @@ describeBrowser("the built docs site in Chromium", () => {
     const cut: string[] = [];
     let blocks = 0;
     for (const path of sitePages()) {
+      const before = errors.length;
       await page.goto(url + path, { waitUntil: "networkidle" });
+      // Name the page an error came from.
+      for (let i = before; i < errors.length; i++) errors[i] = `${path}: ${errors[i]}`;
       const found = await page.evaluate<Array<{ cut: boolean; line: string }>>(CUT_CODE_BLOCKS);
       blocks += found.length;
       for (const block of found) if (block.cut) cut.push(`${path}: ${block.line}`);
