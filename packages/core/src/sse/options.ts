@@ -4,8 +4,10 @@
  * engine so that response.ts, routes.ts and app options name them without
  * depending on the code that writes to sockets.
  */
+import { describeValue } from "../describe.js";
+import { CelloError } from "../errors.js";
 import type { SseEvent } from "./event.js";
-import { checkLifetimeOptions, LIFETIME_JITTER_DEFAULT } from "./lifetime.js";
+import { LIFETIME_JITTER_DEFAULT } from "./lifetime.js";
 
 /** What to do when a client cannot keep up and its buffer reaches `bufferLimit`. */
 export type OverflowPolicy = "close" | "drop-oldest";
@@ -107,7 +109,7 @@ export const SSE_DEFAULTS: ResolvedSseOptions = Object.freeze({
  * object has a hidden class of its own, and the connections read their options
  * on every write, so all of them should see one shape.
  *
- * A bad `maxLifetimeMs` or `lifetimeJitter` throws `CELLO_INVALID_OPTION` naming it: at
+ * A bad value (see {@link checkSseOptions}) throws `CELLO_INVALID_OPTION` naming the option: at
  * `new App()` and route registration for those levels, and as a logged 500 for a response's.
  *
  * @param base - Options already resolved (the level above).
@@ -120,7 +122,7 @@ export const SSE_DEFAULTS: ResolvedSseOptions = Object.freeze({
 export function resolveSseOptions(base: ResolvedSseOptions, overrides: SseOptions | undefined): ResolvedSseOptions {
   if (base !== SSE_DEFAULTS && !setsAny(overrides)) return base;
   const o = overrides ?? {};
-  if (o.maxLifetimeMs !== undefined || o.lifetimeJitter !== undefined) checkLifetimeOptions(o);
+  checkSseOptions(o);
   // One literal, keys always in this order: one hidden class for every resolved options object.
   return {
     heartbeatMs: o.heartbeatMs !== undefined ? o.heartbeatMs : base.heartbeatMs,
@@ -132,6 +134,35 @@ export function resolveSseOptions(base: ResolvedSseOptions, overrides: SseOption
     maxLifetimeMs: o.maxLifetimeMs !== undefined ? o.maxLifetimeMs : base.maxLifetimeMs,
     lifetimeJitter: o.lifetimeJitter !== undefined ? o.lifetimeJitter : base.lifetimeJitter,
   };
+}
+
+/** Timers take at most 2^31 - 1 ms; Node turns a longer delay (or NaN) into 1 ms, a busy loop. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function badOption(name: keyof SseOptions, rule: string, value: unknown): CelloError {
+  return new CelloError("CELLO_INVALID_OPTION", `sse.${name} must be ${rule}, got ${describeValue(value)}`);
+}
+
+function isNumberIn(value: unknown, min: number, max: number): boolean {
+  return typeof value === "number" && !Number.isNaN(value) && value >= min && value <= max;
+}
+
+/**
+ * The one check of SSE options, at every level (app, route, response): each set key must be
+ * a value the engine can run with, else `CELLO_INVALID_OPTION` naming it. Without it a NaN or
+ * an Infinity `heartbeatMs` became a 1 ms timer (a busy loop), a NaN `bufferLimit` never cut
+ * a stalled client, and a misspelt `overflow` was silently `"close"`.
+ */
+export function checkSseOptions(o: SseOptions): void {
+  const { heartbeatMs, retry, bufferLimit, overflow, writeTimeoutMs, compress, maxLifetimeMs, lifetimeJitter } = o;
+  if (heartbeatMs !== undefined && !isNumberIn(heartbeatMs, 0, MAX_TIMER_MS)) throw badOption("heartbeatMs", `a number of ms from 0 (off) to ${MAX_TIMER_MS}`, heartbeatMs);
+  if (retry !== undefined && !(Number.isSafeInteger(retry) && retry >= 0)) throw badOption("retry", "a whole number of ms >= 0", retry);
+  if (bufferLimit !== undefined && !isNumberIn(bufferLimit, 1, Infinity)) throw badOption("bufferLimit", "a number of bytes >= 1 (Infinity: no limit)", bufferLimit);
+  if (overflow !== undefined && overflow !== "close" && overflow !== "drop-oldest") throw badOption("overflow", '"close" or "drop-oldest"', overflow);
+  if (writeTimeoutMs !== undefined && !isNumberIn(writeTimeoutMs, 0, MAX_TIMER_MS)) throw badOption("writeTimeoutMs", `a number of ms from 0 (off) to ${MAX_TIMER_MS}`, writeTimeoutMs);
+  if (compress !== undefined && typeof compress !== "boolean") throw badOption("compress", "true or false", compress);
+  if (maxLifetimeMs !== undefined && !isNumberIn(maxLifetimeMs, 0, Infinity)) throw badOption("maxLifetimeMs", "a number of ms >= 0 (0 turns it off)", maxLifetimeMs);
+  if (lifetimeJitter !== undefined && !isNumberIn(lifetimeJitter, 0, 1)) throw badOption("lifetimeJitter", "a fraction in [0, 1]", lifetimeJitter);
 }
 
 function setsAny(o: SseOptions | undefined): boolean {
