@@ -103,6 +103,8 @@ interface Verdict {
 /** One rule with its counter. */
 interface Limiter {
   check(key: string): Promise<Verdict>;
+  /** The same decision without a promise, when the counter lives in this process (the memory store's sliding window). */
+  readonly checkNow?: (key: string) => Verdict;
 }
 
 /**
@@ -157,21 +159,8 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimitPlugin {
   const plugin: Plugin = (app) => {
     store = storeOption ?? app.broker.rateLimitStore?.() ?? memoryStore;
     appLimiter = appRule === undefined ? undefined : makeLimiter(appRule, store, `${keyPrefix}:app`);
-    app.addHook("onRouted", async (request) => {
-      const limiter = limiterOf(request.route!);
-      if (limiter === undefined) return;
-      // A key function that throws is this request's 500, not a store failure to let through.
-      const client = clientKey(request);
-      let verdict: Verdict;
-      try {
-        verdict = await limiter.check(client);
-      } catch (err) {
-        if (performance.now() - warnedAt > 10_000) {
-          warnedAt = performance.now();
-          app.logger.warn(`rate limit store failed; requests pass uncounted until it answers again: ${(err as Error)?.message ?? String(err)}`);
-        }
-        return;
-      }
+    /** Record an allowed request's verdict for its headers, or refuse it with 429. */
+    const decide = (request: Request, verdict: Verdict): void => {
       if (verdict.allowed) {
         if (headers) verdicts.set(request, verdict);
         return;
@@ -180,6 +169,25 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimitPlugin {
       const refusalHeaders: Record<string, string> = { "Retry-After": String(seconds) };
       if (headers) Object.assign(refusalHeaders, rateLimitHeaders(verdict));
       throw HttpError.fromCode("CELLO_RATE_LIMITED", undefined, { headers: refusalHeaders });
+    };
+    const storeFailed = (err: unknown): void => {
+      if (performance.now() - warnedAt > 10_000) {
+        warnedAt = performance.now();
+        app.logger.warn(`rate limit store failed; requests pass uncounted until it answers again: ${(err as Error)?.message ?? String(err)}`);
+      }
+    };
+    // Not an async function: with a counter in memory the request is decided synchronously,
+    // and the pipeline goes on to the handler without a promise.
+    app.addHook("onRouted", (request) => {
+      const limiter = limiterOf(request.route!);
+      if (limiter === undefined) return;
+      // A key function that throws is this request's 500, not a store failure to let through.
+      const client = clientKey(request);
+      if (limiter.checkNow !== undefined) {
+        decide(request, limiter.checkNow(client));
+        return;
+      }
+      return limiter.check(client).then((verdict) => decide(request, verdict), storeFailed);
     });
     app.addHook("onResponse", (request, response) => {
       if (headers) {
@@ -228,7 +236,9 @@ const memoryStore: RateLimitStore = (options) => new RateLimiterMemory(options);
 
 function makeLimiter(rule: CheckedRule, store: RateLimitStore, keyPrefix: string): Limiter {
   if (rule.algorithm === "token-bucket") return new TokenBucket(rule, store, keyPrefix);
-  return rule.algorithm === "fixed-window" ? new FixedWindow(rule, store, keyPrefix) : new SlidingWindow(rule, store, keyPrefix);
+  if (rule.algorithm === "fixed-window") return new FixedWindow(rule, store, keyPrefix);
+  // The default store keeps counters in this process: count them here, without a promise per request.
+  return store === memoryStore ? new MemorySlidingWindow(rule) : new SlidingWindow(rule, store, keyPrefix);
 }
 
 /** rate-limiter-flexible's limiter as it is: one consume per request. */
@@ -290,23 +300,55 @@ class SlidingWindow implements Limiter {
     }
     // Refused requests are not counted: give this one back.
     await this.#counter.reward(currentKey, 1);
-    return { allowed: false, limit: points, remaining: 0, resetMs: this.#waitMs(inPrevious, inCurrent - 1, elapsed) };
+    return { allowed: false, limit: points, remaining: 0, resetMs: slidingWaitMs(points, windowMs, inPrevious, inCurrent - 1, elapsed) };
+  }
+}
+
+/**
+ * The sliding window of {@link SlidingWindow} (the same estimate, the same refusals, the same
+ * headers) for the memory store, counted synchronously: one map of counts per fixed window,
+ * the current one and the one before it. When the window moves on, the current map becomes
+ * the previous one and the older one is dropped whole, so a client that went quiet costs
+ * nothing after two windows, with no timer per key.
+ */
+class MemorySlidingWindow implements Limiter {
+  readonly #points: number;
+  readonly #windowMs: number;
+  /** The window `#current` counts, as `floor(now / windowMs)`. */
+  #window = -Infinity;
+  #current = new Map<string, number>();
+  #previous = new Map<string, number>();
+  readonly checkNow = (key: string): Verdict => this.#decide(key);
+
+  constructor(rule: Required<RateLimitRule>) {
+    this.#points = rule.points;
+    this.#windowMs = rule.duration * 1000;
   }
 
-  /** How long until one more request fits, if no other comes: the previous window's share must shrink enough, or the current window must end. */
-  #waitMs(inPrevious: number, inCurrent: number, elapsed: number): number {
+  check(key: string): Promise<Verdict> {
+    return Promise.resolve(this.#decide(key));
+  }
+
+  #decide(key: string): Verdict {
     const windowMs = this.#windowMs;
-    const room = this.#points - 1 - inCurrent;
-    if (room >= 0 && inPrevious > 0) {
-      // inPrevious x (windowMs - t) / windowMs <= room  <=>  t >= windowMs x (1 - room / inPrevious)
-      const at = windowMs * (1 - room / inPrevious);
-      return Math.max(1, Math.ceil(at - elapsed));
+    const now = Date.now();
+    const window = Math.floor(now / windowMs);
+    if (window !== this.#window) {
+      this.#previous = window === this.#window + 1 ? this.#current : new Map();
+      this.#current = new Map();
+      this.#window = window;
     }
-    // The current window alone is full: in the next one it is the previous window, at weight (windowMs - t) / windowMs.
-    const untilNext = windowMs - elapsed;
-    const need = this.#points - 1;
-    const at = inCurrent > 0 ? windowMs * Math.max(0, 1 - need / inCurrent) : 0;
-    return Math.max(1, Math.ceil(untilNext + at));
+    const elapsed = now - window * windowMs;
+    const inCurrent = (this.#current.get(key) ?? 0) + 1;
+    const inPrevious = this.#previous.get(key) ?? 0;
+    const estimate = inPrevious * ((windowMs - elapsed) / windowMs) + inCurrent;
+    const points = this.#points;
+    if (estimate <= points) {
+      this.#current.set(key, inCurrent);
+      return { allowed: true, limit: points, remaining: Math.max(0, Math.floor(points - estimate)), resetMs: windowMs - elapsed };
+    }
+    // Refused requests are not counted.
+    return { allowed: false, limit: points, remaining: 0, resetMs: slidingWaitMs(points, windowMs, inPrevious, inCurrent - 1, elapsed) };
   }
 }
 
@@ -385,4 +427,22 @@ function rateLimitHeaders(verdict: Verdict): Record<string, string> {
 
 function setHeaders(response: Response, headers: Record<string, string>): void {
   for (const name in headers) response.setHeader(name, headers[name]!);
+}
+
+/**
+ * How long, in ms, until one more request fits a sliding window, if no other comes: the
+ * previous window's share must shrink enough, or the current window must end.
+ */
+function slidingWaitMs(points: number, windowMs: number, inPrevious: number, inCurrent: number, elapsed: number): number {
+  const room = points - 1 - inCurrent;
+  if (room >= 0 && inPrevious > 0) {
+    // inPrevious x (windowMs - t) / windowMs <= room  <=>  t >= windowMs x (1 - room / inPrevious)
+    const at = windowMs * (1 - room / inPrevious);
+    return Math.max(1, Math.ceil(at - elapsed));
+  }
+  // The current window alone is full: in the next one it is the previous window, at weight (windowMs - t) / windowMs.
+  const untilNext = windowMs - elapsed;
+  const need = points - 1;
+  const at = inCurrent > 0 ? windowMs * Math.max(0, 1 - need / inCurrent) : 0;
+  return Math.max(1, Math.ceil(untilNext + at));
 }
