@@ -18,10 +18,17 @@ export interface BenchConfig {
     warmupSec: number;
     /** Length of one measured round. */
     durationSec: number;
-    /** Measured rounds per system and route, interleaved across systems; the best counts. */
+    /** Measured rounds per system and route, interleaved across systems (the validation and workers sections). */
     rounds: number;
     connections: number;
+    /** Pipelining depth of the validation and workers sections. */
     pipelining: number;
+    /** The HTTP section: the pipelining depths it measures every server at (autocannon `-p`), each a run of its own. */
+    pipeliningModes: number[];
+    /** The HTTP section: paired rounds per depth and route; each round measures every server once, in alternating order. */
+    pairedRounds: number;
+    /** The HTTP section: length of one paired round, in seconds. */
+    pairedRoundSec: number;
   };
   sse: {
     /** SSE server ids (see sse/systems.ts). */
@@ -64,10 +71,20 @@ const LOADS: SseLoad[] = [
   { rate: 1000, size: 1024 },
 ];
 
-/** The full run: 10 s measured per HTTP server and route (5 rounds of 2 s), 1 000 / 5 000 / 10 000 SSE clients. */
+/** The full run: 20 paired rounds of 0.5 s per HTTP server, route and pipelining depth (-p 10 and -p 1), 1 000 / 5 000 / 10 000 SSE clients. */
 export const FULL: BenchConfig = {
   profile: "full",
-  http: { systems: HTTP_SYSTEM_IDS, warmupSec: 2, durationSec: 2, rounds: 5, connections: 100, pipelining: 10 },
+  http: {
+    systems: HTTP_SYSTEM_IDS,
+    warmupSec: 2,
+    durationSec: 2,
+    rounds: 5,
+    connections: 100,
+    pipelining: 10,
+    pipeliningModes: [10, 1],
+    pairedRounds: 20,
+    pairedRoundSec: 0.5,
+  },
   sse: {
     systems: SSE_SYSTEM_IDS,
     clients: [1000, 5000, 10_000],
@@ -92,18 +109,28 @@ export const FULL: BenchConfig = {
   },
 };
 
-/** `--quick`: 3 s measured per HTTP server and route (3 rounds of 1 s), 1 000 SSE clients, 1 000 Redis-section clients. */
+/** `--quick`: 6 paired rounds of 0.5 s per HTTP server, route and depth, 1 000 SSE clients, 1 000 Redis-section clients. */
 export const QUICK: BenchConfig = {
   profile: "quick",
-  http: { ...FULL.http, warmupSec: 1, durationSec: 1, rounds: 3 },
+  http: { ...FULL.http, warmupSec: 1, durationSec: 1, rounds: 3, pairedRounds: 6 },
   sse: { ...FULL.sse, clients: [1000], publishMs: 1000, drainIdleMs: 1000, drainMaxMs: 5000 },
   redis: { ...FULL.redis, clients: [1000], publishMs: 1000, drainIdleMs: 1000, drainMaxMs: 5000 },
 };
 
-/** The smoke test's: 1 s HTTP rounds, 50 SSE clients, two loads; 20 Redis-section clients, one load. */
+/** The smoke test's: two 0.5 s HTTP rounds per depth, 50 SSE clients, two loads; 20 Redis-section clients, one load. */
 export const SMOKE: BenchConfig = {
   profile: "smoke",
-  http: { systems: ["node-http", "cello-functions"], warmupSec: 0, durationSec: 1, rounds: 1, connections: 10, pipelining: 1 },
+  http: {
+    systems: ["node-http", "cello-functions"],
+    warmupSec: 0,
+    durationSec: 1,
+    rounds: 1,
+    connections: 10,
+    pipelining: 1,
+    pipeliningModes: [10, 1],
+    pairedRounds: 2,
+    pairedRoundSec: 0.5,
+  },
   sse: {
     systems: ["raw-per-event", "raw-coalesced", "cello"],
     clients: [50],

@@ -55,15 +55,21 @@ describe("bench harness (smoke profile)", () => {
     expect(json.machine.cores).toBeGreaterThanOrEqual(1);
     expect(typeof json.machine.cpuModel).toBe("string");
 
-    // HTTP: every server x route measured, every response had the expected body.
-    expect(json.http.rows).toHaveLength(SMOKE.http.systems.length * HTTP_ROUTES.length);
+    // HTTP: every server x route x pipelining depth measured, every response had the expected body.
+    expect(json.http.rows).toHaveLength(SMOKE.http.systems.length * HTTP_ROUTES.length * SMOKE.http.pipeliningModes.length);
     for (const row of json.http.rows) {
-      expect(row.error, `${row.system} ${row.route}`).toBeUndefined();
-      expect(row.failures, `${row.system} ${row.route}`).toBe(0);
-      expect(row.rounds).toHaveLength(SMOKE.http.rounds);
+      const where = `${row.system} ${row.route} -p ${row.pipelining}`;
+      expect(row.error, where).toBeUndefined();
+      expect(row.failures, where).toBe(0);
+      expect(row.rounds.map((r: { round: number }) => r.round), where).toEqual([...Array(SMOKE.http.pairedRounds).keys()]);
       expect(row.reqPerSec).toBeGreaterThan(0);
+      expect(row.loadCpuPct, where).toBeGreaterThan(0);
+      // Every Cello.ts row is compared with node:http round by round.
+      if (row.system !== "node-http") expect(row.paired["node-http"], where).toMatchObject({ pairs: SMOKE.http.pairedRounds });
     }
-    expect(json.http.rows.find((r: { system: string }) => r.system === "node-http").ratioToNodeHttp).toBe(1);
+    expect(json.http.rows.filter((r: { system: string }) => r.system === "node-http").map((r: { pipelining: number; ratioToNodeHttp: number }) => [r.pipelining, r.ratioToNodeHttp])).toEqual(
+      SMOKE.http.pipeliningModes.flatMap((p) => HTTP_ROUTES.map(() => [p, 1])),
+    );
 
     // SSE: every system x load delivered 100% to every client, with latency samples.
     expect(json.sse.rows).toHaveLength(SMOKE.sse.systems.length * SMOKE.sse.clients.length * SMOKE.sse.loads.length);

@@ -5,26 +5,38 @@
 import { describe, expect, it } from "vitest";
 import { SMOKE } from "./config.js";
 import type { BenchResult } from "./harness.js";
-import type { HttpRow } from "./http/section.js";
+import { compareRows, pairedRatio, quartiles, type HttpRow } from "./http/section.js";
 import { renderMarkdown } from "./report.js";
 import type { MemoryRow, SseRow } from "./sse/section.js";
 import { checkTargets } from "./targets.js";
 
-function httpRow(system: string, route: "json" | "params", reqPerSec: number, reqPerCpuSec: number): HttpRow {
+/** A row measured in one round per entry of `perCpuSec` (requests per CPU-second), compared later by compareRows. */
+function httpRow(system: string, route: "json" | "params", reqPerSec: number, perCpuSec: number | number[], overrides: Partial<HttpRow> = {}): HttpRow {
+  const perRound = typeof perCpuSec === "number" ? [perCpuSec] : perCpuSec;
   return {
     system,
     label: system,
     route,
+    pipelining: 10,
     reqPerSec,
-    reqPerCpuSec,
-    ratioToNodeHttp: reqPerSec / 60_000,
-    efficiencyToNodeHttp: reqPerCpuSec / 60_000,
+    reqPerCpuSec: perRound[0]!,
+    ratioToNodeHttp: null,
+    efficiencyToNodeHttp: null,
+    paired: {},
     serverCpuPct: 100,
+    loadCpuPct: 50,
     latencyP50Ms: 10,
     latencyP99Ms: 20,
-    rounds: [{ reqPerSec, serverCpuPct: 100, reqPerCpuSec, otherLoad: 0.5, latencyP50Ms: 10, latencyP99Ms: 20 }],
+    rounds: perRound.map((reqPerCpuSec, round) => ({ round, reqPerSec, serverCpuPct: 100, loadCpuPct: 50, reqPerCpuSec, otherLoad: 0.5, latencyP50Ms: 10, latencyP99Ms: 20 })),
     failures: 0,
+    ...overrides,
   };
+}
+
+/** Rows as the HTTP section leaves them: compared with the reference servers. */
+function compared(rows: HttpRow[]): HttpRow[] {
+  compareRows(rows);
+  return rows;
 }
 
 function sseRow(system: string, delivered: number, overrides: Partial<SseRow> = {}): SseRow {
@@ -69,7 +81,7 @@ function result(sse: SseRow[], memory: MemoryRow[], http: HttpRow[] = []): Bench
     machine: { cpuModel: "Test CPU", cores: 2, node: "v20.20.2", platform: "linux x64", kernel: "6", date: "2026-01-01T00:00:00.000Z", pinning: { server: 0, load: 1 }, fdLimit: { soft: 20_000, hard: 20_000 } },
     durationSec: 1,
     config,
-    http: http.length ? { connections: 100, pipelining: 10, warmupSec: 1, durationSec: 1, rounds: 1, rows: http } : null,
+    http: http.length ? { connections: 100, pipelining: [...new Set(http.map((r) => r.pipelining))], warmupSec: 1, durationSec: 1, rounds: 1, rows: http } : null,
     sse: { tickEvents: 10, publishMs: 1000, latencyEvery: 50, sourceAddresses: { 1000: 1 }, rows: sse, memory },
     extra: {},
     targets: [],
@@ -100,18 +112,60 @@ describe("renderMarkdown", () => {
   });
 });
 
+describe("paired HTTP rounds", () => {
+  it("summarizes ratios by median and interquartile range", () => {
+    expect(quartiles([4, 1, 3, 2])).toEqual({ median: 2.5, q1: 1.75, q3: 3.25 });
+    expect(quartiles([7])).toEqual({ median: 7, q1: 7, q3: 7 });
+  });
+
+  it("pairs rounds by index, skipping a round the reference did not measure", () => {
+    const rows = (cpu: number[]) => cpu.map((reqPerCpuSec, round) => ({ round, reqPerSec: 1, serverCpuPct: 100, loadCpuPct: 50, reqPerCpuSec, otherLoad: null, latencyP50Ms: 1, latencyP99Ms: 1 }));
+    const reference = rows([100, 200, 400]).filter((r) => r.round !== 1);
+    // Round 0: 1.1x, round 2: 0.5x; round 1 has no partner. Best-of would say 220/400 = 0.55x.
+    expect(pairedRatio(rows([110, 220, 200]), reference)).toEqual({ median: 0.8, q1: 0.65, q3: 0.95, pairs: 2 });
+    expect(pairedRatio(rows([110]), rows([]))).toBeNull();
+  });
+
+  it("compares each depth with its own node:http rows, and shows each depth and a busy load generator", () => {
+    const rows = compared([
+      httpRow("node-http", "json", 60_000, [60_000, 50_000]),
+      httpRow("cello-functions", "json", 58_000, [66_000, 50_000]),
+      httpRow("node-http", "json", 20_000, [30_000, 30_000], { pipelining: 1 }),
+      httpRow("cello-functions", "json", 20_000, [27_000, 27_000], { pipelining: 1, loadCpuPct: 85 }),
+    ]);
+    expect(rows.map((r) => [r.pipelining, r.system, r.efficiencyToNodeHttp])).toEqual([
+      [10, "node-http", 1],
+      [10, "cello-functions", 1.05],
+      [1, "node-http", 1],
+      [1, "cello-functions", 0.9],
+    ]);
+    const markdown = renderMarkdown(result([], [], rows));
+    expect(markdown).toContain("### -p 10");
+    expect(markdown).toContain("### -p 1");
+    expect(markdown).toContain("| cello-functions | 20,000 | 100% | 85% (!) | 0.90x (0.90-0.90) |");
+    expect(markdown).toContain("- cello-functions, GET / (hello-world JSON), -p 1: load generator at 85% of its core");
+  });
+});
+
 describe("checkTargets", () => {
   it("passes and misses targets from the run's ratios", () => {
     const checks = checkTargets(
       result(
         [sseRow("raw-coalesced", 1), sseRow("cello", 1, { latency: { count: 10, p50: 3, p99: 12, max: 15 }, sendP99Ms: 2.5 }), sseRow("hono", 1, { deliveriesPerCpuSec: 200_000 })],
         [memoryRow("raw-coalesced", 5000), memoryRow("cello", 5500)],
-        [httpRow("node-http", "json", 60_000, 60_000), httpRow("cello-functions", "json", 58_000, 54_000), httpRow("fastify", "json", 59_000, 50_000)],
+        compared([
+          httpRow("node-http", "json", 60_000, [60_000, 60_000, 60_000]),
+          httpRow("cello-functions", "json", 58_000, [54_000, 57_000, 63_000]),
+          httpRow("fastify", "json", 59_000, [50_000, 50_000, 50_000]),
+          httpRow("hono", "json", 59_000, [57_000, 57_000, 66_000]),
+        ]),
       ),
     );
     const find = (text: string) => checks.find((check) => check.target.includes(text));
-    expect(find("GET / (hello-world JSON): >= 0.95x node:http")).toMatchObject({ pass: false, measured: "0.90x per CPU-s (0.97x req/s)" });
-    expect(find("GET / (hello-world JSON): >= Fastify")).toMatchObject({ pass: true });
+    expect(find("GET / (hello-world JSON), -p 10: >= 1.0x node:http")).toMatchObject({ pass: false, measured: "0.95x (IQR 0.93-1.00, 3 rounds) per CPU-s (0.97x req/s)" });
+    expect(find("GET / (hello-world JSON), -p 10: ahead of Fastify")).toMatchObject({ pass: true, measured: "1.14x (IQR 1.11-1.20, 3 rounds) per CPU-s" });
+    // Hono is ahead in two rounds of three: a miss.
+    expect(find("GET / (hello-world JSON), -p 10: ahead of Hono")).toMatchObject({ pass: false });
     expect(find("ahead of every peer")).toMatchObject({ pass: true });
     expect(find("p99")).toMatchObject({ pass: false, measured: "12.00 ms (node:http ceiling: 8.00 ms; send p99 2.50 ms vs the ceiling's 3.00 ms; clients CPU 40%)" });
     expect(find("Idle SSE connection")).toMatchObject({ pass: true, measured: "1.10x (5500 B vs node:http)" });

@@ -3,7 +3,7 @@
  * printed at the end of a run and written to results/latest.md.
  */
 import type { BenchResult } from "./harness.js";
-import { HTTP_ROUTES, HTTP_SYSTEMS } from "./http/section.js";
+import { HTTP_ROUTES, HTTP_SYSTEMS, LOAD_CPU_LIMIT, type RatioStats } from "./http/section.js";
 import { SSE_CEILING, type SseRow } from "./sse/section.js";
 
 /**
@@ -86,38 +86,51 @@ export function interferenceLine(shares: Array<number | null>, unit: string): st
   return `**Shared machine**: other processes used more than ${percent(NOISY)} of the machine during ${noisy} of ${known.length} ${unit}s (worst ${percent(worst)}); those figures are low and noisy, rerun on a quiet machine before drawing conclusions.`;
 }
 
+/** A paired ratio as `median (q1-q3)`, or "-" when the run has no such pair. */
+function pairedCell(stats: RatioStats | undefined): string {
+  return stats === undefined ? "-" : `${stats.median.toFixed(2)}x (${stats.q1.toFixed(2)}-${stats.q3.toFixed(2)})`;
+}
+
 function httpSection(result: BenchResult): string {
   const http = result.http!;
   const systems = [...new Set(http.rows.map((r) => r.system))];
-  const rows = systems.map((system) => {
-    const cells = [http.rows.find((r) => r.system === system)?.label ?? HTTP_SYSTEMS[system]?.label ?? system];
-    for (const route of HTTP_ROUTES) {
-      const row = http.rows.find((r) => r.system === system && r.route === route.id);
-      if (!row || row.error) cells.push(`**FAIL**${row?.error ? ` ${row.error}` : ""}`, "-", "-", "-", "-");
-      else {
-        cells.push(
-          `${thousands(row.reqPerSec)}${row.failures ? ` (**${row.failures} failures**)` : ""}`,
-          ratio(row.ratioToNodeHttp),
-          `${Math.round(row.serverCpuPct)}%`,
-          ratio(row.efficiencyToNodeHttp),
-          `${row.latencyP99Ms}`,
-        );
+  const parts = [
+    `autocannon -c ${http.connections} at each pipelining depth (${http.pipelining.map((p) => `-p ${p}`).join(", ")}); per server, route and depth a ${http.warmupSec} s warm-up, then ${http.rounds} paired round(s) of ${http.durationSec} s: each round measures every server once, back to back, in an order that alternates from round to round. Ratios are taken round by round against the server measured in the same round, and given as the median with the interquartile range in brackets. Every response is checked against the expected body.`,
+    "",
+  ];
+  const saturated: string[] = [];
+  for (const pipelining of http.pipelining) {
+    const rows = systems.map((system) => {
+      const cells = [http.rows.find((r) => r.system === system)?.label ?? HTTP_SYSTEMS[system]?.label ?? system];
+      for (const route of HTTP_ROUTES) {
+        const row = http.rows.find((r) => r.system === system && r.route === route.id && r.pipelining === pipelining);
+        if (!row || row.error) cells.push(`**FAIL**${row?.error ? ` ${row.error}` : ""}`, "-", "-", "-", "-", "-", "-");
+        else {
+          if (row.loadCpuPct > LOAD_CPU_LIMIT) saturated.push(`${row.label}, ${route.label}, -p ${pipelining}: load generator at ${row.loadCpuPct}% of its core`);
+          cells.push(
+            `${thousands(row.reqPerSec)}${row.failures ? ` (**${row.failures} failures**)` : ""}`,
+            `${Math.round(row.serverCpuPct)}%`,
+            `${row.loadCpuPct}%${row.loadCpuPct > LOAD_CPU_LIMIT ? " (!)" : ""}`,
+            system === "node-http" ? "1.00x" : pairedCell(row.paired["node-http"]),
+            pairedCell(row.paired.fastify),
+            pairedCell(row.paired.hono),
+            `${row.latencyP99Ms}`,
+          );
+        }
       }
-    }
-    return cells;
-  });
-  const header = ["Server"];
-  for (const route of HTTP_ROUTES) header.push(`${route.label} req/s`, "x node:http", "server CPU", "per CPU-s x node:http", "p99 ms");
-  return [
-    `autocannon -c ${http.connections} -p ${http.pipelining}; per server and route a ${http.warmupSec} s warm-up, then ${http.rounds} measured round(s) of ${http.durationSec} s taken round-robin across servers; the best round counts (others' load on a shared machine only ever lowers a round). Every response is checked against the expected body.`,
-    "",
-    table(header, rows),
-    "",
-    "",
-    `"server CPU" is the server's share of its core during the best round: well under 100% means the load generator (one autocannon process on one core), not the server, set the pace, and req/s ratios understate the differences.`,
-    `"per CPU-s" compares requests per second of server CPU (the inverse of what a request costs), best round of each; it shows a framework's overhead even when req/s is capped by the load generator, and the HTTP targets are judged on it.`,
-    interferenceLine(http.rows.flatMap((r) => r.rounds.map((round) => round.otherLoad)), "measured round"),
-  ].join("\n");
+      return cells;
+    });
+    const header = ["Server"];
+    for (const route of HTTP_ROUTES) header.push(`${route.label} req/s`, "server CPU", "load CPU", "per CPU-s x node:http", "x Fastify", "x Hono", "p99 ms");
+    parts.push(`### -p ${pipelining}`, "", table(header, rows), "", "");
+  }
+  parts.push(
+    `"req/s" is the best round's; "server CPU" is the server's share of its core in that round: well under 100% means the load generator (one autocannon process on one core), not the server, set the pace, and req/s ratios understate the differences. "load CPU" is the load generator's median share of its core; above ${LOAD_CPU_LIMIT}% it is marked (!).`,
+    `"per CPU-s" compares requests per second of server CPU (the inverse of what a request costs), round by round; it shows a framework's overhead even when req/s is capped by the load generator, and the HTTP targets are judged on its median.`,
+  );
+  if (saturated.length > 0) parts.push("", ...saturated.map((line) => `- ${line}`), "");
+  parts.push(interferenceLine(http.rows.flatMap((r) => r.rounds.map((round) => round.otherLoad)), "measured round"));
+  return parts.join("\n");
 }
 
 function sseSection(result: BenchResult): string {

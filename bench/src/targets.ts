@@ -3,7 +3,7 @@
  * figures (always as ratios within the run, never as absolute numbers).
  */
 import type { BenchResult } from "./harness.js";
-import { HTTP_ROUTES } from "./http/section.js";
+import { HTTP_ROUTES, type RatioStats } from "./http/section.js";
 import { SSE_CEILING } from "./sse/section.js";
 
 /** One target, as measured. `pass` is null when the run did not measure what the target needs. */
@@ -20,8 +20,15 @@ const METRICS_SSE = "cello-metrics";
 /** SSE peers Cello.ts must be ahead of. */
 export const SSE_PEERS = ["better-sse", "fastify-sse", "hono"];
 const CELLO_HTTP = ["cello-functions", "cello-decorators"];
+/** HTTP peers Cello.ts must be ahead of, per CPU-second, at every pipelining depth. */
+const HTTP_PEERS = [
+  ["fastify", "Fastify"],
+  ["hono", "Hono"],
+] as const;
 
 const fmt = (value: number, digits = 2) => value.toFixed(digits);
+/** A paired ratio as `0.98x (IQR 0.95-1.02, 20 rounds)`. */
+const pairedText = (stats: RatioStats) => `${fmt(stats.median)}x (IQR ${fmt(stats.q1)}-${fmt(stats.q3)}, ${stats.pairs} rounds)`;
 
 /**
  * Check every target the run has figures for.
@@ -33,45 +40,46 @@ export function checkTargets(result: BenchResult): TargetCheck[] {
   const http = result.http?.rows ?? [];
   // HTTP targets are judged on requests per server CPU-second: one autocannon process on
   // one core often cannot saturate the server, which squeezes req/s ratios towards 1,
-  // while the CPU each request costs shows the framework's overhead either way.
-  for (const system of CELLO_HTTP) {
-    for (const route of HTTP_ROUTES) {
-      const row = http.find((r) => r.system === system && r.route === route.id);
-      if (!row) continue;
-      const broken = Boolean(row.error) || row.failures > 0;
-      checks.push({
-        target: `${row.label}, ${route.label}: >= 0.95x node:http`,
-        measured: broken
-          ? "failed"
-          : row.efficiencyToNodeHttp === null
-            ? "no node:http figure"
-            : `${fmt(row.efficiencyToNodeHttp)}x per CPU-s (${fmt(row.ratioToNodeHttp ?? 0)}x req/s)`,
-        pass: broken ? false : row.efficiencyToNodeHttp === null ? null : row.efficiencyToNodeHttp >= 0.95,
-      });
-      const fastify = http.find((r) => r.system === "fastify" && r.route === route.id && !r.error && !r.failures);
-      if (fastify && fastify.reqPerCpuSec > 0 && fastify.reqPerSec > 0) {
-        const efficiency = row.reqPerCpuSec / fastify.reqPerCpuSec;
+  // while the CPU each request costs shows the framework's overhead either way. Each is
+  // the median of ratios taken round by round (paired rounds), at every pipelining depth.
+  const depths = [...new Set(http.map((r) => r.pipelining))];
+  for (const pipelining of depths) {
+    for (const system of CELLO_HTTP) {
+      for (const route of HTTP_ROUTES) {
+        const row = http.find((r) => r.system === system && r.route === route.id && r.pipelining === pipelining);
+        if (!row) continue;
+        const broken = Boolean(row.error) || row.failures > 0;
+        const where = `${row.label}, ${route.label}, -p ${pipelining}`;
+        const node = row.paired["node-http"];
         checks.push({
-          target: `${row.label}, ${route.label}: >= Fastify`,
-          measured: `${fmt(efficiency)}x per CPU-s (${fmt(row.reqPerSec / fastify.reqPerSec)}x req/s)`,
-          pass: !broken && efficiency >= 1,
+          target: `${where}: >= 1.0x node:http`,
+          measured: broken
+            ? "failed"
+            : node === undefined
+              ? "no node:http figure"
+              : `${pairedText(node)} per CPU-s (${fmt(row.ratioToNodeHttp ?? 0)}x req/s)`,
+          pass: broken ? false : node === undefined ? null : node.median >= 1,
         });
+        for (const [peer, name] of HTTP_PEERS) {
+          const stats = row.paired[peer];
+          if (stats === undefined) continue;
+          checks.push({ target: `${where}: ahead of ${name}`, measured: broken ? "failed" : `${pairedText(stats)} per CPU-s`, pass: !broken && stats.median > 1 });
+        }
       }
     }
-  }
 
-  // Metrics on vs off, same routes: the instrumentation's cost per request.
-  for (const route of HTTP_ROUTES) {
-    const off = http.find((r) => r.system === "cello-functions" && r.route === route.id && !r.error && !r.failures);
-    const on = http.find((r) => r.system === "cello-metrics" && r.route === route.id);
-    if (!off || !on || off.reqPerCpuSec <= 0) continue;
-    const broken = Boolean(on.error) || on.failures > 0;
-    const efficiency = on.reqPerCpuSec / off.reqPerCpuSec;
-    checks.push({
-      target: `Metrics on, ${route.label}: >= 0.97x metrics off`,
-      measured: broken ? "failed" : `${fmt(efficiency)}x per CPU-s (${fmt(on.reqPerSec / off.reqPerSec)}x req/s)`,
-      pass: broken ? false : efficiency >= 0.97,
-    });
+    // Metrics on vs off, same routes: the instrumentation's cost per request.
+    for (const route of HTTP_ROUTES) {
+      const on = http.find((r) => r.system === "cello-metrics" && r.route === route.id && r.pipelining === pipelining);
+      const off = on?.paired["cello-functions"];
+      if (!on || (off === undefined && !on.error)) continue;
+      const broken = Boolean(on.error) || on.failures > 0;
+      checks.push({
+        target: `Metrics on, ${route.label}, -p ${pipelining}: >= 0.97x metrics off`,
+        measured: broken || off === undefined ? "failed" : `${pairedText(off)} per CPU-s`,
+        pass: broken || off === undefined ? false : off.median >= 0.97,
+      });
+    }
   }
 
   const sse = result.sse;
