@@ -201,6 +201,10 @@ export function assertHeaderSafe(name: string, value: string): void {
   }
 }
 
+/** The last value found safe for each header name (a bounded memo of {@link assertHeadersSafe}: cleared when full). */
+const safeHeaders = new Map<string, string>();
+const SAFE_HEADERS_MAX = 256;
+
 /**
  * {@link assertHeaderSafe} on every header of a record (each value of an array).
  * The app runs it on every response just before writing the head:
@@ -210,6 +214,15 @@ export function assertHeaderSafe(name: string, value: string): void {
 export function assertHeadersSafe(headers: Readonly<Record<string, unknown>>): void {
   for (const name in headers) {
     const value = headers[name];
+    if (typeof value === "string") {
+      // Most responses carry the same few headers with the same values (Content-Type above all): a
+      // pair already found safe is not checked again. Only string values are remembered, one per name.
+      if (safeHeaders.get(name) === value) continue;
+      assertHeaderSafe(name, value);
+      if (safeHeaders.size >= SAFE_HEADERS_MAX) safeHeaders.clear();
+      safeHeaders.set(name, value);
+      continue;
+    }
     // Passed on as they are: Node refuses an undefined value, and so do we.
     if (Array.isArray(value)) for (const one of value) assertHeaderSafe(name, one as string);
     else assertHeaderSafe(name, value as string);

@@ -80,6 +80,26 @@ describe("a header built from request input never crashes the process", () => {
     expect([fine.status, fine.headers["x-trace"], fine.text]).toEqual([200, "t-1", "plain"]);
   });
 
+  it("checks every value of a header written directly, also after the same name passed with a good value", async () => {
+    const logger = recordingLogger();
+    const app = new App({ logger });
+    app.get("/echo", (req) => {
+      const res = Response.text("x");
+      res.headers["X-Echo"] = req.query.v ?? "";
+      // A name seen before with a good value, now written with a bad one, and a bad name with a value seen before.
+      if (req.query.name !== undefined) res.headers[req.query.name] = "text/plain; charset=utf-8";
+      return res;
+    });
+    const client = await start(app);
+    const answers: Array<[number, string | undefined]> = [];
+    for (const query of ["v=good", "v=good", "v=bad%0D%0AX-Injected:%201", "v=good", "v=b%00d", "v=good&name=Content%20Type", "v=good&name=Content-Type"]) {
+      const response = await client.get(`/echo?${query}`);
+      answers.push([response.status, response.headers["x-echo"] as string | undefined]);
+    }
+    expect(answers).toEqual([[200, "good"], [200, "good"], [500, undefined], [200, "good"], [500, undefined], [500, undefined], [200, "good"]]);
+    expect(logger.errors.map(([, err]) => (err as CelloError).code)).toEqual(["CELLO_INVALID_HEADER", "CELLO_INVALID_HEADER", "CELLO_INVALID_HEADER"]);
+  });
+
   it("refuses the same headers over HTTP/2, where node:http2 itself would send CR and LF", async () => {
     const logger = recordingLogger();
     const app = new App({ logger });

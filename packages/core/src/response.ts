@@ -61,6 +61,9 @@ export interface ContentEncoder {
  * app.post("/items", async (req) => Response.created(await req.json(), "/items/1"));
  * app.get("/old", () => Response.redirect("/new", { permanent: true }));
  */
+/** The init of a response built without one: shared, so a handler's `return { ... }` allocates no init object. */
+const NO_INIT: ResponseInit = Object.freeze({});
+
 export class Response {
   /** HTTP status code. */
   status: number;
@@ -82,12 +85,12 @@ export class Response {
    * @param body - What to send (the static constructors build it for you).
    * @param init - A status number, or `{ status?, headers? }`. Default: status 200, no extra headers.
    */
-  constructor(body: ResponseBody, init: ResponseInit | number = {}) {
+  constructor(body: ResponseBody, init: ResponseInit | number = NO_INIT) {
     this.body = body;
     if (typeof init === "number") {
       this.status = init;
     } else {
-      assertInitShape(init);
+      if (init !== NO_INIT) assertInitShape(init);
       this.status = init.status ?? 200;
     }
     if (typeof this.status !== "number" || !Number.isInteger(this.status) || this.status < 100 || this.status > 599) {
@@ -141,7 +144,7 @@ export class Response {
    * Response.json({ error: "sign in first" }, 401)
    * Response.json({ ok: true }, { status: 202, headers: { "Retry-After": "5" } })
    */
-  static json(data: unknown, init: ResponseInit | number = {}): Response {
+  static json(data: unknown, init: ResponseInit | number = NO_INIT): Response {
     return withContentType(new Response({ kind: "bytes", bytes: JSON.stringify(data) ?? "null" }, init), init, "application/json");
   }
 
@@ -150,7 +153,7 @@ export class Response {
    * @param init - A status number or `{ status?, headers? }`. Default: 200.
    * @example Response.text("not here", 404)
    */
-  static text(text: string, init: ResponseInit | number = {}): Response {
+  static text(text: string, init: ResponseInit | number = NO_INIT): Response {
     return withContentType(new Response({ kind: "bytes", bytes: text }, init), init, "text/plain; charset=utf-8");
   }
 
@@ -159,7 +162,7 @@ export class Response {
    * @param init - A status number or `{ status?, headers? }`. Default: 200.
    * @example Response.html("<h1>Gone</h1>", 410)
    */
-  static html(html: string, init: ResponseInit | number = {}): Response {
+  static html(html: string, init: ResponseInit | number = NO_INIT): Response {
     return withContentType(new Response({ kind: "bytes", bytes: html }, init), init, "text/html; charset=utf-8");
   }
 
@@ -185,7 +188,7 @@ export class Response {
   }
 
   /** Raw bytes with the given content type (default `application/octet-stream`); `init` as for {@link Response.json}. */
-  static binary(bytes: Uint8Array, contentType = "application/octet-stream", init: ResponseInit | number = {}): Response {
+  static binary(bytes: Uint8Array, contentType = "application/octet-stream", init: ResponseInit | number = NO_INIT): Response {
     const response = new Response({ kind: "bytes", bytes }, init);
     response.setHeader("Content-Type", contentType);
     return response;
