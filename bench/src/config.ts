@@ -1,5 +1,5 @@
 /**
- * Run profiles: `full` (the default, at most 10 minutes on 2 cores), `quick`
+ * Run profiles: `full` (the default, about 20 minutes on 2 cores, 11 of them the paired HTTP rounds), `quick`
  * (`--quick`, at most 2 minutes) and the tiny one the smoke test uses.
  */
 

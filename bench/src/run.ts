@@ -12,9 +12,9 @@ import { WORKERS_SECTION } from "./workers/section.js";
 
 const HELP = `Usage: pnpm bench [--quick] [options]
 
-  --quick               3 s of measured HTTP load per server and route, 1 000 SSE clients and
-                        1 000 Redis-section clients (about 2 minutes) instead of 10 s,
-                        1 000 / 5 000 / 10 000 SSE and 1 000 / 5 000 Redis clients (about 10 minutes)
+  --quick               6 paired HTTP rounds per server, route and pipelining depth, 1 000 SSE
+                        clients and 1 000 Redis-section clients instead of 20 paired rounds,
+                        1 000 / 5 000 / 10 000 SSE and 1 000 / 5 000 Redis clients (about 20 minutes)
   --sections=http,sse,validation,redis,compression,workers  run only these sections
   --http=a,b            HTTP systems: node-http, cello-functions, cello-decorators, cello-guarded, cello-metrics, cello-ratelimit, fastify, hono, express
   --sse=a,b             SSE systems: raw-per-event, raw-coalesced, cello, cello-checked, cello-shared, cello-metrics, better-sse, fastify-sse, hono
