@@ -192,7 +192,7 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimitPlugin {
     app.addHook("onResponse", (request, response) => {
       if (headers) {
         const verdict = verdicts.get(request);
-        if (verdict !== undefined) setHeaders(response, rateLimitHeaders(verdict));
+        if (verdict !== undefined) setRateLimitHeaders(response, verdict);
       }
       governor.admit(request, response);
     });
@@ -425,8 +425,11 @@ function rateLimitHeaders(verdict: Verdict): Record<string, string> {
   };
 }
 
-function setHeaders(response: Response, headers: Record<string, string>): void {
-  for (const name in headers) response.setHeader(name, headers[name]!);
+/** {@link rateLimitHeaders} set on `response`, without the record in between (once per counted request). */
+function setRateLimitHeaders(response: Response, verdict: Verdict): void {
+  response.setHeader("RateLimit-Limit", String(verdict.limit));
+  response.setHeader("RateLimit-Remaining", String(verdict.remaining));
+  response.setHeader("RateLimit-Reset", String(Math.max(0, Math.ceil(verdict.resetMs / 1000))));
 }
 
 /**
