@@ -28,6 +28,8 @@ export interface WorkerOptions {
   env?: Record<string, string>;
   /** How long to wait for the ready message. Default 30 s. */
   readyTimeoutMs?: number;
+  /** A command node runs under, e.g. `["valgrind", "--tool=callgrind"]` (src/http/instructions.ts); its process is the child. */
+  wrapper?: string[];
 }
 
 /**
@@ -88,6 +90,10 @@ export class Worker {
     const nodeArgs = [...(options.exposeGc ? ["--expose-gc"] : []), ...(options.nodeFlags ?? []), "--import", "tsx", script, ...(options.args ?? [])];
     let command = process.execPath;
     let args = nodeArgs;
+    if (options.wrapper !== undefined && options.wrapper.length > 0) {
+      args = [...options.wrapper.slice(1), command, ...args];
+      command = options.wrapper[0]!;
+    }
     if (options.fdLimit !== undefined) {
       // Children inherit the runner's soft limit; raising it needs a shell's `ulimit`, which then execs node.
       args = ["-c", `ulimit -n ${options.fdLimit} 2>/dev/null; exec "$0" "$@"`, command, ...args];
