@@ -1,4 +1,5 @@
-import { describe, expect, it } from "vitest";
+import { RateLimiterMemory } from "rate-limiter-flexible";
+import { describe, expect, it, vi } from "vitest";
 import { App, type AppOptions } from "../app.js";
 import { SseStream } from "../sse/stream.js";
 import { celloErrorOf, recordingLogger, startWithCleanup, type TestClient } from "../testing.js";
@@ -287,4 +288,38 @@ describe("app.enableRateLimit(): token bucket", () => {
     // A loaded machine may miss intervals, never gain them: at least half the rate.
     expect(allowed).toBeGreaterThanOrEqual(5 + (elapsed / 50) * 0.5);
   }, 15_000);
+});
+
+describe("the memory store's synchronous sliding window", () => {
+  it("answers exactly as the sliding window over rate-limiter-flexible's counters, request by request, across window edges", async () => {
+    // The same rule twice: the default store (counted synchronously in this process) and the same
+    // counters given as a custom store (the generic path over rate-limiter-flexible, a promise per request).
+    // Only Date is faked: both read the clock there, and it moves only when the test moves it.
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.UTC(2026, 0, 1, 0, 0, 0, 250) });
+    try {
+      const rule = { points: 5, duration: 10 };
+      const sync = await limited(rule);
+      const generic = await limited({ ...rule, store: (options) => new RateLimiterMemory(options) });
+      let seed = 7;
+      const random = (below: number) => {
+        seed = (seed * 1103515245 + 12345) % 2 ** 31;
+        return seed % below;
+      };
+      const seen: string[] = [];
+      for (let step = 0; step < 150; step++) {
+        vi.setSystemTime(Date.now() + random(4000));
+        for (let n = random(4); n >= 0; n--) {
+          const [a, b] = [await sync.get("/hello"), await generic.get("/hello")];
+          const answer = (res: typeof a) => `${res.status} ${rateHeaders(res.headers).join(" ")}`;
+          expect(answer(a), `step ${step} at ${Date.now() % 10_000} ms into the window`).toBe(answer(b));
+          seen.push(answer(a).split(" ")[0]!);
+        }
+      }
+      // The walk went through both answers many times.
+      expect(seen.filter((status) => status === "429").length).toBeGreaterThan(20);
+      expect(seen.filter((status) => status === "200").length).toBeGreaterThan(20);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
