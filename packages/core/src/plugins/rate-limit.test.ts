@@ -1,6 +1,7 @@
 import { RateLimiterMemory } from "rate-limiter-flexible";
 import { describe, expect, it, vi } from "vitest";
 import { App, type AppOptions } from "../app.js";
+import { Response } from "../response.js";
 import { SseStream } from "../sse/stream.js";
 import { celloErrorOf, recordingLogger, startWithCleanup, type TestClient } from "../testing.js";
 import { rateLimit, type RateLimitOptions } from "./rate-limit.js";
@@ -288,6 +289,18 @@ describe("app.enableRateLimit(): token bucket", () => {
     // A loaded machine may miss intervals, never gain them: at least half the rate.
     expect(allowed).toBeGreaterThanOrEqual(5 + (elapsed / 50) * 0.5);
   }, 15_000);
+});
+
+describe("RateLimit-* headers a handler set itself", () => {
+  it("are replaced by the plugin's, whatever their case: one value each", async () => {
+    const client = await limited({ points: 5, duration: 60 }, (app) => {
+      app.get("/own", () => Response.json({}, { headers: { "ratelimit-limit": "99", "RATELIMIT-RESET": "7", "X-Other": "kept" } }));
+    });
+    const res = await client.get("/own");
+    expect([res.status, ...rateHeaders(res.headers), res.headers["x-other"]]).toEqual([200, "5", "4", expect.stringMatching(/^\d{1,2}$/), undefined, "kept"]);
+    const plain = await client.get("/hello");
+    expect(rateHeaders(plain.headers)).toEqual(["5", "3", expect.stringMatching(/^\d{1,2}$/), undefined]);
+  });
 });
 
 describe("the memory store's synchronous sliding window", () => {

@@ -136,7 +136,19 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimitPlugin {
     if (typeof chosen !== "string" || chosen === "") return undefined;
     return chosen.length > 200 ? `h:${createHash("sha256").update(chosen).digest("base64url")}` : `k:${chosen}`;
   };
-  const clientKey = (request: Request): string => key(request) ?? `ip:${addressKey(request.ip)}`;
+  // The counter key of each client address seen lately: the same string (its hash computed once) for
+  // every request of a connection, rather than a new one per request. Bounded: emptied when full.
+  const ipKeys = new Map<string, string>();
+  const ipKey = (ip: string): string => {
+    let cached = ipKeys.get(ip);
+    if (cached === undefined) {
+      if (ipKeys.size >= IP_KEYS_MAX) ipKeys.clear();
+      cached = `ip:${addressKey(ip)}`;
+      ipKeys.set(ip, cached);
+    }
+    return cached;
+  };
+  const clientKey = (request: Request): string => key(request) ?? ipKey(request.ip);
   const governor = new StreamGovernor(options.streams, key);
   // Made when the plugin is applied: the store may come from the app's broker.
   let store: RateLimitStore = memoryStore;
@@ -233,6 +245,9 @@ function checkRule(rule: Partial<RateLimitRule>, where: string): CheckedRule | u
 }
 
 const memoryStore: RateLimitStore = (options) => new RateLimiterMemory(options);
+
+/** Most client addresses whose counter key is kept ready (see `ipKey`). */
+const IP_KEYS_MAX = 10_000;
 
 function makeLimiter(rule: CheckedRule, store: RateLimitStore, keyPrefix: string): Limiter {
   if (rule.algorithm === "token-bucket") return new TokenBucket(rule, store, keyPrefix);
@@ -425,11 +440,28 @@ function rateLimitHeaders(verdict: Verdict): Record<string, string> {
   };
 }
 
-/** {@link rateLimitHeaders} set on `response`, without the record in between (once per counted request). */
+const RATE_LIMIT_HEADER_NAMES = new Set(["ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"]);
+
+/**
+ * {@link rateLimitHeaders} set on `response` (once per counted request). The values are digits, always
+ * valid: when the response has none of the three names yet (in any case), they are written straight
+ * into its headers, as `setHeader` would, without checking each again or looking each name up.
+ */
 function setRateLimitHeaders(response: Response, verdict: Verdict): void {
-  response.setHeader("RateLimit-Limit", String(verdict.limit));
-  response.setHeader("RateLimit-Remaining", String(verdict.remaining));
-  response.setHeader("RateLimit-Reset", String(Math.max(0, Math.ceil(verdict.resetMs / 1000))));
+  const limit = String(verdict.limit);
+  const remaining = String(verdict.remaining);
+  const reset = String(Math.max(0, Math.ceil(verdict.resetMs / 1000)));
+  const headers = response.headers;
+  for (const name in headers) {
+    if (RATE_LIMIT_HEADER_NAMES.has(name.toLowerCase())) {
+      // A handler or hook set one already: replace it, whatever its case.
+      response.setHeader("RateLimit-Limit", limit).setHeader("RateLimit-Remaining", remaining).setHeader("RateLimit-Reset", reset);
+      return;
+    }
+  }
+  headers["RateLimit-Limit"] = limit;
+  headers["RateLimit-Remaining"] = remaining;
+  headers["RateLimit-Reset"] = reset;
 }
 
 /**
