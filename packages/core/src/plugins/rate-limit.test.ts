@@ -1,6 +1,7 @@
 import { RateLimiterMemory } from "rate-limiter-flexible";
 import { describe, expect, it, vi } from "vitest";
 import { App, type AppOptions } from "../app.js";
+import { HttpError } from "../errors.js";
 import { Response } from "../response.js";
 import { SseStream } from "../sse/stream.js";
 import { celloErrorOf, recordingLogger, startWithCleanup, type TestClient } from "../testing.js";
@@ -300,6 +301,42 @@ describe("RateLimit-* headers a handler set itself", () => {
     expect([res.status, ...rateHeaders(res.headers), res.headers["x-other"]]).toEqual([200, "5", "4", expect.stringMatching(/^\d{1,2}$/), undefined, "kept"]);
     const plain = await client.get("/hello");
     expect(rateHeaders(plain.headers)).toEqual(["5", "3", expect.stringMatching(/^\d{1,2}$/), undefined]);
+  });
+});
+
+describe("RateLimit-* headers of interleaved requests", () => {
+  it("each response carries its own request's count, when a slow handler is answered after later requests", async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const client = await limited({ points: 10, duration: 60 }, (app) => {
+      app.get("/slow", async () => {
+        await released;
+        return { slow: true };
+      });
+    });
+    const slow = client.get("/slow");
+    // Counted before /hello: wait until the slow request is in its handler (its count is taken).
+    await sleep(100);
+    const fast = await client.get("/hello");
+    const after = await client.get("/hello");
+    release();
+    const answered = await slow;
+    expect([answered.status, answered.headers["ratelimit-remaining"]]).toEqual([200, "9"]);
+    expect([fast.headers["ratelimit-remaining"], after.headers["ratelimit-remaining"]]).toEqual(["8", "7"]);
+  });
+});
+
+describe("RateLimit-* headers on an answer that replaced a failed one", () => {
+  it("are still set when a later onResponse hook throws and its error is the answer", async () => {
+    const app = new App({ logger: recordingLogger() });
+    app.get("/hello", () => "hi");
+    app.enableRateLimit({ points: 5, duration: 60 });
+    app.addHook("onResponse", (request) => {
+      if (request.query.fail !== undefined) throw new HttpError(503, "down for a moment");
+    });
+    const client = await start(app);
+    const failed = await client.get("/hello?fail=1");
+    expect([failed.status, failed.headers["ratelimit-limit"], failed.headers["ratelimit-remaining"]]).toEqual([503, "5", "4"]);
   });
 });
 

@@ -155,6 +155,24 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimitPlugin {
   let appLimiter: Limiter | undefined;
   const routeLimiters = new Map<RouteInfo, Limiter | undefined>();
   const verdicts = new WeakMap<Request, Verdict>();
+  // The verdict of the request counted last, held here rather than in the WeakMap (whose entries cost
+  // far more than the rest of the count): with a synchronous handler its response is the next one
+  // written. Only when another request is counted before it was answered does it move to the WeakMap.
+  let lastRequest: Request | undefined;
+  let lastVerdict: Verdict | undefined;
+  let lastAnswered = false;
+  const remember = (request: Request, verdict: Verdict): void => {
+    if (lastRequest !== undefined && !lastAnswered) verdicts.set(lastRequest, lastVerdict!);
+    lastRequest = request;
+    lastVerdict = verdict;
+    lastAnswered = false;
+  };
+  const recall = (request: Request): Verdict | undefined => {
+    if (request !== lastRequest) return verdicts.get(request);
+    // Kept, not cleared: the onResponse hooks run again on an answer that replaced a failed one.
+    lastAnswered = true;
+    return lastVerdict;
+  };
   let warnedAt = -Infinity;
 
   const limiterOf = (route: RouteInfo): Limiter | undefined => {
@@ -174,7 +192,7 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimitPlugin {
     /** Record an allowed request's verdict for its headers, or refuse it with 429. */
     const decide = (request: Request, verdict: Verdict): void => {
       if (verdict.allowed) {
-        if (headers) verdicts.set(request, verdict);
+        if (headers) remember(request, verdict);
         return;
       }
       const seconds = Math.max(1, Math.ceil(verdict.resetMs / 1000));
@@ -203,7 +221,7 @@ export function rateLimit(options: RateLimitOptions = {}): RateLimitPlugin {
     });
     app.addHook("onResponse", (request, response) => {
       if (headers) {
-        const verdict = verdicts.get(request);
+        const verdict = recall(request);
         if (verdict !== undefined) setRateLimitHeaders(response, verdict);
       }
       governor.admit(request, response);
