@@ -23,7 +23,7 @@ export const MAX_CLIENTS_PER_LOAD_PROCESS = 19_000;
  * raw `net` clients on the bench machines; used only to decide how many
  * processes to start when there are spare cores for them.
  */
-export const READS_PER_LOAD_PROCESS = 150_000;
+export const READS_PER_LOAD_PROCESS = 100_000;
 
 /** The load generator's CPU over one measured load. */
 export interface LoadCpu {
