@@ -2,12 +2,13 @@
 // client that drops mid-generation and resumes with Last-Event-ID gets the rest
 // exactly once; the grace, a stop and the app's shutdown cancel the producer;
 // another owner, a forged id or a foreign Last-Event-ID get a 4xx and no event.
+import { request } from "undici";
 import { describe, expect, it } from "vitest";
 import { App } from "../app.js";
 import type { Guard } from "../guards/guard.js";
 import { Response } from "../response.js";
 import { SseEvent } from "../sse/event.js";
-import { recordingLogger, startWithCleanup, type ReceivedEvent } from "../testing.js";
+import { connect, createParser, recordingLogger, startWithCleanup, type ReceivedEvent } from "../testing.js";
 import { ResumableStreams, type ResumableStreamsOptions } from "./resumable.js";
 
 const start = startWithCleanup();
@@ -107,6 +108,57 @@ describe("resumable streams in one process", () => {
     // A reload reads it all from the start: the whole answer, once.
     const reload = await client.sse(`/chat`, { method: "POST", lastEventId: `${first.headers["cello-stream-id"]}.0`, timeoutMs: 10_000 });
     expect(tokens(reload.events).join("")).toBe(model.model.tokens.join(""));
+  });
+
+  it("@cellojs/client's connect() POSTs, is cut off, reconnects to the same POST with Last-Event-ID and gets the rest once", async () => {
+    let started = 0;
+    const model = fakeModel(30, 10);
+    const app = new App({ logger: recordingLogger(), sse: { heartbeatMs: 0 } });
+    // Every response ends after ~60 ms (a proxy's timeout, a deploy): the client must come back.
+    const chats = new ResumableStreams(app, { sse: { maxLifetimeMs: 60, lifetimeJitter: 0, retry: 5 } });
+    app.post("/chat", async (req) => {
+      const { prompt } = (await req.json()) as { prompt: string };
+      expect(prompt).toBe("hi");
+      return chats.start(req, (signal) => (started++, model.stream(signal)));
+    });
+    const client = await start(app);
+    const received: ReceivedEvent[] = [];
+    let connections = 0;
+    for await (const event of connect(`${client.url}/chat`, { method: "POST", headers: { "content-type": "application/json" }, body: '{"prompt":"hi"}', onOpen: () => void connections++ })) {
+      received.push(event);
+      if (event.event === "end") break;
+    }
+    expect(connections).toBeGreaterThan(1);
+    expect(started).toBe(1);
+    expect(tokens(received).join("")).toBe(model.model.tokens.join(""));
+    expect(new Set(received.map((e) => e.id)).size).toBe(received.length);
+  });
+
+  it("a reader that stalls while thousands of events arrive reads them all later, in order, once (history paged, live queue bounded)", async () => {
+    const count = 4000;
+    const chunk = "x".repeat(4000);
+    const app = new App({ logger: recordingLogger(), sse: { heartbeatMs: 0 } });
+    const chats = new ResumableStreams(app, { history: count });
+    let release!: () => void;
+    const go = new Promise<void>((resolve) => (release = resolve));
+    app.post("/bulk", (req) =>
+      chats.start(req, async function* () {
+        await go;
+        for (let i = 0; i < count; i++) yield `${i} ${chunk}`;
+      }),
+    );
+    const client = await start(app);
+    // Not read for now: the socket's buffers fill and the server's pump waits while the producer runs on.
+    const res = await request(`${client.url}/bulk`, { method: "POST" });
+    release();
+    await until(() => chats.running === 0, "the producer to finish", 20_000);
+    const seen: number[] = [];
+    let end = "";
+    const parser = createParser({ onEvent: (e) => (e.event === "end" ? (end = e.data) : seen.push(Number(e.data.slice(0, e.data.indexOf(" "))))) });
+    for await (const part of res.body) parser.feed(part as Uint8Array);
+    expect([seen.length, seen.at(-1), end]).toEqual([count, count - 1, '{"reason":"done"}']);
+    expect(seen.every((n, i) => n === i)).toBe(true);
+    expect(end).toBe('{"reason":"done"}');
   });
 
   it("reading a stream from the start (a page reload) gives the whole answer once, then 204 after its end", async () => {

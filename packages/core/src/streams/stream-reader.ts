@@ -47,6 +47,9 @@ export async function* readStream(
   let overflowed = false;
   let wake: (() => void) | undefined;
   const onMessage = (message: ChannelMessage) => {
+    // Once over, nothing is queued until the history was read again: a later event sent
+    // before that read would move the position past the dropped ones.
+    if (overflowed) return;
     if (queue.length >= MAX_QUEUED) {
       queue.length = 0;
       overflowed = true;
@@ -79,7 +82,7 @@ export async function* readStream(
           if (page.events.length < PAGE || signal.aborted) break;
         }
       }
-      while (queue.length > 0 && !signal.aborted) {
+      while (queue.length > 0 && !overflowed && !signal.aborted) {
         const message = queue.shift()!;
         if (last !== "" && broker.compareIds(message.id, last) <= 0) continue;
         yield frame(message);
