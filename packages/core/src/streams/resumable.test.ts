@@ -5,6 +5,7 @@
 import { request } from "undici";
 import { describe, expect, it } from "vitest";
 import { App } from "../app.js";
+import { memoryBroker, type ChannelBroker } from "../channels/broker.js";
 import type { Guard } from "../guards/guard.js";
 import { Response } from "../response.js";
 import { SseEvent } from "../sse/event.js";
@@ -159,6 +160,21 @@ describe("resumable streams in one process", () => {
     expect([seen.length, seen.at(-1), end]).toEqual([count, count - 1, '{"reason":"done"}']);
     expect(seen.every((n, i) => n === i)).toBe(true);
     expect(end).toBe('{"reason":"done"}');
+  });
+
+  it("live events that a slow replay also returns are sent once (a networked broker's round trip)", async () => {
+    // The history is read 30 ms after the call, as a remote broker may: events published
+    // meanwhile arrive live and are in the replay too (the ordering contract allows it).
+    const inner = memoryBroker();
+    const broker: ChannelBroker = { ...inner, replay: async (channel, afterId, options) => (await sleep(30), inner.replay(channel, afterId, options)) };
+    const model = fakeModel(30, 5);
+    const app = new App({ broker, logger: recordingLogger(), sse: { heartbeatMs: 0 } });
+    const chats = new ResumableStreams(app);
+    app.post("/chat", (req) => chats.start(req, model.stream));
+    const client = await start(app);
+    const res = await client.sse("/chat", { method: "POST", timeoutMs: 10_000 });
+    expect(tokens(res.events).join("")).toBe(model.model.tokens.join(""));
+    expect(new Set(res.events.map((e) => e.id)).size).toBe(res.events.length);
   });
 
   it("reading a stream from the start (a page reload) gives the whole answer once, then 204 after its end", async () => {
