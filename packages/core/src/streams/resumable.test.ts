@@ -317,8 +317,11 @@ describe("resumable streams in one process", () => {
     const reader = await client.openSse("/chat", { method: "POST", headers: alice });
     await reader.waitForEvents(1);
     await app.close({ graceMs: 2000 });
-    await until(() => model.model.cancelled, "the producer to be cancelled");
+    // close() waited for the end to be published, while the broker was still open.
+    expect(model.model.cancelled).toBe(true);
     expect(chats.running).toBe(0);
+    const history = await app.broker.replay(`\u001fcello.stream:${reader.headers["cello-stream-id"]}`, "");
+    expect(history.events.at(-1)).toMatchObject({ event: "end", data: '{"reason":"shutdown"}' });
   });
 
   it("refuses bad options where they are set", () => {

@@ -82,6 +82,8 @@ const STREAM_ID = /^[A-Za-z0-9_-]{22}$/;
 /** A broker id: memory (`7`) or Redis Streams (`1732912345678-0`). */
 const BROKER_ID = /^\d{1,20}(?:-\d{1,20})?$/;
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** How long `app.close()` waits for this instance's producers to publish their `end`. */
+const SHUTDOWN_WAIT_MS = 2000;
 
 /** The owner record, first event of the `meta` channel. */
 interface OwnerRecord {
@@ -97,6 +99,8 @@ interface RunningStream {
   readers: number;
   graceTimer: ReturnType<typeof setTimeout> | undefined;
   stopControl: () => void;
+  /** Resolves once its `end` was published (or failed to be). */
+  ended: Promise<void>;
 }
 
 /**
@@ -145,8 +149,10 @@ export class ResumableStreams {
     if (options.sse !== undefined) checkSseOptions(options.sse);
     this.#sse = options.sse;
     // Producers of this instance end with it; the deletion timers are dropped (another instance may still serve the streams).
-    app.onEvent("draining", () => {
-      for (const stream of this.#running.values()) cancel(stream, "shutdown");
+    // Awaited by close() while the broker is still open, so each stream's `end` is published.
+    app.onEvent("draining", async () => {
+      const ending = [...this.#running.values()].map((stream) => (cancel(stream, "shutdown"), stream.ended));
+      await Promise.race([Promise.all(ending), new Promise((resolve) => setTimeout(resolve, SHUTDOWN_WAIT_MS).unref())]);
       for (const timer of this.#expiries) clearTimeout(timer);
       this.#expiries.clear();
     });
@@ -291,7 +297,7 @@ export class ResumableStreams {
   /** Run the producer in the background, publishing each event; publish the end, then schedule the deletion. */
   #run(streamId: string, names: StreamNames, producer: StreamProducer): void {
     const controller = new AbortController();
-    const stream: RunningStream = { controller, reason: undefined, readers: 0, graceTimer: undefined, stopControl: () => {} };
+    const stream: RunningStream = { controller, reason: undefined, readers: 0, graceTimer: undefined, stopControl: () => {}, ended: Promise.resolve() };
     this.#running.set(streamId, stream);
     stream.stopControl = this.#broker.subscribe(names.ctl, (message) => {
       if (message.data === "stop") cancel(stream, "stopped");
@@ -299,7 +305,7 @@ export class ResumableStreams {
     });
     // Nobody reads yet: the first response attaches at once, unless its client is already gone.
     this.#armGrace(stream);
-    void this.#produce(names, producer, stream).then(async (reason) => {
+    stream.ended = this.#produce(names, producer, stream).then(async (reason) => {
       clearTimeout(stream.graceTimer);
       stream.stopControl();
       this.#running.delete(streamId);
