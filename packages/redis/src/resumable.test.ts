@@ -125,6 +125,22 @@ describe.skipIf(skipWithoutRedis)("resumable streams across two processes on Red
     expect(endOf(rest.events)).toEqual(['{"reason":"cancelled"}']);
   });
 
+  it("an instance that shuts down (SIGTERM) ends its streams with reason shutdown, which B's readers get", async () => {
+    const c = await startFixture(prefix, "resumable-server.ts");
+    try {
+      const first = await read(`${c.url}/chat`, { method: "POST", user: "alice", body: { tokens: 1000 } });
+      const streamId = String(first.headers["cello-stream-id"]);
+      await until(() => first.events.length >= 2, "2 events on C");
+      const onB = await read(`${b.url}/chat/streams/${streamId}`, { user: "alice" });
+      await c.stop("SIGTERM");
+      await until(onB.ended, "the stream read on B to end");
+      expect(endOf(onB.events)).toEqual(['{"reason":"shutdown"}']);
+      expect(c.stderr()).not.toContain("could not publish");
+    } finally {
+      await c.stop();
+    }
+  });
+
   it("another principal gets 404 on B, for reading and for stopping, and no event", async () => {
     const reader = await read(`${a.url}/chat`, { method: "POST", user: "alice", body: { tokens: 30 } });
     const streamId = String(reader.headers["cello-stream-id"]);
