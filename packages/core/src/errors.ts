@@ -15,6 +15,12 @@ export const ERROR_CODES = {
   // A channel name from a request that is empty, too long or holds a control character.
   CELLO_INVALID_CHANNEL_NAME: { status: 400, message: "Invalid channel name" },
   CELLO_NOT_FOUND: { status: 404, message: "Not Found" },
+  // Resumable streams: an id that is malformed, unknown, expired or another owner's (one answer for all).
+  CELLO_STREAM_NOT_FOUND: { status: 404, message: "Stream not found" },
+  // Resumable streams: a Last-Event-ID that is not one of the stream's ids.
+  CELLO_INVALID_LAST_EVENT_ID: { status: 400, message: "Invalid Last-Event-ID" },
+  // Resumable streams: the events after the client's Last-Event-ID are no longer held.
+  CELLO_STREAM_GONE: { status: 410, message: "Stream events no longer held" },
   CELLO_METHOD_NOT_ALLOWED: { status: 405, message: "Method Not Allowed" },
   CELLO_BODY_TOO_LARGE: { status: 413, message: "Payload Too Large" },
   CELLO_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "Unsupported Media Type" },
@@ -132,6 +138,7 @@ const STATUS_TEXT: Record<number, string> = {
   404: "Not Found",
   405: "Method Not Allowed",
   409: "Conflict",
+  410: "Gone",
   413: "Payload Too Large",
   415: "Unsupported Media Type",
   422: "Unprocessable Content",

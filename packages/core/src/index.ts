@@ -61,6 +61,7 @@ export type { SseCloseReason, SseStreamInfo } from "./sse/report.js";
 export type { SseSource } from "./sse/source.js";
 export { SseEvent, formatSseComment, formatSseFrame, type SseEventOptions } from "./sse/event.js";
 export { SseStream } from "./sse/stream.js";
+export { ResumableStreams, type ResumableStreamsOptions, type StreamEndReason, type StreamProducer } from "./streams/resumable.js";
 export type { ValidationIssue, ValidationProblem } from "./validation/problem.js";
 export type { ValidationOptions } from "./validation/route.js";
 export type { RouteSchema, Validated, ValidatedRequest } from "./validation/schema.js";
