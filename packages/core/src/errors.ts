@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   CELLO_INVALID_CHANNEL_NAME: { status: 400, message: "Invalid channel name" },
   CELLO_NOT_FOUND: { status: 404, message: "Not Found" },
   CELLO_METHOD_NOT_ALLOWED: { status: 405, message: "Method Not Allowed" },
+  // A route's requireAccept option: the request's Accept admits none of its media types (a problem+json 406, negotiation.ts).
+  CELLO_NOT_ACCEPTABLE: { status: 406, message: "Not Acceptable" },
   CELLO_BODY_TOO_LARGE: { status: 413, message: "Payload Too Large" },
   CELLO_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "Unsupported Media Type" },
   // Input that does not match the route's schema: the 422 body is a problem details document (validation/problem.ts).
@@ -131,6 +133,7 @@ const STATUS_TEXT: Record<number, string> = {
   403: "Forbidden",
   404: "Not Found",
   405: "Method Not Allowed",
+  406: "Not Acceptable",
   409: "Conflict",
   413: "Payload Too Large",
   415: "Unsupported Media Type",
