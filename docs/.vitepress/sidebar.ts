@@ -38,6 +38,9 @@ export const sidebar: SidebarItem[] = [
       { text: "Channels", link: "/guide/channels" },
       { text: "Scaling with Redis", link: "/guide/scaling-redis" },
       { text: "Client library", link: "/guide/client" },
+      { text: "POST streams and cancellation", link: "/guide/post-streams" },
+      { text: "OpenAI chat streams", link: "/guide/openai-streams" },
+      { text: "AI SDK UI message streams", link: "/guide/ai-sdk-streams" },
     ],
   },
   {

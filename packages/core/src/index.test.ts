@@ -42,6 +42,7 @@ const VALUES = [
   "logging",
   "memoryBroker",
   "openapi",
+  "openaiChatStream",
   "metrics",
   "options",
   "patch",
@@ -50,6 +51,7 @@ const VALUES = [
   "rateLimit",
   "route",
   "silentLogger",
+  "uiMessageStream",
 ];
 
 /** Every name a user can import only as a type. */
@@ -102,6 +104,11 @@ const TYPES = [
   "LoggingOptions",
   "MetricsOptions",
   "MetricsRegistry",
+  "NotAcceptableProblem",
+  "OpenAIChatChunk",
+  "OpenAIChatStreamOptions",
+  "OpenAIFinishReason",
+  "OpenAIUsage",
   "OverflowPolicy",
   "PermissionGuardOptions",
   "Plugin",
@@ -142,6 +149,9 @@ const TYPES = [
   "StreamEndOptions",
   "SseWriteMessage",
   "SubscribeOptions",
+  "UIMessageChunkObject",
+  "UIMessageFinishReason",
+  "UIMessageStreamOptions",
   "Validated",
   "ValidatedRequest",
   "ValidationIssue",

@@ -3,6 +3,7 @@
 // streams its tokens. Whenever the client leaves (undici abort, a raw socket destroyed,
 // before or after the first token), the upstream request is cancelled promptly, every time.
 import { connect as netConnect } from "node:net";
+import type { ReadableStream } from "node:stream/web";
 import { fetch } from "undici";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { App } from "./app.js";
@@ -29,6 +30,10 @@ async function askUpstream(request: Request): Promise<ReadableStream<Uint8Array>
   return upstream.body!;
 }
 
+/**
+ * The upstream's text. Ending this generator releases the body, never cancels it: the
+ * upstream request is cancelled by request.signal alone, which is what these tests prove.
+ */
 async function* textOf(body: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   const decoder = new TextDecoder();
   const reader = body.getReader();
