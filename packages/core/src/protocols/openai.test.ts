@@ -212,6 +212,16 @@ describe("openaiChatStream with the openai client", () => {
     expect(chunks.flatMap((chunk) => chunk.choices.map((choice) => choice.finish_reason))).toEqual([null, null, "tool_calls"]);
   });
 
+  it("the openai client sends Accept: application/json, so a route with requireAccept: text/event-stream refuses it (406)", async () => {
+    const app = new App();
+    app.post("/strict/chat/completions", () => openaiChatStream(["never"], { model: "m" }), { requireAccept: "text/event-stream" });
+    const { url } = await start(app);
+    const openai = new OpenAI({ apiKey: "sk-test", baseURL: `${url}/strict`, maxRetries: 0 });
+    const failure = await openai.chat.completions.create({ model: "m", messages: [], stream: true }).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(APIError);
+    expect((failure as APIError).status).toBe(406);
+  });
+
   it("refuses a source that is not iterable and a missing model where it is called", () => {
     for (const source of [undefined, 42, "text", { next() {} }]) {
       expect(() => openaiChatStream(source as never, { model: "m" })).toThrow(CelloError);
