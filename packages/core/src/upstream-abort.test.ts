@@ -6,6 +6,7 @@ import { connect as netConnect } from "node:net";
 import type { ReadableStream } from "node:stream/web";
 import { fetch } from "undici";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { connect } from "@cellojs/client";
 import { App } from "./app.js";
 import { fakeToken, startFakeLlm, type FakeLlm, type FakeLlmRequest } from "./fake-llm.test-support.js";
 import type { Request } from "./request.js";
@@ -151,6 +152,25 @@ describe("a client that leaves cancels the upstream request (request.signal -> u
       expect(logger.errors).toEqual([]);
     });
   }
+
+  it("@cellojs/client's connect(): a POST stream with a body, stopped by its signal, cancels the upstream every time", async () => {
+    const { url, logger } = await relayApp();
+    for (let round = 1; round <= ROUNDS; round++) {
+      const stop = new AbortController();
+      const path = round % 2 === 0 ? "/generator" : "/sse-stream";
+      let text = "";
+      for await (const event of connect(`${url}${path}`, { method: "POST", body: JSON.stringify({ delayMs: 5 }), headers: { "content-type": "application/json" }, signal: stop.signal })) {
+        text += event.data;
+        if (text.includes(fakeToken(2))) stop.abort(); // ends the iteration without an error
+      }
+      const leftAt = performance.now();
+      expect(text.startsWith(fakeToken(0) + fakeToken(1))).toBe(true);
+      await llm.until((l) => l.cancelled === round, PROMPT_MS);
+      latencies.push(llm.cancelledAt[round - 1]! - leftAt);
+    }
+    expect([llm.started, llm.cancelled, llm.completed]).toEqual([ROUNDS, ROUNDS, 0]);
+    expect(logger.errors).toEqual([]);
+  });
 
   it("a client that stays gets every token, and the upstream completes", async () => {
     const { url } = await relayApp();
