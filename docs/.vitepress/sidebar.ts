@@ -40,6 +40,9 @@ export const sidebar: SidebarItem[] = [
       { text: "Streaming LLM output", link: "/guide/streaming-llm" },
       { text: "Resumable streams", link: "/guide/resumable-streams" },
       { text: "Client library", link: "/guide/client" },
+      { text: "POST streams and cancellation", link: "/guide/post-streams" },
+      { text: "OpenAI chat streams", link: "/guide/openai-streams" },
+      { text: "AI SDK UI message streams", link: "/guide/ai-sdk-streams" },
     ],
   },
   {

@@ -22,6 +22,8 @@ export const ERROR_CODES = {
   // Resumable streams: the events after the client's Last-Event-ID are no longer held.
   CELLO_STREAM_GONE: { status: 410, message: "Stream events no longer held" },
   CELLO_METHOD_NOT_ALLOWED: { status: 405, message: "Method Not Allowed" },
+  // A route's requireAccept option: the request's Accept admits none of its media types (a problem+json 406, negotiation.ts).
+  CELLO_NOT_ACCEPTABLE: { status: 406, message: "Not Acceptable" },
   CELLO_BODY_TOO_LARGE: { status: 413, message: "Payload Too Large" },
   CELLO_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "Unsupported Media Type" },
   // Input that does not match the route's schema: the 422 body is a problem details document (validation/problem.ts).
@@ -137,6 +139,7 @@ const STATUS_TEXT: Record<number, string> = {
   403: "Forbidden",
   404: "Not Found",
   405: "Method Not Allowed",
+  406: "Not Acceptable",
   409: "Conflict",
   410: "Gone",
   413: "Payload Too Large",

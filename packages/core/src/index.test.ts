@@ -43,6 +43,7 @@ const VALUES = [
   "logging",
   "memoryBroker",
   "openapi",
+  "openaiChatStream",
   "metrics",
   "options",
   "patch",
@@ -51,6 +52,7 @@ const VALUES = [
   "rateLimit",
   "route",
   "silentLogger",
+  "uiMessageStream",
 ];
 
 /** Every name a user can import only as a type. */
@@ -103,6 +105,11 @@ const TYPES = [
   "LoggingOptions",
   "MetricsOptions",
   "MetricsRegistry",
+  "NotAcceptableProblem",
+  "OpenAIChatChunk",
+  "OpenAIChatStreamOptions",
+  "OpenAIFinishReason",
+  "OpenAIUsage",
   "OverflowPolicy",
   "PermissionGuardOptions",
   "Plugin",
@@ -146,6 +153,9 @@ const TYPES = [
   "StreamEndOptions",
   "SseWriteMessage",
   "SubscribeOptions",
+  "UIMessageChunkObject",
+  "UIMessageFinishReason",
+  "UIMessageStreamOptions",
   "Validated",
   "ValidatedRequest",
   "ValidationIssue",

@@ -50,6 +50,9 @@ export {
 export { openapi } from "./plugins/openapi/plugin.js";
 export type { OpenapiOptions, OpenapiUi, OperationDocs } from "./plugins/openapi/types.js";
 export { metrics, type MetricsOptions, type MetricsRegistry } from "./plugins/metrics/metrics.js";
+export type { NotAcceptableProblem } from "./negotiation.js";
+export { uiMessageStream, type UIMessageChunkObject, type UIMessageFinishReason, type UIMessageStreamOptions } from "./protocols/ai-sdk.js";
+export { openaiChatStream, type OpenAIChatChunk, type OpenAIChatStreamOptions, type OpenAIFinishReason, type OpenAIUsage } from "./protocols/openai.js";
 export { Request } from "./request.js";
 export { Response, type ContentEncoder, type ResponseBody, type ResponseInit } from "./response.js";
 export type { HttpMethod } from "./router.js";

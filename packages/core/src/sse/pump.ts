@@ -9,6 +9,7 @@ import { HttpError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { SseConnection } from "./connection.js";
 import { SseEvent, formatSseError, formatSseFrame } from "./event.js";
+import { errorFrameOf } from "./source.js";
 
 /** Turn one produced item into a frame: string -> data, SseEvent -> as is, anything else -> JSON data. */
 export function itemToFrame(item: unknown): string | undefined {
@@ -68,7 +69,8 @@ export async function pump(connection: SseConnection, source: AsyncIterable<unkn
     // Same rule as for handlers: an HttpError below 500 is the client's business, not a server fault.
     if (!(err instanceof HttpError) || err.status >= 500) logger.error("SSE producer failed", err);
     if (!connection.closed) {
-      connection.send(formatSseError(err));
+      // A protocol helper's source says it in its protocol's words (OpenAI's `data: {"error":...}`).
+      connection.send(errorFrameOf(source, err, formatSseError));
       connection.end("error");
     }
     return;
