@@ -20,6 +20,7 @@ const VALUES = [
   "Channel",
   "DIAGNOSTICS_CHANNELS",
   "ERROR_CODES",
+  "Html",
   "HttpError",
   "Not",
   "Or",
@@ -31,6 +32,7 @@ const VALUES = [
   "SseStream",
   "compression",
   "consoleLogger",
+  "escapeHtml",
   "controller",
   "cors",
   "del",
@@ -39,6 +41,7 @@ const VALUES = [
   "get",
   "head",
   "healthChecks",
+  "html",
   "logging",
   "memoryBroker",
   "openapi",
@@ -50,6 +53,7 @@ const VALUES = [
   "rateLimit",
   "route",
   "silentLogger",
+  "unsafeHtml",
 ];
 
 /** Every name a user can import only as a type. */
@@ -89,6 +93,7 @@ const TYPES = [
   "HealthCheckOptions",
   "HookName",
   "Hooks",
+  "HtmlValue",
   "HttpErrorOptions",
   "HttpMethod",
   "HttpResponseMessage",

@@ -50,6 +50,7 @@ export {
 export { openapi } from "./plugins/openapi/plugin.js";
 export type { OpenapiOptions, OpenapiUi, OperationDocs } from "./plugins/openapi/types.js";
 export { metrics, type MetricsOptions, type MetricsRegistry } from "./plugins/metrics/metrics.js";
+export { Html, escapeHtml, html, unsafeHtml, type HtmlValue } from "./html/html.js";
 export { Request } from "./request.js";
 export { Response, type ContentEncoder, type ResponseBody, type ResponseInit } from "./response.js";
 export type { HttpMethod } from "./router.js";
