@@ -78,12 +78,12 @@ export function livescorePage(state: MatchState, lastEventId: string): Html {
     #clock { display: flex; gap: 10px; justify-content: center; margin: 10px 0; color: #555; }
     #minute { font-weight: 700; color: #c62828; }
     #timeline { list-style: none; padding: 0; }
-    #timeline li { padding: 6px 0; border-bottom: 1px solid #eee; }
+    #timeline li { position: relative; padding: 6px 0 6px 1.4em; border-bottom: 1px solid #eee; }
     #timeline .at { display: inline-block; width: 3em; color: #666; font-variant-numeric: tabular-nums; }
     #timeline .goal { font-weight: 600; }
     /* Marks drawn with CSS: a machine without an emoji font would show boxes. */
-    #timeline .yellow-card::before, #timeline .goal::before { content: ""; display: inline-block; width: .6em; height: .8em; margin-right: .4em; background: #fbc02d; border-radius: 2px; vertical-align: -1px; }
-    #timeline .goal::before { width: .8em; background: #1b5e20; border-radius: 50%; }
+    #timeline .yellow-card::before, #timeline .goal::before { content: ""; position: absolute; left: .2em; top: .65em; width: .6em; height: .8em; background: #fbc02d; border-radius: 2px; }
+    #timeline .goal::before { left: .1em; width: .8em; background: #1b5e20; border-radius: 50%; }
     .meta { color: #666; font-size: .85rem; }
   </style>
 </head>
