@@ -23,7 +23,10 @@ const kTrusted = Symbol("cello.html.trusted");
 export class Html {
   readonly #markup: string;
 
-  /** @internal Build one with {@link html} or {@link unsafeHtml}. */
+  /**
+   * Not for direct use: build one with {@link html} or {@link unsafeHtml}. `token` is private to
+   * this module, so any other call throws `CELLO_UNSAFE_HTML` (and does not type-check).
+   */
   constructor(markup: string, token: typeof kTrusted) {
     if (token !== kTrusted) throw new CelloError("CELLO_UNSAFE_HTML", "build Html with the html`...` template, or unsafeHtml(markup) for markup you trust");
     this.#markup = markup;
