@@ -191,24 +191,23 @@ describeBrowser("the livescore page in Chromium (htmx + htmx-ext-sse)", () => {
       requested.push(target.pathname);
       return route.continue();
     });
-    // The app starts after the browser: the match kicks off as the page loads (goals from minute 40, about 3 s in).
+    // The app starts after the browser: the match kicks off as the page loads (goals from minute 40, about 5 s in).
     const hostile: MatchScript = { ...script, home: HOSTILE_HOME, incidents: script.incidents.map((i) => (i.minute === 60 ? { ...i, player: HOSTILE_PLAYER } : i)) };
-    const app = createLivescoreApp({ minuteMs: 80, halfTimeMinutes: 2, restartAfterMinutes: false, script: hostile });
+    const app = createLivescoreApp({ minuteMs: 120, halfTimeMinutes: 2, restartAfterMinutes: false, script: hostile });
     apps.push(app);
     const { url } = await app.listen({ port: 0 });
     const { page, errors } = await browser.newPage();
-    await page.goto(url);
-    // Count what htmx's SSE extension swaps from now on.
-    await page.evaluate(() => {
+    // Count every event htmx's SSE extension swaps in, from before the page's own scripts run.
+    await page.addInitScript(() => {
       const seen: Record<string, number> = {};
       (window as unknown as { seen: typeof seen }).seen = seen;
-      document.body.addEventListener("htmx:sseMessage", (event) => {
+      document.addEventListener("htmx:sseMessage", (event) => {
         const type = ((event as CustomEvent).detail as MessageEvent).type;
         seen[type] = (seen[type] ?? 0) + 1;
       });
     });
+    await page.goto(url);
     const goalsAtLoad = await page.evaluate(() => Number(document.getElementById("home-goals")!.textContent) + Number(document.getElementById("away-goals")!.textContent));
-    await page.waitForFunction(() => Number(document.getElementById("minute")?.dataset.minute) >= 20, undefined, { timeout: 20_000 });
     await page.waitForSelector('#phase[data-phase="full-time"]', { timeout: 30_000 });
 
     const seen = await page.evaluate(() => (window as unknown as { seen: Record<string, number> }).seen);
