@@ -78,20 +78,23 @@ export function unsafeHtml(markup: string): Html {
 /** What an `html` template may interpolate. */
 export type HtmlValue = Html | string | number | bigint | boolean | null | undefined | readonly HtmlValue[];
 
-const REFUSED: Record<Exclude<HoleContext, "safe">, string> = {
+const REFUSED: Record<Exclude<HoleContext, "safe" | "comment">, string> = {
   tag: "inside a tag, where text could add attributes (an onclick): put it in a quoted attribute value, name=\"${...}\"",
   unquoted: "in an unquoted attribute value, where a space would start a new attribute: quote it, name=\"${...}\"",
   "raw-text": "inside <script> or <style>, where HTML escaping does not apply: pass data in a data-* attribute, or unsafeHtml() for text you made safe for that language",
+  opaque:
+    "after markup that parses differently depending on where the fragment lands (inside <svg> or <math>: a <title>, <style>, <foreignObject> or HTML tag, a CDATA section; tags written inside <title> or <textarea>): build that part in its own html`...`",
 };
 
 /** One interpolated value as markup; `where` is the hole's context. */
 function render(value: unknown, where: HoleContext, index: number): string {
   if (value instanceof Html) return value.toString();
   if (value === null || value === undefined || value === false) return "";
-  if (where !== "safe") throw new CelloError("CELLO_UNSAFE_HTML", `html: value ${index + 1} (${describeValue(value)}) sits ${REFUSED[where]}`);
+  if (where !== "safe" && where !== "comment") throw new CelloError("CELLO_UNSAFE_HTML", `html: value ${index + 1} (${describeValue(value)}) sits ${REFUSED[where]}`);
   switch (typeof value) {
     case "string":
-      return escapeHtml(value);
+      // A comment is not decoded (nobody sees it) but ends at `-->` or `--!>`: no `-` of a value may help end it.
+      return where === "comment" ? escapeHtml(value).replaceAll("-", "&#45;") : escapeHtml(value);
     case "number":
     case "bigint":
     case "boolean":
