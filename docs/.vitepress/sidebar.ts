@@ -43,6 +43,7 @@ export const sidebar: SidebarItem[] = [
       { text: "POST streams and cancellation", link: "/guide/post-streams" },
       { text: "OpenAI chat streams", link: "/guide/openai-streams" },
       { text: "AI SDK UI message streams", link: "/guide/ai-sdk-streams" },
+      { text: "HTML fragments and htmx", link: "/guide/htmx" },
     ],
   },
   {

@@ -85,7 +85,7 @@ describe("collectSnippets", () => {
     const byPage = new Map<string, number>();
     for (const s of snippets) byPage.set(s.page, (byPage.get(s.page) ?? 0) + 1);
     // Pages that teach core APIs show checked code; these must never lose it silently.
-    for (const page of ["index.md", "guide/getting-started.md", "guide/routing.md", "guide/request-response.md", "guide/validation.md", "guide/errors.md", "guide/security.md", "guide/sse.md", "guide/sse-operations.md", "guide/plugins.md", "guide/testing.md", "guide/deployment.md", "guide/migrating-from-cello.md", "guide/channels.md", "guide/scaling-redis.md", "guide/client.md", "guide/openapi.md", "guide/rate-limits.md", "guide/streaming-llm.md", "guide/resumable-streams.md", "guide/post-streams.md", "guide/openai-streams.md", "guide/ai-sdk-streams.md"]) {
+    for (const page of ["index.md", "guide/getting-started.md", "guide/routing.md", "guide/request-response.md", "guide/validation.md", "guide/errors.md", "guide/security.md", "guide/sse.md", "guide/sse-operations.md", "guide/plugins.md", "guide/testing.md", "guide/deployment.md", "guide/migrating-from-cello.md", "guide/channels.md", "guide/scaling-redis.md", "guide/client.md", "guide/openapi.md", "guide/rate-limits.md", "guide/streaming-llm.md", "guide/resumable-streams.md", "guide/post-streams.md", "guide/openai-streams.md", "guide/ai-sdk-streams.md", "guide/htmx.md"]) {
       expect(byPage.get(page) ?? 0, page).toBeGreaterThan(0);
     }
     expect(snippets.length).toBeGreaterThanOrEqual(30);

@@ -57,6 +57,8 @@ export const ERROR_CODES = {
   CELLO_INVALID_RESPONSE: { status: 500, message: "Response does not match its schema" },
   CELLO_INVALID_SSE_EVENT: { status: 500, message: "SSE event does not match its schema" },
   CELLO_MISSING_DEPENDENCY: { status: 500, message: "Missing dependency" },
+  // html`...`: a value where escaping cannot make it safe (a tag, an unquoted attribute, a script), or one that is not text.
+  CELLO_UNSAFE_HTML: { status: 500, message: "Unsafe HTML interpolation" },
 } as const;
 
 /** A code from {@link ERROR_CODES}. */

@@ -20,6 +20,7 @@ const VALUES = [
   "Channel",
   "DIAGNOSTICS_CHANNELS",
   "ERROR_CODES",
+  "Html",
   "HttpError",
   "Not",
   "Or",
@@ -32,6 +33,7 @@ const VALUES = [
   "SseStream",
   "compression",
   "consoleLogger",
+  "escapeHtml",
   "controller",
   "cors",
   "del",
@@ -40,6 +42,7 @@ const VALUES = [
   "get",
   "head",
   "healthChecks",
+  "html",
   "logging",
   "memoryBroker",
   "openapi",
@@ -53,6 +56,7 @@ const VALUES = [
   "route",
   "silentLogger",
   "uiMessageStream",
+  "unsafeHtml",
 ];
 
 /** Every name a user can import only as a type. */
@@ -92,6 +96,7 @@ const TYPES = [
   "HealthCheckOptions",
   "HookName",
   "Hooks",
+  "HtmlValue",
   "HttpErrorOptions",
   "HttpMethod",
   "HttpResponseMessage",

@@ -53,6 +53,7 @@ export { metrics, type MetricsOptions, type MetricsRegistry } from "./plugins/me
 export type { NotAcceptableProblem } from "./negotiation.js";
 export { uiMessageStream, type UIMessageChunkObject, type UIMessageFinishReason, type UIMessageStreamOptions } from "./protocols/ai-sdk.js";
 export { openaiChatStream, type OpenAIChatChunk, type OpenAIChatStreamOptions, type OpenAIFinishReason, type OpenAIUsage } from "./protocols/openai.js";
+export { Html, escapeHtml, html, unsafeHtml, type HtmlValue } from "./html/html.js";
 export { Request } from "./request.js";
 export { Response, type ContentEncoder, type ResponseBody, type ResponseInit } from "./response.js";
 export type { HttpMethod } from "./router.js";
