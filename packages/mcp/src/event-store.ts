@@ -1,0 +1,114 @@
+/**
+ * Resumability for MCP streams on Cello.ts channels: every message the SDK's
+ * transport sends on an SSE stream is published to a channel of the app's
+ * broker (one per session and stream, with history), and a client that comes
+ * back with `Last-Event-ID` gets what it missed from that history. With the
+ * in-memory broker the history lives in the process; with `@cellojs/redis` it
+ * lives in Redis Streams, outliving the instance that wrote it.
+ */
+import { CelloError, type ChannelBroker } from "@cellojs/core";
+import type { EventStore } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+
+/**
+ * An event store that keeps each session's events apart. {@link mountMcp} asks it for
+ * one SDK `EventStore` per session and drops the session's events when the session ends.
+ * {@link channelEventStore} is the implementation; write your own only for another backend.
+ */
+export interface SessionEventStore {
+  /** The SDK event store of one session: it stores and replays that session's events only. */
+  forSession(sessionId: string): EventStore;
+  /** Delete what was stored for a session (it was closed, deleted or timed out). */
+  dropSession(sessionId: string): Promise<void>;
+}
+
+/** Options of {@link channelEventStore}. */
+export interface ChannelEventStoreOptions {
+  /** Events kept per stream (one stream per POST that streams, plus a session's GET stream). Default 1000. */
+  history?: number;
+  /** Drop events older than this many ms (0 keeps them until pushed out or the session ends). Default 0. */
+  ttlMs?: number;
+  /** Prefix of the broker channel names. Default `"mcp:"` (channels `mcp:<session>:<stream>`). */
+  prefix?: string;
+}
+
+// The SDK names streams with a UUID, or `_GET_stream` for a session's standalone stream;
+// broker ids are "12" (memory) or "1718000000000-0" (Redis). The event id is both, so a
+// resume finds its stream; anything else a client sends is no event of this store.
+const EVENT_ID = /^([A-Za-z0-9_-]{1,64}):([0-9A-Za-z-]{1,64})$/;
+const REPLAY_PAGE = 100;
+
+/**
+ * An MCP event store on the channels of `broker` (usually `app.broker`: memory by
+ * default, Redis with `@cellojs/redis`). Event ids are `<stream>:<broker id>`; a session
+ * replays only its own channels, so an event id from another session finds nothing.
+ * A `Last-Event-ID` that is malformed, of another session, or older than the history
+ * is refused (the SDK answers 400) rather than replayed from a wrong place.
+ * @param broker - Where events are kept (`app.broker`).
+ * @param options - History bounds and channel prefix (see {@link ChannelEventStoreOptions}).
+ * @example
+ * import { channelEventStore, mountMcp } from "@cellojs/mcp";
+ * mountMcp(app, "/mcp", { createServer, eventStore: channelEventStore(app.broker, { history: 500 }) });
+ */
+export function channelEventStore(broker: ChannelBroker, options: ChannelEventStoreOptions = {}): SessionEventStore {
+  const history = options.history ?? 1000;
+  const ttlMs = options.ttlMs ?? 0;
+  const prefix = options.prefix ?? "mcp:";
+  if (!Number.isInteger(history) || history < 1) throw new CelloError("CELLO_INVALID_OPTION", `channelEventStore: history must be a positive integer, got ${String(history)}`);
+  if (!Number.isInteger(ttlMs) || ttlMs < 0) throw new CelloError("CELLO_INVALID_OPTION", `channelEventStore: ttlMs must be a non-negative integer, got ${String(ttlMs)}`);
+  if (typeof prefix !== "string") throw new CelloError("CELLO_INVALID_OPTION", "channelEventStore: prefix must be a string");
+  // The channels each session wrote to on this instance, so dropSession deletes exactly those.
+  const channelsOf = new Map<string, Set<string>>();
+
+  return {
+    forSession(sessionId) {
+      const channelOf = (streamId: string) => `${prefix}${sessionId}:${streamId}`;
+      const parse = (eventId: string) => {
+        const match = EVENT_ID.exec(eventId);
+        return match === null ? undefined : { streamId: match[1]!, channel: channelOf(match[1]!), after: match[2]! };
+      };
+      return {
+        async storeEvent(streamId, message) {
+          const channel = channelOf(streamId);
+          let known = channelsOf.get(sessionId);
+          if (known === undefined) channelsOf.set(sessionId, (known = new Set()));
+          if (!known.has(channel)) {
+            known.add(channel);
+            broker.configure(channel, { history, ttlMs });
+          }
+          const id = await broker.publish(channel, { data: JSON.stringify(message) });
+          return `${streamId}:${id}`;
+        },
+        async getStreamIdForEventId(eventId) {
+          const parsed = parse(eventId);
+          if (parsed === undefined) return undefined;
+          // An id the history no longer reaches (or never held) cannot be resumed without a gap.
+          const probe = await broker.replay(parsed.channel, parsed.after, { limit: 1 });
+          return probe.reset ? undefined : parsed.streamId;
+        },
+        async replayEventsAfter(lastEventId, { send }) {
+          const parsed = parse(lastEventId);
+          if (parsed === undefined) throw new CelloError("CELLO_INVALID_OPTION", "Last-Event-ID is not an event of this session");
+          let after = parsed.after;
+          for (;;) {
+            const page = await broker.replay(parsed.channel, after, { limit: REPLAY_PAGE });
+            if (page.reset) throw new CelloError("CELLO_INVALID_OPTION", "Last-Event-ID is older than the stream's history");
+            for (const event of page.events) {
+              const message = JSON.parse(event.data) as Partial<JSONRPCMessage>;
+              // The SDK stores an empty priming event ({}) to hand out a first id: nothing to resend.
+              if (message.jsonrpc !== undefined) await send(`${parsed.streamId}:${event.id}`, message as JSONRPCMessage);
+              after = event.id;
+            }
+            if (page.events.length < REPLAY_PAGE) return parsed.streamId;
+          }
+        },
+      };
+    },
+    async dropSession(sessionId) {
+      const channels = channelsOf.get(sessionId);
+      channelsOf.delete(sessionId);
+      if (channels === undefined || broker.delete === undefined) return;
+      await Promise.all([...channels].map((channel) => broker.delete!(channel)));
+    },
+  };
+}

@@ -1,0 +1,165 @@
+/**
+ * Shared by the MCP tests: an app with a small MCP server mounted, the SDK's
+ * own client over real sockets, a TCP proxy whose connections a test can cut,
+ * and a raw HTTP helper for requests no well-behaved client sends.
+ */
+import { request as httpRequest } from "node:http";
+import { Socket, createServer, type Server } from "node:net";
+import { App, silentLogger, type AppOptions } from "@cellojs/core";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { z } from "zod";
+import { mountMcp, type McpMount, type McpMountOptions } from "./index.js";
+
+/** A gate a tool waits at until the test opens it. */
+export interface Gate {
+  readonly wait: Promise<void>;
+  open(): void;
+}
+
+export function gate(): Gate {
+  let open!: () => void;
+  const wait = new Promise<void>((resolve) => (open = resolve));
+  return { wait, open };
+}
+
+/** What the test controls in the tools of {@link demoServer}. */
+export interface ToolControls {
+  /** `stream` sends progress 1..3, waits here, sends 4..6, waits at `second`, then 7..10 and the result. */
+  first: Gate;
+  second: Gate;
+  /** How many sessions createServer built. */
+  built: number;
+}
+
+/** The MCP server of the tests: `add`, and `stream` (progress notifications, gated in the middle). */
+export function demoServer(controls: ToolControls): McpServer {
+  controls.built++;
+  const server = new McpServer({ name: "cello-test", version: "1.0.0" });
+  server.registerTool("add", { description: "Add two numbers", inputSchema: { a: z.number(), b: z.number() } }, ({ a, b }) => ({
+    content: [{ type: "text", text: String(a + b) }],
+  }));
+  server.registerTool("stream", { description: "Ten progress steps", inputSchema: { gated: z.boolean() } }, async ({ gated }, extra) => {
+    const token = extra._meta?.progressToken;
+    const step = async (progress: number) => {
+      if (token !== undefined) await extra.sendNotification({ method: "notifications/progress", params: { progressToken: token, progress, total: 10, message: `step ${progress}` } });
+    };
+    for (let i = 1; i <= 10; i++) {
+      if (gated && i === 4) await controls.first.wait;
+      if (gated && i === 7) await controls.second.wait;
+      await step(i);
+    }
+    return { content: [{ type: "text", text: "done" }] };
+  });
+  return server;
+}
+
+/** An app with the demo server at /mcp, listening on port 0. */
+export async function startApp(
+  mountOptions: Partial<McpMountOptions> = {},
+  appOptions: AppOptions = {},
+): Promise<{ app: App; url: string; port: number; controls: ToolControls; mount: McpMount }> {
+  const app = new App({ logger: silentLogger, ...appOptions });
+  const controls: ToolControls = { first: gate(), second: gate(), built: 0 };
+  const mount = mountMcp(app, "/mcp", { createServer: () => demoServer(controls), ...mountOptions });
+  const address = await app.listen({ port: 0, host: "127.0.0.1" });
+  return { app, url: `http://127.0.0.1:${address.port}/mcp`, port: address.port, controls, mount };
+}
+
+/** The SDK client, connected (initialize done) over its Streamable HTTP transport. */
+export async function connectClient(url: string, retryMs = 100): Promise<{ client: Client; transport: StreamableHTTPClientTransport; errors: Error[] }> {
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    reconnectionOptions: { initialReconnectionDelay: retryMs, maxReconnectionDelay: retryMs * 4, reconnectionDelayGrowFactor: 1.5, maxRetries: 5 },
+  });
+  const client = new Client({ name: "cello-test-client", version: "1.0.0" });
+  const errors: Error[] = [];
+  client.onerror = (err) => errors.push(err);
+  await client.connect(transport);
+  return { client, transport, errors };
+}
+
+/** A TCP proxy to `port` whose open connections {@link CutProxy.cut} destroys (a dropped network). */
+export interface CutProxy {
+  readonly port: number;
+  /** Connections accepted so far. */
+  readonly accepted: number;
+  cut(): void;
+  close(): Promise<void>;
+}
+
+export async function cutProxy(port: number): Promise<CutProxy> {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  const server: Server = createServer((downstream) => {
+    accepted++;
+    const upstream = new Socket();
+    upstream.connect(port, "127.0.0.1");
+    sockets.add(downstream).add(upstream);
+    const drop = () => {
+      downstream.destroy();
+      upstream.destroy();
+      sockets.delete(downstream);
+      sockets.delete(upstream);
+    };
+    downstream.on("error", drop).on("close", drop);
+    upstream.on("error", drop).on("close", drop);
+    downstream.pipe(upstream);
+    upstream.pipe(downstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    get accepted() {
+      return accepted;
+    },
+    cut() {
+      for (const socket of sockets) socket.destroy();
+      sockets.clear();
+    },
+    close() {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** One raw HTTP exchange, with whatever headers the test wants (Host included). */
+export function rawRequest(
+  port: number,
+  options: { method: string; headers?: Record<string, string>; body?: string | Buffer; path?: string },
+): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: "127.0.0.1", port, method: options.method, path: options.path ?? "/mcp", headers: options.headers, setHost: !options.headers?.host }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk: string) => (body += chunk));
+      res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(options.body);
+  });
+}
+
+/** The headers of a well-formed MCP POST. */
+export const MCP_POST_HEADERS = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+
+/** A minimal initialize request body. */
+export const INITIALIZE = JSON.stringify({
+  jsonrpc: "2.0",
+  id: 1,
+  method: "initialize",
+  params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+});
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Poll until `ready`, or fail after `timeoutMs` saying `what`. */
+export async function until(ready: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(10);
+  }
+}
