@@ -9,6 +9,7 @@ import { App, silentLogger, type AppOptions } from "@cellojs/core";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { CallToolResultSchema } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { mountMcp, type McpMount, type McpMountOptions } from "./index.js";
 
@@ -163,3 +164,28 @@ export async function until(ready: () => boolean, what: string, timeoutMs = 10_0
     await sleep(10);
   }
 }
+
+/** A tool call whose stream is cut after 3 of 10 progress steps, resumed by the SDK client. */
+export async function droppedAndResumed(url: string, port: number, controls: { first: { open(): void }; second: { open(): void } }, proxyHolder: { proxy?: CutProxy }) {
+  const proxy = await cutProxy(port);
+  proxyHolder.proxy = proxy;
+  const { client, errors } = await connectClient(url.replace(`:${port}/`, `:${proxy.port}/`), 100);
+  const progress: number[] = [];
+  const call = client.callTool({ name: "stream", arguments: { gated: true } }, CallToolResultSchema, {
+    onprogress: (p) => progress.push(p.progress),
+    timeout: 30_000,
+  });
+  await until(() => progress.length === 3, "the first three progress steps");
+  const acceptedBefore = proxy.accepted;
+  proxy.cut();
+  // Steps 4..6 are produced while the client is away: they can only come back by replay.
+  controls.first.open();
+  await until(() => proxy.accepted > acceptedBefore, "the client to reconnect");
+  await until(() => progress.length === 6, "steps 4..6, replayed");
+  // Steps 7..10 and the result go out live on the resumed stream.
+  controls.second.open();
+  const result = await call;
+  await client.close();
+  return { progress, result, errors };
+}
+

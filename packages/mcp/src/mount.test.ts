@@ -6,7 +6,7 @@
 import { CallToolResultSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, test } from "vitest";
 import type { App } from "@cellojs/core";
-import { connectClient, cutProxy, rawRequest, startApp, until, INITIALIZE, MCP_POST_HEADERS, type CutProxy } from "./mcp.test-support.js";
+import { connectClient, droppedAndResumed, rawRequest, startApp, until, INITIALIZE, MCP_POST_HEADERS, type CutProxy } from "./mcp.test-support.js";
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -70,30 +70,6 @@ describe("the SDK client on a mounted MCP server", () => {
     await second.client.close();
   });
 });
-
-/** A tool call whose stream is cut after 3 of 10 progress steps, resumed by the SDK client. */
-export async function droppedAndResumed(url: string, port: number, controls: { first: { open(): void }; second: { open(): void } }, proxyHolder: { proxy?: CutProxy }) {
-  const proxy = await cutProxy(port);
-  proxyHolder.proxy = proxy;
-  const { client, errors } = await connectClient(url.replace(`:${port}/`, `:${proxy.port}/`), 100);
-  const progress: number[] = [];
-  const call = client.callTool({ name: "stream", arguments: { gated: true } }, CallToolResultSchema, {
-    onprogress: (p) => progress.push(p.progress),
-    timeout: 30_000,
-  });
-  await until(() => progress.length === 3, "the first three progress steps");
-  const acceptedBefore = proxy.accepted;
-  proxy.cut();
-  // Steps 4..6 are produced while the client is away: they can only come back by replay.
-  controls.first.open();
-  await until(() => proxy.accepted > acceptedBefore, "the client to reconnect");
-  await until(() => progress.length === 6, "steps 4..6, replayed");
-  // Steps 7..10 and the result go out live on the resumed stream.
-  controls.second.open();
-  const result = await call;
-  await client.close();
-  return { progress, result, errors };
-}
 
 describe("a dropped stream resumed with Last-Event-ID (memory broker)", () => {
   test("every progress step arrives once, in order, and the result after them", async () => {
