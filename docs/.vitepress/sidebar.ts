@@ -38,6 +38,7 @@ export const sidebar: SidebarItem[] = [
       { text: "Channels", link: "/guide/channels" },
       { text: "Scaling with Redis", link: "/guide/scaling-redis" },
       { text: "Client library", link: "/guide/client" },
+      { text: "MCP servers", link: "/guide/mcp" },
     ],
   },
   {

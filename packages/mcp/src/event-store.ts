@@ -59,6 +59,8 @@ export function channelEventStore(broker: ChannelBroker, options: ChannelEventSt
   if (typeof prefix !== "string") throw new CelloError("CELLO_INVALID_OPTION", "channelEventStore: prefix must be a string");
   // The channels each session wrote to on this instance, so dropSession deletes exactly those.
   const channelsOf = new Map<string, Set<string>>();
+  // Channels being replayed to a resuming client on this instance, and when that is over.
+  const replaying = new Map<string, Promise<void>>();
 
   return {
     forSession(sessionId) {
@@ -77,6 +79,12 @@ export function channelEventStore(broker: ChannelBroker, options: ChannelEventSt
             broker.configure(channel, { history, ttlMs });
           }
           const id = await broker.publish(channel, { data: JSON.stringify(message) });
+          // The SDK writes a stored message to the stream registered for it when this resolves. During
+          // a replay the resumed stream is not registered yet, and the replay may have read past
+          // this id already: hold the message until the SDK has registered the stream (it does so
+          // in the microtasks after the replay), then it goes out live, or is skipped as replayed.
+          const pending = replaying.get(channel);
+          if (pending !== undefined) await pending;
           return `${streamId}:${id}`;
         },
         async getStreamIdForEventId(eventId) {
@@ -89,17 +97,28 @@ export function channelEventStore(broker: ChannelBroker, options: ChannelEventSt
         async replayEventsAfter(lastEventId, { send }) {
           const parsed = parse(lastEventId);
           if (parsed === undefined) throw new CelloError("CELLO_INVALID_OPTION", "Last-Event-ID is not an event of this session");
-          let after = parsed.after;
-          for (;;) {
-            const page = await broker.replay(parsed.channel, after, { limit: REPLAY_PAGE });
-            if (page.reset) throw new CelloError("CELLO_INVALID_OPTION", "Last-Event-ID is older than the stream's history");
-            for (const event of page.events) {
-              const message = JSON.parse(event.data) as Partial<JSONRPCMessage>;
-              // The SDK stores an empty priming event ({}) to hand out a first id: nothing to resend.
-              if (message.jsonrpc !== undefined) await send(`${parsed.streamId}:${event.id}`, message as JSONRPCMessage);
-              after = event.id;
+          let replayed!: () => void;
+          const done = new Promise<void>((resolve) => (replayed = resolve));
+          replaying.set(parsed.channel, done);
+          try {
+            let after = parsed.after;
+            for (;;) {
+              const page = await broker.replay(parsed.channel, after, { limit: REPLAY_PAGE });
+              if (page.reset) throw new CelloError("CELLO_INVALID_OPTION", "Last-Event-ID is older than the stream's history");
+              for (const event of page.events) {
+                const message = JSON.parse(event.data) as Partial<JSONRPCMessage>;
+                // The SDK stores an empty priming event ({}) to hand out a first id: nothing to resend.
+                if (message.jsonrpc !== undefined) await send(`${parsed.streamId}:${event.id}`, message as JSONRPCMessage);
+                after = event.id;
+              }
+              if (page.events.length < REPLAY_PAGE) return parsed.streamId;
             }
-            if (page.events.length < REPLAY_PAGE) return parsed.streamId;
+          } finally {
+            // A macrotask later: the SDK registers the resumed stream in the microtasks after this returns.
+            setImmediate(() => {
+              if (replaying.get(parsed.channel) === done) replaying.delete(parsed.channel);
+              replayed();
+            });
           }
         },
       };
