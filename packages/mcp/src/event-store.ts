@@ -6,9 +6,11 @@
  * in-memory broker the history lives in the process; with `@cellojs/redis` it
  * lives in Redis Streams, outliving the instance that wrote it.
  */
-import { CelloError, type ChannelBroker } from "@cellojs/core";
+import { createHash } from "node:crypto";
+import { CelloError, type ChannelBroker, type SseEvent } from "@cellojs/core";
 import type { EventStore } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+import { ChannelTail } from "./remote-resume.js";
 
 /**
  * An event store that keeps each session's events apart. {@link mountMcp} asks it for
@@ -20,6 +22,17 @@ export interface SessionEventStore {
   forSession(sessionId: string): EventStore;
   /** Delete what was stored for a session (it was closed, deleted or timed out). */
   dropSession(sessionId: string): Promise<void>;
+  /**
+   * Optional: record that a session was opened, and by whom, where every instance sees it,
+   * so that {@link SessionEventStore.resumeElsewhere} can serve its streams on another instance.
+   */
+  openSession?(sessionId: string, owner: string | undefined): Promise<void>;
+  /**
+   * Optional: a `GET` with `Last-Event-ID` for a session this instance does not hold. The
+   * stream's events from the store (history, then live ones), `"unknown"` when no such session
+   * of this owner is open anywhere (404), `"invalid"` for an id that cannot be resumed (400).
+   */
+  resumeElsewhere?(sessionId: string, owner: string | undefined, lastEventId: string): Promise<AsyncIterable<SseEvent> | "unknown" | "invalid">;
 }
 
 /** Options of {@link channelEventStore}. */
@@ -62,7 +75,28 @@ export function channelEventStore(broker: ChannelBroker, options: ChannelEventSt
   // Channels being replayed to a resuming client on this instance, and when that is over.
   const replaying = new Map<string, Promise<void>>();
 
+  const recordOf = (sessionId: string) => `${prefix}${sessionId}`;
+  // The owner key may be a principal as JSON: only its hash goes to the broker.
+  const ownerHash = (owner: string | undefined) => (owner === undefined ? "" : createHash("sha256").update(owner).digest("base64url"));
+
   return {
+    async openSession(sessionId, owner) {
+      // Kept as long as the session: never trimmed by age.
+      broker.configure(recordOf(sessionId), { history: 1, ttlMs: 0 });
+      await broker.publish(recordOf(sessionId), { data: JSON.stringify({ owner: ownerHash(owner) }) });
+    },
+    async resumeElsewhere(sessionId, owner, lastEventId) {
+      const record = await broker.replay(recordOf(sessionId), "", { limit: 1 });
+      const opened = record.events[0];
+      if (opened === undefined || (JSON.parse(opened.data) as { owner: string }).owner !== ownerHash(owner)) return "unknown";
+      const match = EVENT_ID.exec(lastEventId);
+      if (match === null) return "invalid";
+      const [, streamId, after] = match as unknown as [string, string, string];
+      const channel = `${prefix}${sessionId}:${streamId}`;
+      const probe = await broker.replay(channel, after, { limit: 1 });
+      if (probe.reset) return "invalid";
+      return new ChannelTail(broker, channel, streamId, after);
+    },
     forSession(sessionId) {
       const channelOf = (streamId: string) => `${prefix}${sessionId}:${streamId}`;
       const parse = (eventId: string) => {
@@ -124,9 +158,10 @@ export function channelEventStore(broker: ChannelBroker, options: ChannelEventSt
       };
     },
     async dropSession(sessionId) {
-      const channels = channelsOf.get(sessionId);
+      const channels = channelsOf.get(sessionId) ?? new Set();
       channelsOf.delete(sessionId);
-      if (channels === undefined || broker.delete === undefined) return;
+      channels.add(recordOf(sessionId));
+      if (broker.delete === undefined) return;
       await Promise.all([...channels].map((channel) => broker.delete!(channel)));
     },
   };

@@ -85,6 +85,8 @@ export interface CutProxy {
   readonly port: number;
   /** Connections accepted so far. */
   readonly accepted: number;
+  /** Send new connections to another port (another instance behind the same address). */
+  retarget(port: number): void;
   cut(): void;
   close(): Promise<void>;
 }
@@ -92,10 +94,11 @@ export interface CutProxy {
 export async function cutProxy(port: number): Promise<CutProxy> {
   const sockets = new Set<Socket>();
   let accepted = 0;
+  let target = port;
   const server: Server = createServer((downstream) => {
     accepted++;
     const upstream = new Socket();
-    upstream.connect(port, "127.0.0.1");
+    upstream.connect(target, "127.0.0.1");
     sockets.add(downstream).add(upstream);
     const drop = () => {
       downstream.destroy();
@@ -113,6 +116,9 @@ export async function cutProxy(port: number): Promise<CutProxy> {
     port: (server.address() as { port: number }).port,
     get accepted() {
       return accepted;
+    },
+    retarget(next) {
+      target = next;
     },
     cut() {
       for (const socket of sockets) socket.destroy();
@@ -166,7 +172,14 @@ export async function until(ready: () => boolean, what: string, timeoutMs = 10_0
 }
 
 /** A tool call whose stream is cut after 3 of 10 progress steps, resumed by the SDK client. */
-export async function droppedAndResumed(url: string, port: number, controls: { first: { open(): void }; second: { open(): void } }, proxyHolder: { proxy?: CutProxy }) {
+export async function droppedAndResumed(
+  url: string,
+  port: number,
+  controls: { first: { open(): void }; second: { open(): void } },
+  proxyHolder: { proxy?: CutProxy },
+  /** Where the client's reconnection goes: another instance's port (default: the same one). */
+  resumeOn = port,
+) {
   const proxy = await cutProxy(port);
   proxyHolder.proxy = proxy;
   const { client, errors } = await connectClient(url.replace(`:${port}/`, `:${proxy.port}/`), 100);
@@ -177,6 +190,7 @@ export async function droppedAndResumed(url: string, port: number, controls: { f
   });
   await until(() => progress.length >= 3, "the first three progress steps");
   const acceptedBefore = proxy.accepted;
+  proxy.retarget(resumeOn);
   proxy.cut();
   // Steps 4..6 are produced while the client is away: they can only come back by replay.
   controls.first.open();

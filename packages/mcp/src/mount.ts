@@ -137,6 +137,7 @@ export function mountMcp(app: App, path: string, options: McpMountOptions): McpM
     transport.onclose = () => sessions.forget(sessionId);
     await server.connect(transport);
     sessions.add(session);
+    await eventStore?.openSession?.(sessionId, session.owner);
     const answer = await handle(session, request, body, parsed);
     // An initialize the SDK refused leaves a session nobody can use.
     if (answer.status >= 400) await transport.close();
@@ -187,9 +188,22 @@ export function mountMcp(app: App, path: string, options: McpMountOptions): McpM
       return jsonRpcError(400, -32000, "Bad Request: Mcp-Session-Id header is required (or send an initialize request to open a session)");
     }
     const session = sessions.get(sessionId);
+    if (session === undefined) {
+      const lastEventId = request.getHeader("last-event-id");
+      if (request.method === "GET" && lastEventId !== undefined && eventStore?.resumeElsewhere !== undefined) return resumeElsewhere(request, sessionId, lastEventId);
+    }
     // 404 tells the client to start a new session (spec: Session Management).
     if (session === undefined || session.owner !== ownerOf(request)) return jsonRpcError(404, -32001, "Session not found");
     return handle(session, request, body, parsed);
+  };
+
+  /** A stream of a session another instance holds, served from the event store (see remote-resume.ts). */
+  const resumeElsewhere = async (request: Request, sessionId: string, lastEventId: string): Promise<Response> => {
+    if (!(request.getHeader("accept") ?? "").includes("text/event-stream")) return jsonRpcError(406, -32000, "Not Acceptable: Client must accept text/event-stream");
+    const resumed = await eventStore!.resumeElsewhere!(sessionId, ownerOf(request), lastEventId);
+    if (resumed === "unknown") return jsonRpcError(404, -32001, "Session not found");
+    if (resumed === "invalid") return jsonRpcError(400, -32000, "Invalid event ID format");
+    return Response.sse(resumed, { headers: { "mcp-session-id": sessionId } });
   };
 
   const routeOptions: RouteOptions = options.route ?? {};

@@ -6,7 +6,7 @@
 import { redisBroker } from "@cellojs/redis";
 import { afterAll, afterEach, describe, expect, test } from "vitest";
 import { adminConnection, deleteKeys, REDIS_URL, skipWithoutRedis, uniquePrefix } from "../../redis/src/redis.test-support.js";
-import { connectClient, droppedAndResumed, startApp, until, type CutProxy } from "./mcp.test-support.js";
+import { connectClient, droppedAndResumed, rawRequest, startApp, until, type CutProxy } from "./mcp.test-support.js";
 
 const prefix = uniquePrefix("mcp");
 const admin = adminConnection();
@@ -20,6 +20,7 @@ afterAll(async () => {
 });
 
 async function redisApp(label: string) {
+  // Instances of one app share the prefix: same label, same Redis keys.
   const broker = redisBroker({ url: REDIS_URL, prefix: `${prefix}${label}:` });
   const started = await startApp({ retryMs: 100 }, { broker });
   await broker.ready();
@@ -38,6 +39,41 @@ describe.skipIf(skipWithoutRedis)("MCP resumability on the Redis broker", () => 
     // The events were kept in Redis Streams under the broker's prefix.
     const keys = await admin.keys(`${keyPrefix}*`);
     expect(keys.some((key) => key.includes("mcp:"))).toBe(true);
+  });
+
+  test("resumed on another instance: B replays from Redis, then relays what A's tool keeps producing", async () => {
+    const a = await redisApp("two");
+    const b = await redisApp("two");
+    const holder: { proxy?: CutProxy } = {};
+    cleanups.push(async () => holder.proxy?.close());
+    const { progress, result } = await droppedAndResumed(a.url, a.port, a.controls, holder, b.port);
+    expect(progress).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(result.content).toEqual([{ type: "text", text: "done" }]);
+    // B served the stream without a session or a server of its own; the session stays on A.
+    expect(b.controls.built).toBe(0);
+    expect(b.mount.sessions).toBe(0);
+    expect(a.mount.sessions).toBe(1);
+  });
+
+  test("on another instance, a session that is not open anywhere, or of another owner, is 404", async () => {
+    const a = await redisApp("owner");
+    const b = await redisApp("owner");
+    const { client, transport } = await connectClient(a.url);
+    await client.callTool({ name: "add", arguments: { a: 1, b: 2 } });
+    const sessionId = transport.sessionId!;
+    const resume = (headers: Record<string, string>) => rawRequest(b.port, { method: "GET", headers: { accept: "text/event-stream", "mcp-session-id": sessionId, ...headers } });
+    // The stream ids of this session are unknown to the test: a made-up one is not resumable (400).
+    expect((await resume({ "last-event-id": "00000000-0000-4000-8000-000000000000:1-0" })).status).toBe(400);
+    expect((await resume({ "last-event-id": "garbage" })).status).toBe(400);
+    expect((await rawRequest(b.port, { method: "GET", headers: { accept: "text/event-stream", "mcp-session-id": "00000000-0000-4000-8000-000000000000", "last-event-id": "_GET_stream:1-0" } })).status).toBe(404);
+    await transport.terminateSession();
+    await client.close();
+    await until(() => a.mount.sessions === 0, "the session to end");
+    // Ended on A: B no longer resumes it.
+    const deadline = Date.now() + 10_000;
+    let status = 0;
+    while (Date.now() < deadline && (status = (await resume({ "last-event-id": "_GET_stream:1-0" })).status) !== 404) await new Promise((r) => setTimeout(r, 20));
+    expect(status).toBe(404);
   });
 
   test("ending the session deletes its streams from Redis", async () => {
