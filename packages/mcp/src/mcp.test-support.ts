@@ -32,12 +32,19 @@ export interface ToolControls {
   second: Gate;
   /** How many sessions createServer built. */
   built: number;
+  /** The number the next `notify` log message carries. */
+  notes: number;
 }
 
 /** The MCP server of the tests: `add`, and `stream` (progress notifications, gated in the middle). */
 export function demoServer(controls: ToolControls): McpServer {
   controls.built++;
-  const server = new McpServer({ name: "cello-test", version: "1.0.0" });
+  const server = new McpServer({ name: "cello-test", version: "1.0.0" }, { capabilities: { logging: {} } });
+  // Log messages unrelated to a request go out on the session's standalone GET stream.
+  server.registerTool("notify", { description: "Send n log messages on the GET stream", inputSchema: { n: z.number().int().max(100) } }, async ({ n }) => {
+    for (let i = 0; i < n; i++) await server.sendLoggingMessage({ level: "info", data: `note ${controls.notes++}` });
+    return { content: [{ type: "text", text: "sent" }] };
+  });
   server.registerTool("add", { description: "Add two numbers", inputSchema: { a: z.number(), b: z.number() } }, ({ a, b }) => ({
     content: [{ type: "text", text: String(a + b) }],
   }));
@@ -62,7 +69,7 @@ export async function startApp(
   appOptions: AppOptions = {},
 ): Promise<{ app: App; url: string; port: number; controls: ToolControls; mount: McpMount }> {
   const app = new App({ logger: silentLogger, ...appOptions });
-  const controls: ToolControls = { first: gate(), second: gate(), built: 0 };
+  const controls: ToolControls = { first: gate(), second: gate(), built: 0, notes: 0 };
   const mount = mountMcp(app, "/mcp", { createServer: () => demoServer(controls), ...mountOptions });
   const address = await app.listen({ port: 0, host: "127.0.0.1" });
   return { app, url: `http://127.0.0.1:${address.port}/mcp`, port: address.port, controls, mount };

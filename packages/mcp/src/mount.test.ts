@@ -3,10 +3,10 @@
  * notifications in order, sessions (GET stream, DELETE), and a stream dropped
  * mid-call and resumed with Last-Event-ID, nothing lost or doubled.
  */
-import { CallToolResultSchema } from "@modelcontextprotocol/sdk/types.js";
+import { CallToolResultSchema, LoggingMessageNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, test } from "vitest";
 import type { App } from "@cellojs/core";
-import { connectClient, droppedAndResumed, rawRequest, startApp, until, INITIALIZE, MCP_POST_HEADERS, type CutProxy } from "./mcp.test-support.js";
+import { connectClient, cutProxy, droppedAndResumed, rawRequest, startApp, until, INITIALIZE, MCP_POST_HEADERS, type CutProxy } from "./mcp.test-support.js";
 
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
@@ -23,7 +23,7 @@ describe("the SDK client on a mounted MCP server", () => {
     const { client } = await connectClient(url);
     cleanups.push(() => client.close());
     const tools = await client.listTools();
-    expect(tools.tools.map((tool) => tool.name).sort()).toEqual(["add", "stream"]);
+    expect(tools.tools.map((tool) => tool.name).sort()).toEqual(["add", "notify", "stream"]);
     const result = await client.callTool({ name: "add", arguments: { a: 2, b: 40 } });
     expect(result.content).toEqual([{ type: "text", text: "42" }]);
   });
@@ -68,6 +68,39 @@ describe("the SDK client on a mounted MCP server", () => {
     expect(again.status).toBe(404);
     expect((await second.client.callTool({ name: "add", arguments: { a: 1, b: 1 } })).content).toEqual([{ type: "text", text: "2" }]);
     await second.client.close();
+  });
+});
+
+describe("the session's GET stream (server-initiated messages)", () => {
+  test("carries messages unrelated to a request; dropped, it resumes with Last-Event-ID and nothing is lost or doubled", async () => {
+    const { app, url, port } = await startApp({ retryMs: 100 });
+    closeLater(app);
+    const proxy = await cutProxy(port);
+    cleanups.push(() => proxy.close());
+    // The GET stream carries no retry hint: the client waits its own 1 s before reconnecting.
+    const { client } = await connectClient(url.replace(`:${port}/`, `:${proxy.port}/`), 1000);
+    cleanups.push(() => client.close());
+    const notes: unknown[] = [];
+    client.setNotificationHandler(LoggingMessageNotificationSchema, (notification) => {
+      notes.push(notification.params.data);
+    });
+    // The client opens its GET stream once initialized; a note arrives when it is up.
+    for (let attempt = 0; notes.length === 0 && attempt < 50; attempt++) {
+      await client.callTool({ name: "notify", arguments: { n: 1 } });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(notes.length).toBeGreaterThan(0);
+    const before = notes.length;
+    proxy.cut();
+    // Let the client's HTTP pool see its pooled sockets closed: a POST on a dead one fails (the SDK does not retry POSTs).
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    // Sent while the GET stream is down: stored, then replayed when the client comes back.
+    await client.callTool({ name: "notify", arguments: { n: 3 } });
+    await until(() => notes.length >= before + 3, "the notes sent while disconnected");
+    await client.callTool({ name: "notify", arguments: { n: 2 } });
+    await until(() => notes.length >= before + 5, "the notes sent after the resume");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(notes).toEqual(Array.from({ length: before + 5 }, (_, i) => `note ${i}`));
   });
 });
 
