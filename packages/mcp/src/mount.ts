@@ -137,7 +137,13 @@ export function mountMcp(app: App, path: string, options: McpMountOptions): McpM
     transport.onclose = () => sessions.forget(sessionId);
     await server.connect(transport);
     sessions.add(session);
-    await eventStore?.openSession?.(sessionId, session.owner);
+    try {
+      await eventStore?.openSession?.(sessionId, session.owner);
+    } catch (err) {
+      // The broker is down: no session the client cannot resume (the error answers 500, or 503 for the broker's).
+      await transport.close();
+      throw err;
+    }
     const answer = await handle(session, request, body, parsed);
     // An initialize the SDK refused leaves a session nobody can use.
     if (answer.status >= 400) await transport.close();
