@@ -3,6 +3,7 @@
  * own client over real sockets, a TCP proxy whose connections a test can cut,
  * and a raw HTTP helper for requests no well-behaved client sends.
  */
+import { spawn } from "node:child_process";
 import { request as httpRequest } from "node:http";
 import { Socket, createServer, type Server } from "node:net";
 import { App, silentLogger, type AppOptions } from "@cellojs/core";
@@ -210,3 +211,38 @@ export async function droppedAndResumed(
   return { progress, result, errors };
 }
 
+
+/** The fixture instance (src/fixtures/server.ts) in its own process, on Redis under `prefix`. */
+export function startInstance(prefix: string, redisUrl: string): Promise<{ url: string; port: number; stop(): Promise<void> }> {
+  const fixture = new URL("./fixtures/server.ts", import.meta.url).pathname;
+  const child = spawn(process.execPath, ["--import", "tsx", fixture], {
+    cwd: new URL("..", import.meta.url).pathname,
+    env: { ...process.env, CELLO_TEST_PREFIX: prefix, REDIS_URL: redisUrl },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stderr!.on("data", (chunk) => (err += chunk));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the instance did not start in 20 s\n${out}\n${err}`)), 20_000);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the instance exited with ${code}\n${out}\n${err}`));
+    });
+    child.stdout!.on("data", (chunk) => {
+      out += chunk;
+      const match = /running on (http:\/\/127\.0\.0\.1:(\d+)\/mcp)/.exec(out);
+      if (!match) return;
+      clearTimeout(timer);
+      resolve({
+        url: match[1]!,
+        port: Number(match[2]),
+        async stop() {
+          if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+          await exited;
+        },
+      });
+    });
+  });
+}

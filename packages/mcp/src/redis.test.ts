@@ -6,7 +6,7 @@
 import { redisBroker } from "@cellojs/redis";
 import { afterAll, afterEach, describe, expect, test } from "vitest";
 import { adminConnection, deleteKeys, REDIS_URL, skipWithoutRedis, uniquePrefix } from "../../redis/src/redis.test-support.js";
-import { connectClient, droppedAndResumed, rawRequest, startApp, until, type CutProxy } from "./mcp.test-support.js";
+import { connectClient, droppedAndResumed, rawRequest, startApp, startInstance, until, type CutProxy } from "./mcp.test-support.js";
 
 const prefix = uniquePrefix("mcp");
 const admin = adminConnection();
@@ -52,6 +52,18 @@ describe.skipIf(skipWithoutRedis)("MCP resumability on the Redis broker", () => 
     // B served the stream without a session or a server of its own; the session stays on A.
     expect(b.controls.built).toBe(0);
     expect(b.mount.sessions).toBe(0);
+    expect(a.mount.sessions).toBe(1);
+  });
+
+  test("resumed on an instance in another process: the same, over Redis between two processes", async () => {
+    const a = await redisApp("process");
+    const b = await startInstance(`${prefix}process:`, REDIS_URL);
+    cleanups.push(() => b.stop());
+    const holder: { proxy?: CutProxy } = {};
+    cleanups.push(async () => holder.proxy?.close());
+    const { progress, result } = await droppedAndResumed(a.url, a.port, a.controls, holder, b.port);
+    expect(progress).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(result.content).toEqual([{ type: "text", text: "done" }]);
     expect(a.mount.sessions).toBe(1);
   });
 
