@@ -120,8 +120,19 @@ export function mountMcp(app: App, path: string, options: McpMountOptions): McpM
   const eventStore = options.eventStore === false ? undefined : (options.eventStore ?? channelEventStore(app.broker));
   const sessions = new SessionRegistry(eventStore, idleMs, (err) => app.logger.error("MCP session cleanup failed", err));
 
+  // Sessions being opened (createServer and connect are awaited): counted against maxSessions too.
+  let opening = 0;
   const open = async (request: Request, body: Uint8Array, parsed: unknown): Promise<Response> => {
-    if (sessions.size >= maxSessions) return jsonRpcError(503, -32000, "Too many MCP sessions on this server; try again later", { "Retry-After": "5" });
+    if (sessions.size + opening >= maxSessions) return jsonRpcError(503, -32000, "Too many MCP sessions on this server; try again later", { "Retry-After": "5" });
+    opening++;
+    try {
+      return await openSession(request, body, parsed);
+    } finally {
+      opening--;
+    }
+  };
+
+  const openSession = async (request: Request, body: Uint8Array, parsed: unknown): Promise<Response> => {
     const sessionId = randomUUID();
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => sessionId,
@@ -137,14 +148,15 @@ export function mountMcp(app: App, path: string, options: McpMountOptions): McpM
     transport.onclose = () => sessions.forget(sessionId);
     await server.connect(transport);
     sessions.add(session);
+    let answer: Response;
     try {
       await eventStore?.openSession?.(sessionId, session.owner);
+      answer = await handle(session, request, body, parsed);
     } catch (err) {
-      // The broker is down: no session the client cannot resume (the error answers 500, or 503 for the broker's).
+      // The broker is down, or the SDK failed: no half-open session (the error answers 500, or the broker's 503).
       await transport.close();
       throw err;
     }
-    const answer = await handle(session, request, body, parsed);
     // An initialize the SDK refused leaves a session nobody can use.
     if (answer.status >= 400) await transport.close();
     return answer;
