@@ -178,4 +178,11 @@ describe("hostile input gets a clear 4xx and the server keeps serving", () => {
     expect(third.headers["retry-after"]).toBe("5");
     expect(mount.sessions).toBe(2);
   });
+
+  test("the cap holds for initializes that arrive together", async () => {
+    const { port, mount } = await started({ maxSessions: 2 });
+    const answers = await Promise.all(Array.from({ length: 6 }, () => rawRequest(port, { method: "POST", headers: MCP_POST_HEADERS, body: INITIALIZE })));
+    expect(answers.map((answer) => answer.status).sort()).toEqual([200, 200, 503, 503, 503, 503]);
+    expect(mount.sessions).toBe(2);
+  });
 });
