@@ -6,7 +6,7 @@
  * serving the well-behaved client afterwards.
  */
 import { afterEach, describe, expect, test } from "vitest";
-import { connectClient, rawRequest, startApp, INITIALIZE, MCP_POST_HEADERS } from "./mcp.test-support.js";
+import { connectClient, demoServer, gate, rawRequest, startApp, INITIALIZE, MCP_POST_HEADERS } from "./mcp.test-support.js";
 import { hostCheck } from "./host-check.js";
 import { Request } from "@cellojs/core";
 import type { IncomingMessage } from "node:http";
@@ -179,8 +179,14 @@ describe("hostile input gets a clear 4xx and the server keeps serving", () => {
     expect(mount.sessions).toBe(2);
   });
 
-  test("the cap holds for initializes that arrive together", async () => {
-    const { port, mount } = await started({ maxSessions: 2 });
+  test("the cap holds for initializes that arrive together, while createServer is still building", async () => {
+    const controls = { first: gate(), second: gate(), built: 0, notes: 0 };
+    // A createServer that waits (loads config, connects a database): the opens overlap.
+    const createServer = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return demoServer(controls);
+    };
+    const { port, mount } = await started({ maxSessions: 2, createServer });
     const answers = await Promise.all(Array.from({ length: 6 }, () => rawRequest(port, { method: "POST", headers: MCP_POST_HEADERS, body: INITIALIZE })));
     expect(answers.map((answer) => answer.status).sort()).toEqual([200, 200, 503, 503, 503, 503]);
     expect(mount.sessions).toBe(2);
