@@ -66,11 +66,15 @@ export interface McpMountOptions {
   /** The SDK `authInfo` tools see in `extra.authInfo`, from the request (after the route's guards ran). */
   authInfo?: (request: Request) => AuthInfo | undefined;
   /**
-   * Who owns a session: what it returns for the \`initialize\` request must match every later
-   * request of the session, else 404 (a session id that leaked is no use to anyone else).
-   * Default: \`request.principal\` as JSON (undefined on a route without an authenticating guard).
+   * The owner key of a request, as for resumable streams: what it returns for the \`initialize\`
+   * request must match every later request of the session (a resume on another instance
+   * included), else 404, so a session id that leaked is no use to anyone else. Derive it from
+   * what the request proved (its guards' principal), never from what it merely asks for.
+   * Default: \`request.principal.id\` (or \`.sub\`) when a guard set a principal (one with
+   * neither is a CelloError: pass \`owner\`); without a principal, the session is anyone's who
+   * holds its id (a random UUID).
    */
-  sessionOwner?: (request: Request) => string | undefined;
+  owner?: (request: Request) => string | undefined;
   /** Options of the three routes (`guards`, `bodyLimit`, `sse`, ...), as for `app.post()`. */
   route?: RouteOptions;
 }
@@ -115,7 +119,7 @@ export function mountMcp(app: App, path: string, options: McpMountOptions): McpM
   if (!Number.isInteger(maxSessions) || maxSessions < 1) throw new CelloError("CELLO_INVALID_OPTION", `mountMcp: maxSessions must be a positive integer, got ${String(maxSessions)}`);
   if (!Number.isInteger(idleMs) || idleMs < 0) throw new CelloError("CELLO_INVALID_OPTION", `mountMcp: sessionIdleMs must be a non-negative integer, got ${String(idleMs)}`);
   if (options.retryMs !== undefined && (!Number.isInteger(options.retryMs) || options.retryMs < 0)) throw new CelloError("CELLO_INVALID_OPTION", "mountMcp: retryMs must be a non-negative integer");
-  const ownerOf = options.sessionOwner ?? defaultOwner;
+  const ownerOf = options.owner ?? principalOwner;
   const check = hostCheck(options.allowedHosts, options.allowedOrigins);
   const eventStore = options.eventStore === false ? undefined : (options.eventStore ?? channelEventStore(app.broker));
   const sessions = new SessionRegistry(eventStore, idleMs, (err) => app.logger.error("MCP session cleanup failed", err));
@@ -245,8 +249,13 @@ export interface McpMount {
   close(): Promise<void>;
 }
 
-function defaultOwner(request: Request): string | undefined {
-  return request.principal === undefined ? undefined : JSON.stringify(request.principal);
+/** The default owner key: the principal's \`id\` (or \`sub\`), as resumable streams take it. */
+function principalOwner(request: Request): string | undefined {
+  const principal = request.principal as { id?: unknown; sub?: unknown } | undefined;
+  if (principal === undefined || principal === null) return undefined;
+  const key = principal.id ?? principal.sub;
+  if (typeof key === "string" || typeof key === "number") return String(key);
+  throw new CelloError("CELLO_INVALID_OPTION", "mountMcp: the principal has no string \`id\` or \`sub\`; pass an \`owner\` function");
 }
 
 /** An error in the JSON-RPC shape the SDK's transport answers with (`id: null`). */

@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, test } from "vitest";
 import { connectClient, demoServer, gate, rawRequest, startApp, INITIALIZE, MCP_POST_HEADERS } from "./mcp.test-support.js";
 import { hostCheck } from "./host-check.js";
-import { Request } from "@cellojs/core";
+import { Request, type Guard } from "@cellojs/core";
 import type { IncomingMessage } from "node:http";
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -149,7 +149,7 @@ describe("hostile input gets a clear 4xx and the server keeps serving", () => {
   });
 
   test("one session per owner: another principal's request with a leaked session id is 404", async () => {
-    const { port } = await started({ sessionOwner: (req) => req.getHeader("x-user") });
+    const { port } = await started({ owner: (req) => req.getHeader("x-user") });
     const sessionId = await openSession(port, { "x-user": "alice" });
     const list = JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" });
     const asBob = await rawRequest(port, { method: "POST", headers: { ...MCP_POST_HEADERS, "mcp-session-id": sessionId, "x-user": "bob" }, body: list });
@@ -157,6 +157,21 @@ describe("hostile input gets a clear 4xx and the server keeps serving", () => {
     const asAlice = await rawRequest(port, { method: "POST", headers: { ...MCP_POST_HEADERS, "mcp-session-id": sessionId, "x-user": "alice" }, body: list });
     expect(asAlice.status).toBe(200);
     expect(asAlice.body).toContain('"name":"add"');
+  });
+
+  test("by default a session belongs to the principal's id its guards proved", async () => {
+    const guard: Guard = (req) => {
+      const user = req.getHeader("x-user");
+      return user === undefined ? false : { principal: user === "nobody" ? {} : { id: user } };
+    };
+    const { port } = await started({ route: { guards: [guard] } });
+    const sessionId = await openSession(port, { "x-user": "alice" });
+    const list = JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/list" });
+    const as = (user: string) => rawRequest(port, { method: "POST", headers: { ...MCP_POST_HEADERS, "mcp-session-id": sessionId, "x-user": user }, body: list });
+    expect((await as("bob")).status).toBe(404);
+    expect((await as("alice")).status).toBe(200);
+    // A principal with neither id nor sub: the app must say what owns a session (a logged 500, never a shared session).
+    expect((await rawRequest(port, { method: "POST", headers: { ...MCP_POST_HEADERS, "x-user": "nobody" }, body: INITIALIZE })).status).toBe(500);
   });
 
   test("a session idle past sessionIdleMs, with no stream open, is closed and its id is then unknown", async () => {

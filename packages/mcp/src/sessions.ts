@@ -11,7 +11,7 @@ import type { SessionEventStore } from "./event-store.js";
 export interface Session {
   readonly id: string;
   readonly transport: WebStandardStreamableHTTPServerTransport;
-  /** Who opened it (the mount's `sessionOwner`); later requests must come from the same one. */
+  /** Who opened it (the mount's `owner` key); later requests must come from the same one. */
   readonly owner: string | undefined;
   /** Closes the MCP server connected to the transport. */
   readonly closeServer: () => Promise<void>;
