@@ -23,6 +23,12 @@ export interface SessionEventStore {
   /** Delete what was stored for a session (it was closed, deleted or timed out). */
   dropSession(sessionId: string): Promise<void>;
   /**
+   * Optional: whether `lastEventId` names a point of one of this session's streams that the
+   * store can still replay from. {@link mountMcp} asks before handing a resume to the SDK, and
+   * answers 400 when it cannot; without it the SDK itself finds out, with a 500.
+   */
+  canResume?(sessionId: string, lastEventId: string): Promise<boolean>;
+  /**
    * Optional: record that a session was opened, and by whom, where every instance sees it,
    * so that {@link SessionEventStore.resumeElsewhere} can serve its streams on another instance.
    */
@@ -79,7 +85,16 @@ export function channelEventStore(broker: ChannelBroker, options: ChannelEventSt
   // The owner key may be a principal as JSON: only its hash goes to the broker.
   const ownerHash = (owner: string | undefined) => (owner === undefined ? "" : createHash("sha256").update(owner).digest("base64url"));
 
+  const resumable = async (sessionId: string, lastEventId: string): Promise<boolean> => {
+    const match = EVENT_ID.exec(lastEventId);
+    if (match === null) return false;
+    // An id the history no longer reaches (or never held) cannot be resumed without a gap.
+    const probe = await broker.replay(`${prefix}${sessionId}:${match[1]!}`, match[2]!, { limit: 1 });
+    return !probe.reset;
+  };
+
   return {
+    canResume: resumable,
     async openSession(sessionId, owner) {
       // Kept as long as the session: never trimmed by age.
       broker.configure(recordOf(sessionId), { history: 1, ttlMs: 0 });
@@ -89,13 +104,9 @@ export function channelEventStore(broker: ChannelBroker, options: ChannelEventSt
       const record = await broker.replay(recordOf(sessionId), "", { limit: 1 });
       const opened = record.events[0];
       if (opened === undefined || (JSON.parse(opened.data) as { owner: string }).owner !== ownerHash(owner)) return "unknown";
-      const match = EVENT_ID.exec(lastEventId);
-      if (match === null) return "invalid";
-      const [, streamId, after] = match as unknown as [string, string, string];
-      const channel = `${prefix}${sessionId}:${streamId}`;
-      const probe = await broker.replay(channel, after, { limit: 1 });
-      if (probe.reset) return "invalid";
-      return new ChannelTail(broker, channel, streamId, after);
+      if (!(await resumable(sessionId, lastEventId))) return "invalid";
+      const [, streamId, after] = EVENT_ID.exec(lastEventId) as unknown as [string, string, string];
+      return new ChannelTail(broker, `${prefix}${sessionId}:${streamId}`, streamId, after);
     },
     forSession(sessionId) {
       const channelOf = (streamId: string) => `${prefix}${sessionId}:${streamId}`;
@@ -120,13 +131,6 @@ export function channelEventStore(broker: ChannelBroker, options: ChannelEventSt
           const pending = replaying.get(channel);
           if (pending !== undefined) await pending;
           return `${streamId}:${id}`;
-        },
-        async getStreamIdForEventId(eventId) {
-          const parsed = parse(eventId);
-          if (parsed === undefined) return undefined;
-          // An id the history no longer reaches (or never held) cannot be resumed without a gap.
-          const probe = await broker.replay(parsed.channel, parsed.after, { limit: 1 });
-          return probe.reset ? undefined : parsed.streamId;
         },
         async replayEventsAfter(lastEventId, { send }) {
           const parsed = parse(lastEventId);

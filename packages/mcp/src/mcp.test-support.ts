@@ -95,24 +95,27 @@ export interface CutProxy {
   readonly accepted: number;
   /** Send new connections to another port (another instance behind the same address). */
   retarget(port: number): void;
-  cut(): void;
+  /** Drop every connection; `halfOpen`: only the client's side (the server notices nothing, as after a lost network). */
+  cut(halfOpen?: boolean): void;
   close(): Promise<void>;
 }
 
 export async function cutProxy(port: number): Promise<CutProxy> {
-  const sockets = new Set<Socket>();
+  const pairs = new Set<{ downstream: Socket; upstream: Socket; halfOpen: boolean }>();
+  const lingering = new Set<Socket>();
   let accepted = 0;
   let target = port;
   const server: Server = createServer((downstream) => {
     accepted++;
     const upstream = new Socket();
     upstream.connect(target, "127.0.0.1");
-    sockets.add(downstream).add(upstream);
+    const pair = { downstream, upstream, halfOpen: false };
+    pairs.add(pair);
     const drop = () => {
+      pairs.delete(pair);
       downstream.destroy();
-      upstream.destroy();
-      sockets.delete(downstream);
-      sockets.delete(upstream);
+      // Half-open: the server's side stays connected and hears nothing of the client's departure.
+      if (!pair.halfOpen) upstream.destroy();
     };
     downstream.on("error", drop).on("close", drop);
     upstream.on("error", drop).on("close", drop);
@@ -120,7 +123,7 @@ export async function cutProxy(port: number): Promise<CutProxy> {
     upstream.pipe(downstream);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return {
+  const proxy: CutProxy = {
     port: (server.address() as { port: number }).port,
     get accepted() {
       return accepted;
@@ -128,15 +131,24 @@ export async function cutProxy(port: number): Promise<CutProxy> {
     retarget(next) {
       target = next;
     },
-    cut() {
-      for (const socket of sockets) socket.destroy();
-      sockets.clear();
+    cut(halfOpen = false) {
+      for (const pair of [...pairs]) {
+        if (halfOpen) {
+          pair.halfOpen = true;
+          pair.upstream.unpipe(pair.downstream);
+          pair.upstream.resume(); // what the server still writes goes nowhere
+          lingering.add(pair.upstream);
+        }
+        pair.downstream.destroy();
+      }
     },
     close() {
-      for (const socket of sockets) socket.destroy();
+      proxy.cut();
+      for (const socket of lingering) socket.destroy();
       return new Promise((resolve) => server.close(() => resolve()));
     },
   };
+  return proxy;
 }
 
 /** One raw HTTP exchange, with whatever headers the test wants (Host included). */
@@ -187,6 +199,8 @@ export async function droppedAndResumed(
   proxyHolder: { proxy?: CutProxy },
   /** Where the client's reconnection goes: another instance's port (default: the same one). */
   resumeOn = port,
+  /** Drop only the client's side: the server still holds the old stream when the client resumes. */
+  halfOpen = false,
 ) {
   const proxy = await cutProxy(port);
   proxyHolder.proxy = proxy;
@@ -199,7 +213,7 @@ export async function droppedAndResumed(
   await until(() => progress.length >= 3, "the first three progress steps");
   const acceptedBefore = proxy.accepted;
   proxy.retarget(resumeOn);
-  proxy.cut();
+  proxy.cut(halfOpen);
   // Steps 4..6 are produced while the client is away: they can only come back by replay.
   controls.first.open();
   await until(() => proxy.accepted > acceptedBefore, "the client to reconnect");

@@ -115,6 +115,16 @@ describe("a dropped stream resumed with Last-Event-ID (memory broker)", () => {
     expect(result.content).toEqual([{ type: "text", text: "done" }]);
   });
 
+  test("after a drop the server has not noticed (half-open), the resume takes the stream over", async () => {
+    const { app, url, port, controls } = await startApp({ retryMs: 100 });
+    closeLater(app);
+    const holder: { proxy?: CutProxy } = {};
+    cleanups.push(async () => holder.proxy?.close());
+    const { progress, result } = await droppedAndResumed(url, port, controls, holder, port, true);
+    expect(progress).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(result.content).toEqual([{ type: "text", text: "done" }]);
+  });
+
   test("without an event store the stream is not resumable: the client gets no priming id", async () => {
     const { app, port } = await startApp({ eventStore: false });
     closeLater(app);

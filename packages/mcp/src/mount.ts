@@ -216,6 +216,13 @@ export function mountMcp(app: App, path: string, options: McpMountOptions): McpM
     }
     // 404 tells the client to start a new session (spec: Session Management).
     if (session === undefined || session.owner !== ownerOf(request)) return jsonRpcError(404, -32001, "Session not found");
+    const lastEventId = request.method === "GET" ? request.getHeader("last-event-id") : undefined;
+    // Checked here, not by the SDK (its getStreamIdForEventId): with that hook it refuses (409) a
+    // resume while the old connection is registered, which after a drop the server may not have
+    // noticed yet (a half-open socket); without it, the resume takes the stream over.
+    if (lastEventId !== undefined && eventStore?.canResume !== undefined && !(await eventStore.canResume(session.id, lastEventId))) {
+      return jsonRpcError(400, -32000, "Invalid event ID format");
+    }
     return handle(session, request, body, parsed);
   };
 
