@@ -45,7 +45,11 @@ export interface SessionEventStore {
 export interface ChannelEventStoreOptions {
   /** Events kept per stream (one stream per POST that streams, plus a session's GET stream). Default 1000. */
   history?: number;
-  /** Drop events older than this many ms (0 keeps them until pushed out or the session ends). Default 0. */
+  /**
+   * How long a finished request stream (its response stored) can still be resumed, in ms; then
+   * its events are deleted. As for resumable streams. Default 300000 (5 minutes). A session's
+   * GET stream has no end: it keeps its last `history` events until the session ends.
+   */
   ttlMs?: number;
   /** Prefix of the broker channel names. Default `"mcp:"` (channels `mcp:<session>:<stream>`). */
   prefix?: string;
@@ -56,6 +60,8 @@ export interface ChannelEventStoreOptions {
 // resume finds its stream; anything else a client sends is no event of this store.
 const EVENT_ID = /^([A-Za-z0-9_-]{1,64}):([0-9A-Za-z-]{1,64})$/;
 const REPLAY_PAGE = 100;
+/** The SDK's name for a session's standalone (GET) stream. */
+const STANDALONE_STREAM = "_GET_stream";
 
 /**
  * An MCP event store on the channels of `broker` (usually `app.broker`: memory by
@@ -71,7 +77,7 @@ const REPLAY_PAGE = 100;
  */
 export function channelEventStore(broker: ChannelBroker, options: ChannelEventStoreOptions = {}): SessionEventStore {
   const history = options.history ?? 1000;
-  const ttlMs = options.ttlMs ?? 0;
+  const ttlMs = options.ttlMs ?? 300_000;
   const prefix = options.prefix ?? "mcp:";
   if (!Number.isInteger(history) || history < 1) throw new CelloError("CELLO_INVALID_OPTION", `channelEventStore: history must be a positive integer, got ${String(history)}`);
   if (!Number.isInteger(ttlMs) || ttlMs < 0) throw new CelloError("CELLO_INVALID_OPTION", `channelEventStore: ttlMs must be a non-negative integer, got ${String(ttlMs)}`);
@@ -84,6 +90,15 @@ export function channelEventStore(broker: ChannelBroker, options: ChannelEventSt
   const recordOf = (sessionId: string) => `${prefix}${sessionId}`;
   // The owner key may be a principal as JSON: only its hash goes to the broker.
   const ownerHash = (owner: string | undefined) => (owner === undefined ? "" : createHash("sha256").update(owner).digest("base64url"));
+
+  /** A request stream got its response: delete its events once `ttlMs` has passed. */
+  const finished = (sessionId: string, channel: string) => {
+    const timer = setTimeout(() => {
+      channelsOf.get(sessionId)?.delete(channel);
+      broker.delete?.(channel).catch(() => {});
+    }, ttlMs);
+    timer.unref();
+  };
 
   const resumable = async (sessionId: string, lastEventId: string): Promise<boolean> => {
     const match = EVENT_ID.exec(lastEventId);
@@ -121,9 +136,10 @@ export function channelEventStore(broker: ChannelBroker, options: ChannelEventSt
           if (known === undefined) channelsOf.set(sessionId, (known = new Set()));
           if (!known.has(channel)) {
             known.add(channel);
-            broker.configure(channel, { history, ttlMs });
+            broker.configure(channel, { history, ttlMs: 0 });
           }
           const id = await broker.publish(channel, { data: JSON.stringify(message) });
+          if (streamId !== STANDALONE_STREAM && "id" in message && ("result" in message || "error" in message)) finished(sessionId, channel);
           // The SDK writes a stored message to the stream registered for it when this resolves. During
           // a replay the resumed stream is not registered yet, and the replay may have read past
           // this id already: hold the message until the SDK has registered the stream (it does so
