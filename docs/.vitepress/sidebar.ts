@@ -44,6 +44,7 @@ export const sidebar: SidebarItem[] = [
       { text: "OpenAI chat streams", link: "/guide/openai-streams" },
       { text: "AI SDK UI message streams", link: "/guide/ai-sdk-streams" },
       { text: "HTML fragments and htmx", link: "/guide/htmx" },
+      { text: "MCP servers", link: "/guide/mcp" },
     ],
   },
   {
