@@ -16,7 +16,7 @@ import type { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
 import type { Duplex } from "node:stream";
 import { channels as diagnostics } from "../diagnostics.js";
-import { asHttpChunk, directSocket, servedResponse, type ServingSocket } from "./direct-write.js";
+import { asHttpChunk, compactHead, directSocket, servedResponse, type ServingSocket } from "./direct-write.js";
 import type { ResolvedSseOptions } from "./options.js";
 import type { SseCloseReason } from "./report.js";
 
@@ -285,6 +285,7 @@ export abstract class SseWriter<Host extends FlushScheduler = FlushScheduler> {
     this.#write(firstFrame);
     if (diagnostics.sseWrite.hasSubscribers) this.wrote(0, Buffer.byteLength(firstFrame));
     if (this.#encoder === undefined) this.#socket = directSocket(this.res);
+    compactHead(this.res);
   }
 
   /** End the response body: through the encoder when compressed (it finishes the coding, then ends the response). */
