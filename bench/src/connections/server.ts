@@ -15,6 +15,7 @@
  */
 import cluster from "node:cluster";
 import { readFileSync } from "node:fs";
+import { writeHeapSnapshot } from "node:v8";
 import { createServer, type AddressInfo, type Socket } from "node:net";
 import { App, silentLogger } from "@cellojs/core";
 import { announceReady, serveIpc } from "../ipc.js";
@@ -77,9 +78,10 @@ function floor(): Target {
 }
 
 function cello(): { app: App; target: Target } {
-  const app = new App({ logger: silentLogger });
+  // The heartbeat set once for the app, as users set it: every stream shares one options object.
+  const app = new App({ logger: silentLogger, sse: { heartbeatMs } });
   const channel = app.channel("ticks");
-  app.get("/sse", (request) => channel.subscribe(request, { sse: { heartbeatMs } }));
+  app.get("/sse", (request) => channel.subscribe(request));
   // For workers: the primary asks a worker to publish (the event reaches every worker through the primary's broker).
   app.get("/publish", (request) => {
     const events = Number(request.query.events);
@@ -134,6 +136,11 @@ if (cluster.isWorker) {
   const clustered = system === "cello" && workers > 1;
   serveIpc({
     clients: () => target.clients(),
+    // For digging into what a connection holds (not used by the section's runs).
+    heapSnapshot: async (request) => {
+      await collectGarbage();
+      return writeHeapSnapshot(request.path as string);
+    },
     memory: async () => {
       await collectGarbage();
       if (!clustered) {

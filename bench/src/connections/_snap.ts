@@ -1,0 +1,17 @@
+import { fileURLToPath } from "node:url";
+import { Worker } from "/work/wt/connections/bench/src/worker.ts";
+const system = process.argv[2] ?? "cello";
+const n = 2000;
+const server = await Worker.start("/work/wt/connections/bench/src/connections/server.ts", { label: "s", exposeGc: true, fdLimit: 20000, args: [system] });
+const port = server.info.port as number;
+const holder = await Worker.start("/work/wt/connections/bench/src/connections/holder.ts", { label: "h", fdLimit: 20000 });
+await holder.request("connect", { port, count: 100, localAddress: "127.0.0.2", concurrency: 32, timeoutMs: 30000 }, 60000);
+await server.request("publish", { events: 1 });
+await holder.request("close");
+await new Promise((r) => setTimeout(r, 500));
+await server.request("heapSnapshot", { path: `/tmp/snap-${system}-0.heapsnapshot` });
+await holder.request("connect", { port, count: n, localAddress: "127.0.0.2", concurrency: 32, timeoutMs: 30000 }, 60000);
+await server.request("publish", { events: 1 });
+await new Promise((r) => setTimeout(r, 500));
+await server.request("heapSnapshot", { path: `/tmp/snap-${system}-1.heapsnapshot` });
+await holder.stop(); await server.stop();
