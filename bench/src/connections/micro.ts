@@ -5,7 +5,7 @@
  * fan-out); run it by hand to compare engine changes:
  *
  *   node --import tsx src/connections/micro.ts [--clients 3000] [--rounds 5]
- *     [--ticks 40] [--tick-events 10] [--interval 50] [--size 128] [--systems cello,floor] [--cpu-prof-dir DIR]
+ *     [--ticks 40] [--tick-events 10] [--interval 50] [--size 128] [--per-holder 1000] [--systems cello,floor] [--cpu-prof-dir DIR]
  *
  * Per round: the server publishes `ticks` ticks of `tick-events` events; the
  * server's CPU is read before the first and after every holder has received
@@ -26,7 +26,7 @@ const intervalMs = Number(arg("interval", "50"));
 const size = Number(arg("size", "128"));
 const systems = arg("systems", "floor,cello").split(",");
 const profileDir = arg("cpu-prof-dir", "");
-const perHolder = 5000;
+const perHolder = Number(arg("per-holder", "1000"));
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
 interface Status {
