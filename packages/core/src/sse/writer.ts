@@ -50,6 +50,8 @@ export interface FlushCache {
 const INLINE_FLUSH_BYTES = 16 * 1024;
 const COLON = 0x3a;
 const HEARTBEAT_FRAME = ":\n\n";
+// The heartbeat as an HTTP chunk, encoded once: every directly written stream's heartbeat is this one Buffer.
+const HEARTBEAT_CHUNK = Buffer.from(asHttpChunk(HEARTBEAT_FRAME));
 
 /** The node:http or node:http2 response a connection streams to. */
 export type RawResponse = ServerResponse | Http2ServerResponse;
@@ -269,7 +271,8 @@ export abstract class SseWriter<Host extends FlushScheduler = FlushScheduler> {
     }
     // A socket that has not drained for a whole interval is the write timeout's business.
     if (this.#waitingDrain) return;
-    this.#write(HEARTBEAT_FRAME);
+    // No string built or encoded per stream: the shared chunk, or the frame for res.write() and an encoder.
+    this.#writeOut(this.#socket !== undefined ? HEARTBEAT_CHUNK : HEARTBEAT_FRAME, now);
     if (diagnostics.sseHeartbeat.hasSubscribers) this.heartbeatWritten(HEARTBEAT_FRAME.length);
   }
 
