@@ -54,7 +54,7 @@ export interface ConnectionsRow {
   /** Connections added for this size, per second of wall time (all holders at once). */
   acceptPerSec: number;
   failures: number;
-  /** Server CPU while they were accepted, per connection (µs): head, routing, subscription, first frame. */
+  /** Server CPU while they were accepted, per connection (µs): head, routing, subscription, first frame (the heartbeats sent meanwhile taken out). */
   acceptCpuUsPerConnection: number;
   /** After GC (workers: the sum of their RSS); `baseline*` is the same server at rest, before any stream. */
   rss: number;
@@ -73,7 +73,7 @@ export interface ConnectionsRow {
   fanoutEvents: number;
   fanoutExpected: number;
   fanoutDelivered: number;
-  /** Server CPU during the fan-out window per delivery, µs (heartbeats that fell into it included). */
+  /** Server CPU during the fan-out window per delivery, µs (the heartbeats sent meanwhile taken out). */
   fanoutCpuUsPerDelivery: number;
   closedEarly: number;
 }
@@ -203,9 +203,11 @@ async function runServer(system: "floor" | "cello", workers: number, sizes: numb
       let held = 0;
       for (const size of sizes) {
         const adding = size - held;
+        const acceptHb0 = held > 0 ? (await holders.status()).heartbeats : 0;
         const acceptCpu0 = (await server.request<{ cpuUs: number }>("cpu")).cpuUs;
         const added = await holders.add(adding);
         const acceptCpuUs = (await server.request<{ cpuUs: number }>("cpu")).cpuUs - acceptCpu0;
+        const acceptHeartbeats = (await holders.status()).heartbeats - acceptHb0;
         held = size - added.failures;
         if (added.failures > 0) context.log(`connections ${system}: ${added.failures} of ${size} failed: ${added.firstError}`);
         await sleep(500);
@@ -218,6 +220,8 @@ async function runServer(system: "floor" | "cello", workers: number, sizes: numb
         const cpu1 = (await server.request<{ cpuUs: number }>("cpu")).cpuUs;
         const hb1 = await holders.status();
         const heartbeats = hb1.heartbeats - hb0.heartbeats;
+        // What one heartbeat costs here: taken out of the accept and fan-out windows, which heartbeats also fall into.
+        const perHeartbeatUs = heartbeats > 0 ? (cpu1 - cpu0) / heartbeats : 0;
         const rounds = heartbeats / Math.max(1, held);
         // Fan-out: 1 event/s; every stream must receive every event.
         const before = await holders.status();
@@ -242,7 +246,7 @@ async function runServer(system: "floor" | "cello", workers: number, sizes: numb
           connections: held,
           acceptPerSec: Math.round(((adding - added.failures) * 1000) / Math.max(1, added.ms)),
           failures: added.failures,
-          acceptCpuUsPerConnection: Math.round(acceptCpuUs / Math.max(1, adding - added.failures)),
+          acceptCpuUsPerConnection: Math.round(Math.max(0, acceptCpuUs - acceptHeartbeats * perHeartbeatUs) / Math.max(1, adding - added.failures)),
           rss: memory.rss,
           heapUsed: memory.heapUsed,
           baselineRss: baseline.rss,
@@ -255,7 +259,7 @@ async function runServer(system: "floor" | "cello", workers: number, sizes: numb
           fanoutEvents: options.fanoutEvents,
           fanoutExpected: expected,
           fanoutDelivered: delivered,
-          fanoutCpuUsPerDelivery: Math.round(((fanCpu1 - fanCpu0) / Math.max(1, delivered)) * 1000) / 1000,
+          fanoutCpuUsPerDelivery: Math.round((Math.max(0, fanCpu1 - fanCpu0 - (after.heartbeats - before.heartbeats) * perHeartbeatUs) / Math.max(1, delivered)) * 1000) / 1000,
           closedEarly: after.closedEarly,
         };
         rows.push(row);
