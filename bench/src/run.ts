@@ -68,12 +68,24 @@ function parseArgs(argv: string[]): { config: BenchConfig; sections?: string[]; 
       case "--redis-clients":
         config.redis.clients = list(value).map(Number);
         break;
-      case "--connections":
-        options.connections.sizes = list(value).map(Number);
+      case "--connections": {
+        const sizes = list(value).map(Number);
+        if (sizes.length === 0 || !sizes.every((n, i) => Number.isInteger(n) && n > 0 && (i === 0 || n > sizes[i - 1]!))) {
+          process.stderr.write(`--connections takes increasing whole numbers, got ${JSON.stringify(value)}\n`);
+          process.exit(2);
+        }
+        options.connections.sizes = sizes;
         break;
-      case "--connections-workers":
-        options.connections.workersConnections = Number(value);
+      }
+      case "--connections-workers": {
+        const total = Number(value);
+        if (!Number.isInteger(total) || total < 0) {
+          process.stderr.write(`--connections-workers takes a whole number (0 skips it), got ${JSON.stringify(value)}\n`);
+          process.exit(2);
+        }
+        options.connections.workersConnections = total;
         break;
+      }
       case "--cpu-prof":
         options.profileSystems = list(value);
         break;
