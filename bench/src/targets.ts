@@ -172,15 +172,19 @@ export function checkConnectionTargets(connections: ConnectionsSectionResult | u
   const largest = cello.reduce<(typeof cello)[number] | undefined>((best, row) => (best === undefined || row.connections > best.connections ? row : best), undefined);
   if (largest) {
     const kb = (bytes: number) => `${(bytes / 1024).toFixed(2)} KB`;
+    // The reading at the largest size, and the slope through every size (which a drifting baseline does not move).
+    const fit = connections.fits.find((f) => f.system === "cello");
+    const rss = largest.rssPerConnection;
+    const heap = largest.heapPerConnection;
     checks.push({
       target: `Idle SSE connections, N=${largest.connections} in one process: RSS <= 8 KB per connection`,
-      measured: kb(largest.rssPerConnection),
-      pass: largest.rssPerConnection <= IDLE_RSS_PER_CONNECTION,
+      measured: `${kb(rss)}${fit ? ` (slope ${kb(fit.rss.slope)})` : ""}`,
+      pass: rss <= IDLE_RSS_PER_CONNECTION,
     });
     checks.push({
       target: `Idle SSE connections, N=${largest.connections} in one process: JS heap <= 4 KB per connection`,
-      measured: largest.heapPerConnection === null ? "not measured" : kb(largest.heapPerConnection),
-      pass: largest.heapPerConnection === null ? null : largest.heapPerConnection <= IDLE_HEAP_PER_CONNECTION,
+      measured: heap === null ? "not measured" : `${kb(heap)}${fit?.heap ? ` (slope ${kb(fit.heap.slope)})` : ""}`,
+      pass: heap === null ? null : heap <= IDLE_HEAP_PER_CONNECTION,
     });
   }
   const rows = connections.rows.filter((row) => row.system === "cello");

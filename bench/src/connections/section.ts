@@ -196,7 +196,10 @@ async function runServer(system: "floor" | "cello", workers: number, sizes: numb
     await server.request("publish", { events: 1 });
     await sleep(300);
     await warm.stop();
+    // The heap shrinks for a while after the warm-up's garbage is collected: read the baseline once it settled.
     await sleep(500);
+    await server.request<Memory>("memory");
+    await sleep(1000);
     const baseline = await server.request<Memory>("memory");
     const holders = new Holders(port, options.perHolder, context);
     try {
