@@ -3,6 +3,7 @@
  * figures (always as ratios within the run, never as absolute numbers).
  */
 import type { BenchResult } from "./harness.js";
+import type { ConnectionsSectionResult } from "./connections/section.js";
 import { HTTP_ROUTES } from "./http/section.js";
 import { SSE_FLOOR, type SseRow } from "./sse/section.js";
 
@@ -164,6 +165,55 @@ export function checkTargets(result: BenchResult): TargetCheck[] {
         pass: memory.heapRatioToRaw === null ? null : memory.heapRatioToRaw <= 1.2,
       });
     }
+  }
+  checks.push(...checkConnectionTargets(result.extra.connections?.result as ConnectionsSectionResult | undefined));
+  return checks;
+}
+
+/** Idle connections, per connection at the largest one-process size (~19.5k in the full run): RSS and heap after GC. */
+export const IDLE_RSS_PER_CONNECTION = 8 * 1024;
+export const IDLE_HEAP_PER_CONNECTION = 4 * 1024;
+
+/**
+ * The connections section's targets: at the largest size one process held, RSS <= 8 KB and
+ * heap <= 4 KB per idle Cello.ts connection; and the 1 event/s fan-out reached every
+ * connection at every size (workers included).
+ * @param connections - The section's result, if it ran.
+ */
+export function checkConnectionTargets(connections: ConnectionsSectionResult | undefined): TargetCheck[] {
+  if (!connections) return [];
+  const checks: TargetCheck[] = [];
+  const cello = connections.rows.filter((row) => row.system === "cello" && row.workers === 1);
+  const largest = cello.reduce<(typeof cello)[number] | undefined>((best, row) => (best === undefined || row.connections > best.connections ? row : best), undefined);
+  if (largest) {
+    const kb = (bytes: number) => `${(bytes / 1024).toFixed(2)} KB`;
+    // The reading at the largest size, and the slope through every size (which a drifting baseline does not move).
+    const fit = connections.fits.find((f) => f.system === "cello");
+    const rss = largest.rssPerConnection;
+    const heap = largest.heapPerConnection;
+    checks.push({
+      target: `Idle SSE connections, N=${largest.connections} in one process: RSS <= 8 KB per connection`,
+      measured: `${kb(rss)}${fit ? ` (slope ${kb(fit.rss.slope)})` : ""}`,
+      pass: rss <= IDLE_RSS_PER_CONNECTION,
+    });
+    checks.push({
+      target: `Idle SSE connections, N=${largest.connections} in one process: JS heap <= 4 KB per connection`,
+      measured: heap === null ? "not measured" : `${kb(heap)}${fit?.heap ? ` (slope ${kb(fit.heap.slope)})` : ""}`,
+      pass: heap === null ? null : heap <= IDLE_HEAP_PER_CONNECTION,
+    });
+  }
+  const rows = connections.rows.filter((row) => row.system === "cello");
+  if (rows.length > 0 || connections.errors.some((error) => error.startsWith("cello"))) {
+    const short = rows.filter((row) => row.fanoutDelivered !== row.fanoutExpected || row.failures > 0);
+    const failed = connections.errors.filter((error) => error.startsWith("cello"));
+    checks.push({
+      target: "Idle SSE connections: every connection accepted and 1 event/s fanned out to all, at every size",
+      measured:
+        short.length === 0 && failed.length === 0
+          ? `all delivered (${rows.map((row) => `${row.connections}${row.workers > 1 ? ` over ${row.workers} workers` : ""}`).join(", ")})`
+          : [...short.map((row) => `${row.connections}: ${row.fanoutDelivered}/${row.fanoutExpected} delivered, ${row.failures} not accepted`), ...failed].join("; "),
+      pass: short.length === 0 && failed.length === 0,
+    });
   }
   return checks;
 }
