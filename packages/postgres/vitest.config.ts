@@ -7,5 +7,8 @@ export default defineConfig({
     include: ["src/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 30_000,
+    // One file at a time: cluster.test.ts restarts the PostgreSQL server, which would
+    // cut the connections of any other file running at that moment.
+    fileParallelism: false,
   },
 });

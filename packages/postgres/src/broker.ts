@@ -312,8 +312,10 @@ class PostgresChannelBroker implements PostgresBroker {
       .filter((row) => row.kind === 1)
       .sort((a, b) => Number(a.seq) - Number(b.seq))
       .map((row) => toMessage(row.seq, row.event, row.data!, row.audience));
-    const newest = events.at(-1);
-    if (newest !== undefined) await this.#caughtUp(channel, Number(newest.id));
+    // Up to the channel's head, not only the page's end: the caller trusts that nothing at or
+    // before `afterId` arrives live afterwards, even when this instance's reader lags the
+    // instance the client came from.
+    if (last > 0) await this.#caughtUp(channel, last);
     return earliestId === undefined ? { events, reset: false } : { events, reset: false, earliestId };
   }
 
@@ -487,6 +489,10 @@ class PostgresChannelBroker implements PostgresBroker {
       this.#markPool(false);
       throw toBrokerError(err, what, this.url, false);
     }
+    // A checked-out client has no error listener of the pool's: a server that goes away
+    // mid-statement would emit an unhandled 'error' and end the process. The statement
+    // fails with it instead.
+    client.on("error", ignore);
     let failure: unknown;
     try {
       const result = await withTimeout(run(client), this.#commandTimeoutMs);
@@ -498,6 +504,7 @@ class PostgresChannelBroker implements PostgresBroker {
       throw toBrokerError(err, what, this.url, true);
     } finally {
       // A connection that failed (or timed out) is thrown away, not reused.
+      client.off("error", ignore);
       client.release(failure !== undefined && isConnectionError(failure) ? (failure as Error) : undefined);
     }
   }
@@ -515,6 +522,8 @@ class PostgresChannelBroker implements PostgresBroker {
     brokerState.publish({ broker: this, connected: this.status().connected, reconnected });
   }
 }
+
+function ignore(): void {}
 
 interface ReplayRow {
   kind: number;

@@ -4,7 +4,7 @@
  * (pg_terminate_backend, a server restart), fixture processes, and a small SSE
  * reader for servers in other processes.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { fileURLToPath } from "node:url";
 import { createParser } from "@cellojs/client";
@@ -78,11 +78,15 @@ export function canRestartServer(): boolean {
   return local && typeof process.getuid === "function" && process.getuid() === 0 && spawnSync("which", ["pg_ctlcluster"]).status === 0 && spawnSync("ls", ["/etc/postgresql"]).stdout.toString().trim() !== "";
 }
 
-/** Restart the local cluster (fast shutdown: every connection is cut). */
-export function restartServer(): void {
+/** Restart the local cluster (fast shutdown: every connection is cut), without blocking this process meanwhile. */
+export function restartServer(): Promise<void> {
   const version = spawnSync("ls", ["/etc/postgresql"]).stdout.toString().trim().split("\n")[0]!;
-  const run = spawnSync("pg_ctlcluster", ["--skip-systemctl-redirect", version, "main", "restart", "-m", "fast"], { encoding: "utf8", timeout: 60_000 });
-  if (run.status !== 0) throw new Error(`pg_ctlcluster restart failed (${run.status}): ${run.stderr}`);
+  return new Promise((resolve, reject) => {
+    execFile("pg_ctlcluster", ["--skip-systemctl-redirect", version, "main", "restart", "-m", "fast"], { timeout: 60_000 }, (err, _stdout, stderr) => {
+      if (err) reject(new Error(`pg_ctlcluster restart failed (${err.message}): ${stderr}`));
+      else resolve();
+    });
+  });
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
