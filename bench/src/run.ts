@@ -6,6 +6,7 @@ import { fileURLToPath } from "node:url";
 import { FULL, QUICK, type BenchConfig } from "./config.js";
 import { runBench, type ExtraSection } from "./harness.js";
 import { COMPRESSION_SECTION } from "./compression/section.js";
+import { POSTGRES_SECTION } from "./postgres/section.js";
 import { REDIS_SECTION } from "./redis/section.js";
 import { VALIDATION_SECTION } from "./validation/section.js";
 import { WORKERS_SECTION } from "./workers/section.js";
@@ -15,20 +16,22 @@ const HELP = `Usage: pnpm bench [--quick] [options]
   --quick               3 s of measured HTTP load per server and route, 1 000 SSE clients and
                         1 000 Redis-section clients (about 2 minutes) instead of 10 s,
                         1 000 / 5 000 / 10 000 SSE and 1 000 / 5 000 Redis clients (about 10 minutes)
-  --sections=http,sse,validation,redis,compression,workers  run only these sections
+  --sections=http,sse,validation,redis,postgres,compression,workers  run only these sections
   --http=a,b            HTTP systems: node-http, cello-functions, cello-decorators, cello-guarded, cello-metrics, cello-ratelimit, fastify, hono, express
   --sse=a,b             SSE systems: raw-per-event, raw-coalesced, cello, cello-checked, cello-shared, cello-metrics, better-sse, fastify-sse, hono
   --clients=1000,5000   SSE client counts
   --redis-clients=1000  Redis-section client counts (split across two instances; REDIS_URL, else
                         redis://127.0.0.1:6379)
+  --postgres-clients=1000  PostgreSQL-section client counts (split across two instances; DATABASE_URL,
+                        else postgres://postgres@127.0.0.1:5432/test)
   --cpu-prof=a,b        run these systems' servers with --cpu-prof (files in --prof-dir, default
-                        bench/profiles); "redis" profiles the Redis section's instances,
+                        bench/profiles); "redis" / "postgres" profile those sections' instances,
                         "sse-load" the SSE section's load generator
   --out=DIR             where latest.json and latest.md go (default bench/results)
 `;
 
 /** Sections beyond HTTP and SSE, run after them in this order. */
-const EXTRA_SECTIONS: ExtraSection[] = [VALIDATION_SECTION, REDIS_SECTION, COMPRESSION_SECTION, WORKERS_SECTION];
+const EXTRA_SECTIONS: ExtraSection[] = [VALIDATION_SECTION, REDIS_SECTION, POSTGRES_SECTION, COMPRESSION_SECTION, WORKERS_SECTION];
 
 function parseArgs(argv: string[]): { config: BenchConfig; sections?: string[]; profileSystems: string[]; outDir: string; profileDir: string } {
   let config: BenchConfig = structuredClone(FULL);
@@ -65,6 +68,9 @@ function parseArgs(argv: string[]): { config: BenchConfig; sections?: string[]; 
         break;
       case "--redis-clients":
         config.redis.clients = list(value).map(Number);
+        break;
+      case "--postgres-clients":
+        config.postgres.clients = list(value).map(Number);
         break;
       case "--cpu-prof":
         options.profileSystems = list(value);

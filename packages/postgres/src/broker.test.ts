@@ -100,15 +100,25 @@ describe.skipIf(skipWithoutPostgres)("postgresBroker against a real PostgreSQL",
     for (const odd of ["-1", "1.5", "0x10", "99999999999999999999", " 1"]) expect((await b.replay("numbered", odd)).reset).toBe(true);
   });
 
-  it("trims to exactly `history` rows, and a deleted channel never reuses an id", async () => {
+  it("trims to `history` rows each time the ids pass a multiple of 100, a burst included; a deleted channel never reuses an id", async () => {
     const b = broker();
     b.configure("bounded", { history: 3, ttlMs: 0 });
-    for (let i = 0; i < 10; i++) await b.publish("bounded", { data: String(i) });
-    const { rows } = await admin.query<{ seq: string }>(`SELECT seq FROM "${tablePrefix}events" WHERE channel = 'bounded' ORDER BY seq`);
-    expect(rows.map((row) => row.seq)).toEqual(["8", "9", "10"]);
+    const held = async () => (await admin.query<{ seq: string }>(`SELECT seq FROM "${tablePrefix}events" WHERE channel = 'bounded' ORDER BY seq`)).rows.map((row) => Number(row.seq));
+    for (let i = 1; i <= 99; i++) await b.publish("bounded", { data: String(i) });
+    expect(await held()).toHaveLength(99);
+    await b.publish("bounded", { data: "100" });
+    expect(await held()).toEqual([98, 99, 100]);
+    // Published together, in one statement: the ids pass 200 inside the burst.
+    await Promise.all(Array.from({ length: 150 }, (_, i) => b.publish("bounded", { data: `burst ${i}` })));
+    // Trimmed just after the burst's ids were handed out.
+    await until(async () => (await held()).length === 3, "the trim after the burst");
+    expect(await held()).toEqual([248, 249, 250]);
+    expect((await b.replay("bounded", "")).earliestId).toBe("248");
     await b.delete("bounded");
-    expect(await b.publish("bounded", { data: "again" })).toBe("12");
-    expect(await b.replay("bounded", "10")).toMatchObject({ events: [], reset: true, earliestId: "12" });
+    expect(await held()).toEqual([]);
+    expect(await b.publish("bounded", { data: "again" })).toBe("252");
+    expect(await b.replay("bounded", "250")).toMatchObject({ events: [], reset: true, earliestId: "252" });
+    expect(await b.replay("bounded", "251")).toMatchObject({ events: [{ id: "252", data: "again" }], reset: false });
   });
 
   it("stores hostile names and payloads as they are (parameters only): SQL in names and data, NUL, quotes, emoji, 5 MB", async () => {

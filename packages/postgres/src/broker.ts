@@ -27,7 +27,7 @@ import { BrokerUnavailableError, isConnectionError, redactUrl, toBrokerError } f
 import { compareIds, parseId, toMessage } from "./ids.js";
 import { postgresRateLimitStore } from "./rate-limit.js";
 import { NotifyReader } from "./reader.js";
-import { statements, tableNames, type Statements, type TableNames } from "./sql.js";
+import { statements, tableNames, TRIM_EVERY, type Statements, type TableNames } from "./sql.js";
 
 const brokerState = diagnosticsChannel.channel(DIAGNOSTICS_CHANNELS.brokerState);
 
@@ -177,8 +177,8 @@ class PostgresChannelBroker implements PostgresBroker {
   readonly #config = new Map<string, ChannelHistoryOptions>();
   /** lastId() lookups in flight for channels not read here yet: where a subscription made meanwhile starts. */
   readonly #pendingHeads = new Map<string, Promise<number | undefined>>();
-  /** The last publish in flight per channel: the next waits for it (see publish). */
-  readonly #publishing = new Map<string, Promise<void>>();
+  /** Publishes waiting per channel, and whether a statement of theirs is in flight (see publish). */
+  readonly #queues = new Map<string, PublishQueue>();
   readonly #commandTimeoutMs: number;
   readonly #createTables: boolean;
   readonly #logger: Logger;
@@ -236,24 +236,46 @@ class PostgresChannelBroker implements PostgresBroker {
 
   async publish(channel: string, message: PublishedMessage): Promise<string> {
     checkName(channel);
-    const { text, values, name } = this.#publishStatement(channel, message);
+    checkEvent(message);
     // After the reader knows where a channel subscribed here starts: a publish made after
     // subscribe() then always comes after that point, and reaches the new subscriber.
     await this.#started(channel);
-    // One at a time per channel, in call order: the ids of this instance's publishes
-    // follow the order they were made in, as with the in-memory broker.
-    const previous = this.#publishing.get(channel);
-    const run = async () => (await this.#command<{ id: string }>(name, text, values, `the publish to ${describeName(channel)}`)).rows[0]!.id;
-    const sent = previous === undefined ? run() : previous.then(run, run);
-    const tail = sent.then(
-      () => {},
-      () => {},
-    );
-    this.#publishing.set(channel, tail);
-    void tail.then(() => {
-      if (this.#publishing.get(channel) === tail) this.#publishing.delete(channel);
+    // Queued per channel, in call order: the ids of this instance's publishes follow the
+    // order they were made in (as with the in-memory broker). What queues up while a
+    // statement is in flight goes in the next one, together: one round trip, one row
+    // lock and one NOTIFY for a whole burst.
+    return new Promise<string>((resolve, reject) => {
+      let queue = this.#queues.get(channel);
+      if (!queue) this.#queues.set(channel, (queue = { waiting: [], sending: false }));
+      queue.waiting.push({ message, resolve, reject });
+      if (queue.sending) return;
+      queue.sending = true;
+      // Sent once this turn of the event loop is over: the events a tick publishes together share one statement.
+      setImmediate(() => void this.#flush(channel, queue));
     });
-    return sent;
+  }
+
+  async #flush(channel: string, queue: PublishQueue): Promise<void> {
+    while (queue.waiting.length > 0) {
+      const batch = queue.waiting.splice(0, MAX_BATCH);
+      const { name, text, values } = this.#publishStatement(channel, batch.map((entry) => entry.message));
+      try {
+        const { rows } = await this.#command<{ last: string }>(name, text, values, batch.length === 1 ? `the publish to ${describeName(channel)}` : `a batch of ${batch.length} publishes to ${describeName(channel)}`);
+        const last = Number(rows[0]!.last);
+        const first = last - batch.length + 1;
+        batch.forEach((entry, index) => entry.resolve(String(first + index)));
+        // The statement trimmed what was there before it, not its own rows: a burst that
+        // passed a trim point and reaches past `history` is trimmed now.
+        const { history } = this.#config.get(channel) ?? CHANNEL_HISTORY_DEFAULTS;
+        if (batch.length > 1 && Math.floor(last / TRIM_EVERY) !== Math.floor((first - 1) / TRIM_EVERY) && first <= last - Math.max(1, history)) {
+          await this.#command("trim", this.#sql.trim, [channel, last - Math.max(1, history)], `trimming ${describeName(channel)}`).catch(() => {});
+        }
+      } catch (err) {
+        for (const entry of batch) entry.reject(err);
+      }
+    }
+    queue.sending = false;
+    if (this.#queues.get(channel) === queue) this.#queues.delete(channel);
   }
 
   async publishIn(client: SqlClient, channel: Channel | string, data: unknown, options: PublishOptions = {}): Promise<string> {
@@ -264,22 +286,28 @@ class PostgresChannelBroker implements PostgresBroker {
     }
     checkName(name);
     const message = publishedMessage(data, options);
+    checkEvent(message);
     await this.#ensureSchema();
     await this.#started(name);
-    const { text, values } = this.#publishStatement(name, message);
+    const { text, values } = this.#publishStatement(name, [message]);
     // The caller's connection and transaction: its errors are the caller's, unchanged.
     const { rows } = await client.query(text, values);
-    return (rows[0] as { id: string }).id;
+    return (rows[0] as { last: string }).last;
   }
 
-  #publishStatement(channel: string, message: PublishedMessage): { name: string; text: string; values: unknown[] } {
-    if (message.event !== undefined && !storableText(message.event)) {
-      throw new CelloError("CELLO_INVALID_SSE_FIELD", "the event type holds a NUL or a lone surrogate, which PostgreSQL text cannot store");
-    }
+  #publishStatement(channel: string, messages: PublishedMessage[]): { name: string; text: string; values: unknown[] } {
     const { history, ttlMs } = this.#config.get(channel) ?? CHANNEL_HISTORY_DEFAULTS;
-    // The data as UTF-8 bytes (bytea): any string round-trips, NUL included.
-    const values: unknown[] = [channel, message.event ?? null, Buffer.from(message.data, "utf8"), message.to === undefined ? null : JSON.stringify(message.to), Math.max(1, history), this.#names.notifyChannel];
-    // At least 1 kept: a row trimmed by its own publish would never reach the other instances.
+    const values: unknown[] = [
+      channel,
+      messages.map((message) => message.event ?? null),
+      // The data as UTF-8 bytes (bytea): any string round-trips, NUL included.
+      messages.map((message) => Buffer.from(message.data, "utf8")),
+      messages.map((message) => (message.to === undefined ? null : JSON.stringify(message.to))),
+      messages.length,
+      // At least 1 kept: a row trimmed by its own publish would never reach the other instances.
+      Math.max(1, history),
+      this.#names.notifyChannel,
+    ];
     if (ttlMs > 0) return { name: "publishWithTtl", text: this.#sql.publishWithTtl, values: [...values, ttlMs] };
     return { name: "publish", text: this.#sql.publish, values };
   }
@@ -524,6 +552,21 @@ class PostgresChannelBroker implements PostgresBroker {
 }
 
 function ignore(): void {}
+
+/** Most events one publish statement carries. */
+const MAX_BATCH = 500;
+
+interface PublishQueue {
+  waiting: Array<{ message: PublishedMessage; resolve: (id: string) => void; reject: (err: unknown) => void }>;
+  sending: boolean;
+}
+
+/** PostgreSQL text cannot hold a NUL or a lone surrogate: refuse such an event type before anything is sent. */
+function checkEvent(message: PublishedMessage): void {
+  if (message.event !== undefined && !storableText(message.event)) {
+    throw new CelloError("CELLO_INVALID_SSE_FIELD", "the event type holds a NUL or a lone surrogate, which PostgreSQL text cannot store");
+  }
+}
 
 interface ReplayRow {
   kind: number;

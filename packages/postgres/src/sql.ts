@@ -57,16 +57,31 @@ const NOW_MS = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
  */
 export const NOTIFY_NAME_BYTES = 1000;
 
+/**
+ * The history is trimmed to `history` events each time a channel's ids pass a
+ * multiple of this, so a channel holds `history` to `history + TRIM_EVERY - 1`
+ * events: one DELETE per hundred publishes instead of one each, and the earliest
+ * id held moves in steps, not with every publish (as Redis's `MAXLEN ~` does).
+ */
+export const TRIM_EVERY = 100;
+
 /** The SQL of one broker. */
 export interface Statements {
   /** The tables, idempotent: safe to run from every instance at once (under an advisory lock). */
   ddl: string;
-  /** Publish: bump the channel's last id (row lock), insert, trim, notify. $1 channel, $2 event, $3 data, $4 audience, $5 history, $6 notify channel. */
+  /**
+   * Publish one or more events of one channel: bump the channel's last id by their
+   * number (row lock), insert them, trim, notify once. $1 channel, $2 event types,
+   * $3 data, $4 audiences (arrays, one element per event), $5 their number, $6 history,
+   * $7 notify channel. Returns the last id.
+   */
   publish: string;
-  /** Like {@link Statements.publish}, also dropping events older than $7 ms. */
+  /** Like {@link Statements.publish}, also dropping events older than $8 ms. */
   publishWithTtl: string;
   /** Drop the events of $1 older than $2 ms (always the oldest first: ids stay consecutive). */
   expire: string;
+  /** Drop the events of $1 up to id $2 (after a burst: the publish statement cannot see its own rows). */
+  trim: string;
   /** The channel's row and the events after $2 (null: from its start), at most $3 (null: all), in one snapshot. */
   replay: string;
   /** The channel's row only. */
@@ -85,19 +100,23 @@ export interface Statements {
 /** Build the statements for `names`. */
 export function statements(names: TableNames): Statements {
   const { channels: C, events: E } = names;
-  const publishWith = (ttl: boolean) => `WITH ch AS (
-  INSERT INTO ${C} AS c (name, last_seq) VALUES ($1, 1)
-  ON CONFLICT (name) DO UPDATE SET last_seq = c.last_seq + 1
+  // $2 events, $3 data, $4 audiences: one element per event, in order. The channel's
+  // row is bumped by their number (and locked until commit); they get the ids after it.
+  const publishWith = (ttl: boolean) => `WITH input AS (
+  SELECT * FROM unnest($2::text[], $3::bytea[], $4::text[]) WITH ORDINALITY AS t(event, data, audience, n)
+), ch AS (
+  INSERT INTO ${C} AS c (name, last_seq) VALUES ($1, $5::bigint)
+  ON CONFLICT (name) DO UPDATE SET last_seq = c.last_seq + $5::bigint
   RETURNING last_seq
 ), added AS (
   INSERT INTO ${E} (channel, seq, event, data, audience, at_ms)
-  SELECT $1, last_seq, $2, $3, $4, ${NOW_MS} FROM ch
+  SELECT $1, ch.last_seq - $5::bigint + input.n, input.event, input.data, input.audience, ${NOW_MS} FROM ch, input
 ), trimmed AS (
-  DELETE FROM ${E} AS e USING ch WHERE e.channel = $1 AND (e.seq <= ch.last_seq - $5::bigint${
-    ttl ? ` OR e.seq <= (SELECT max(seq) FROM ${E} WHERE channel = $1 AND at_ms < ${NOW_MS} - $7::bigint)` : ""
+  DELETE FROM ${E} AS e USING ch WHERE e.channel = $1 AND ((ch.last_seq / ${TRIM_EVERY} <> (ch.last_seq - $5::bigint) / ${TRIM_EVERY} AND e.seq <= ch.last_seq - $6::bigint)${
+    ttl ? ` OR e.seq <= (SELECT max(seq) FROM ${E} WHERE channel = $1 AND at_ms < ${NOW_MS} - $8::bigint)` : ""
   })
 )
-SELECT last_seq::text AS id, pg_notify($6, CASE WHEN octet_length($1) <= ${NOTIFY_NAME_BYTES} THEN last_seq || ':' || $1 ELSE last_seq || '#' || md5($1) END) FROM ch`;
+SELECT last_seq::text AS last, pg_notify($7, CASE WHEN octet_length($1) <= ${NOTIFY_NAME_BYTES} THEN last_seq || ':' || $1 ELSE last_seq || '#' || md5($1) END) FROM ch`;
   return {
     ddl: `CREATE SCHEMA IF NOT EXISTS ${names.schema};
 CREATE TABLE IF NOT EXISTS ${C} (
@@ -122,6 +141,7 @@ CREATE TABLE IF NOT EXISTS ${names.rateLimits} (
     publish: publishWith(false),
     publishWithTtl: publishWith(true),
     expire: `DELETE FROM ${E} WHERE channel = $1 AND seq <= (SELECT max(seq) FROM ${E} WHERE channel = $1 AND at_ms < ${NOW_MS} - $2::bigint)`,
+    trim: `DELETE FROM ${E} WHERE channel = $1 AND seq <= $2::bigint`,
     replay: `SELECT 0 AS kind, c.last_seq::text AS seq, c.start_seq::text AS start, (SELECT min(seq) FROM ${E} WHERE channel = $1)::text AS earliest, NULL::text AS event, NULL::bytea AS data, NULL::text AS audience
   FROM ${C} c WHERE c.name = $1
 UNION ALL
