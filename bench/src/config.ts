@@ -39,6 +39,12 @@ export interface BenchConfig {
     drainIdleMs: number;
     /** ...or at most this long. */
     drainMaxMs: number;
+    /**
+     * Load processes holding the clients: 0 decides per client count (enough
+     * for the 19 000-descriptor limit, and one per spare core when the load
+     * would take one above 70% of its core; see sse/load-pool.ts).
+     */
+    loadProcesses: number;
   };
   /** The Redis section (see redis/section.ts): Cello.ts on two instances sharing Redis, against one in-memory instance. */
   redis: {
@@ -57,7 +63,7 @@ export interface BenchConfig {
 }
 
 export const HTTP_SYSTEM_IDS = ["node-http", "cello-functions", "cello-decorators", "cello-guarded", "cello-metrics", "cello-ratelimit", "fastify", "hono", "express"];
-export const SSE_SYSTEM_IDS = ["raw-per-event", "raw-coalesced", "cello", "cello-checked", "cello-shared", "cello-metrics", "better-sse", "fastify-sse", "hono"];
+export const SSE_SYSTEM_IDS = ["raw-net", "raw-per-event", "raw-coalesced", "cello", "cello-checked", "cello-shared", "cello-metrics", "better-sse", "fastify-sse", "hono", "h3"];
 
 const LOADS: SseLoad[] = [
   { rate: 100, size: 128 },
@@ -79,6 +85,7 @@ export const FULL: BenchConfig = {
     latencyEvery: 50,
     drainIdleMs: 1500,
     drainMaxMs: 10_000,
+    loadProcesses: 0,
   },
   redis: {
     clients: [1000, 5000],
@@ -115,12 +122,12 @@ export const QUICK: BenchConfig = {
   postgres: { ...FULL.postgres, clients: [1000], publishMs: 1000, drainIdleMs: 1000, drainMaxMs: 5000 },
 };
 
-/** The smoke test's: 1 s HTTP rounds, 50 SSE clients, two loads; 20 Redis-section clients, one load. */
+/** The smoke test's: 1 s HTTP rounds, 50 SSE clients held by two load processes, two loads; 20 Redis-section clients, one load. */
 export const SMOKE: BenchConfig = {
   profile: "smoke",
   http: { systems: ["node-http", "cello-functions"], warmupSec: 0, durationSec: 1, rounds: 1, connections: 10, pipelining: 1 },
   sse: {
-    systems: ["raw-per-event", "raw-coalesced", "cello"],
+    systems: ["raw-net", "raw-per-event", "raw-coalesced", "cello"],
     clients: [50],
     loads: [
       { rate: 100, size: 128 },
@@ -131,6 +138,8 @@ export const SMOKE: BenchConfig = {
     latencyEvery: 10,
     drainIdleMs: 1000,
     drainMaxMs: 5000,
+    // Two, so the smoke test drives the pool (merged counts, distinct source addresses).
+    loadProcesses: 2,
   },
   redis: {
     clients: [20],

@@ -18,8 +18,10 @@ const HELP = `Usage: pnpm bench [--quick] [options]
                         1 000 / 5 000 / 10 000 SSE and 1 000 / 5 000 Redis clients (about 10 minutes)
   --sections=http,sse,validation,redis,postgres,compression,workers  run only these sections
   --http=a,b            HTTP systems: node-http, cello-functions, cello-decorators, cello-guarded, cello-metrics, cello-ratelimit, fastify, hono, express
-  --sse=a,b             SSE systems: raw-per-event, raw-coalesced, cello, cello-checked, cello-shared, cello-metrics, better-sse, fastify-sse, hono
+  --sse=a,b             SSE systems: raw-net (the floor), raw-per-event, raw-coalesced, cello, cello-checked, cello-shared, cello-metrics, better-sse, fastify-sse, hono, h3
   --clients=1000,5000   SSE client counts
+  --load-processes=N    SSE load processes per client count (default: as many as the descriptor limit and
+                        the spare cores call for)
   --redis-clients=1000  Redis-section client counts (split across two instances; REDIS_URL, else
                         redis://127.0.0.1:6379)
   --postgres-clients=1000  PostgreSQL-section client counts (split across two instances; DATABASE_URL,
@@ -65,6 +67,13 @@ function parseArgs(argv: string[]): { config: BenchConfig; sections?: string[]; 
         break;
       case "--clients":
         config.sse.clients = list(value).map(Number);
+        break;
+      case "--load-processes":
+        config.sse.loadProcesses = Number(value);
+        if (!Number.isInteger(config.sse.loadProcesses) || config.sse.loadProcesses < 1) {
+          process.stderr.write(`--load-processes needs a whole number of at least 1, got ${JSON.stringify(value)}\n`);
+          process.exit(2);
+        }
         break;
       case "--redis-clients":
         config.redis.clients = list(value).map(Number);
