@@ -58,6 +58,8 @@ export interface BenchConfig {
     drainIdleMs: number;
     drainMaxMs: number;
   };
+  /** The PostgreSQL section (see postgres/section.ts): the same comparison as `redis`, through PostgreSQL. */
+  postgres: BenchConfig["redis"];
 }
 
 export const HTTP_SYSTEM_IDS = ["node-http", "cello-functions", "cello-decorators", "cello-guarded", "cello-metrics", "cello-ratelimit", "fastify", "hono", "express"];
@@ -97,6 +99,18 @@ export const FULL: BenchConfig = {
     drainIdleMs: 1500,
     drainMaxMs: 10_000,
   },
+  postgres: {
+    clients: [1000],
+    loads: [
+      { rate: 100, size: 128 },
+      { rate: 1000, size: 128 },
+    ],
+    tickEvents: 10,
+    publishMs: 2000,
+    latencyEvery: 50,
+    drainIdleMs: 1500,
+    drainMaxMs: 10_000,
+  },
 };
 
 /** `--quick`: 3 s measured per HTTP server and route (3 rounds of 1 s), 1 000 SSE clients, 1 000 Redis-section clients. */
@@ -105,6 +119,7 @@ export const QUICK: BenchConfig = {
   http: { ...FULL.http, warmupSec: 1, durationSec: 1, rounds: 3 },
   sse: { ...FULL.sse, clients: [1000], publishMs: 1000, drainIdleMs: 1000, drainMaxMs: 5000 },
   redis: { ...FULL.redis, clients: [1000], publishMs: 1000, drainIdleMs: 1000, drainMaxMs: 5000 },
+  postgres: { ...FULL.postgres, clients: [1000], publishMs: 1000, drainIdleMs: 1000, drainMaxMs: 5000 },
 };
 
 /** The smoke test's: 1 s HTTP rounds, 50 SSE clients held by two load processes, two loads; 20 Redis-section clients, one load. */
@@ -127,6 +142,15 @@ export const SMOKE: BenchConfig = {
     loadProcesses: 2,
   },
   redis: {
+    clients: [20],
+    loads: [{ rate: 100, size: 128 }],
+    tickEvents: 10,
+    publishMs: 500,
+    latencyEvery: 5,
+    drainIdleMs: 1000,
+    drainMaxMs: 5000,
+  },
+  postgres: {
     clients: [20],
     loads: [{ rate: 100, size: 128 }],
     tickEvents: 10,

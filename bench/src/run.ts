@@ -7,6 +7,7 @@ import { FULL, QUICK, type BenchConfig } from "./config.js";
 import { runBench, type ExtraSection } from "./harness.js";
 import { COMPRESSION_SECTION } from "./compression/section.js";
 import { connectionsSection, type ConnectionsOptions } from "./connections/section.js";
+import { POSTGRES_SECTION } from "./postgres/section.js";
 import { REDIS_SECTION } from "./redis/section.js";
 import { VALIDATION_SECTION } from "./validation/section.js";
 import { WORKERS_SECTION } from "./workers/section.js";
@@ -16,7 +17,7 @@ const HELP = `Usage: pnpm bench [--quick] [options]
   --quick               3 s of measured HTTP load per server and route, 1 000 SSE clients and
                         1 000 Redis-section clients (about 2 minutes) instead of 10 s,
                         1 000 / 5 000 / 10 000 SSE and 1 000 / 5 000 Redis clients (about 10 minutes)
-  --sections=http,sse,validation,redis,compression,workers,connections  run only these sections
+  --sections=http,sse,validation,redis,postgres,compression,workers,connections  run only these sections
   --http=a,b            HTTP systems: node-http, cello-functions, cello-decorators, cello-guarded, cello-metrics, cello-ratelimit, fastify, hono, express
   --sse=a,b             SSE systems: raw-net (the floor), raw-per-event, raw-coalesced, cello, cello-checked, cello-shared, cello-metrics, better-sse, fastify-sse, hono, h3
   --clients=1000,5000   SSE client counts
@@ -27,8 +28,10 @@ const HELP = `Usage: pnpm bench [--quick] [options]
   --connections=5000,10000,19500  idle connections held by one process in the connections
                         section (default: 5 000 / 10 000 / 19 500; --quick: 1 000 / 2 000 / 4 000)
   --connections-workers=39000  connections held by --workers 2 in that section (0 skips it)
+  --postgres-clients=1000  PostgreSQL-section client counts (split across two instances; DATABASE_URL,
+                        else postgres://postgres@127.0.0.1:5432/test)
   --cpu-prof=a,b        run these systems' servers with --cpu-prof (files in --prof-dir, default
-                        bench/profiles); "redis" profiles the Redis section's instances,
+                        bench/profiles); "redis" / "postgres" profile those sections' instances,
                         "sse-load" the SSE section's load generator
   --out=DIR             where latest.json and latest.md go (default bench/results)
 `;
@@ -95,6 +98,9 @@ function parseArgs(argv: string[]): { config: BenchConfig; sections?: string[]; 
         options.connections.workersConnections = total;
         break;
       }
+      case "--postgres-clients":
+        config.postgres.clients = list(value).map(Number);
+        break;
       case "--cpu-prof":
         options.profileSystems = list(value);
         break;
@@ -114,7 +120,7 @@ function parseArgs(argv: string[]): { config: BenchConfig; sections?: string[]; 
 
 const args = parseArgs(process.argv.slice(2));
 /** Sections beyond HTTP and SSE, run after them in this order. */
-const EXTRA_SECTIONS: ExtraSection[] = [VALIDATION_SECTION, REDIS_SECTION, COMPRESSION_SECTION, WORKERS_SECTION, connectionsSection(args.connections)];
+const EXTRA_SECTIONS: ExtraSection[] = [VALIDATION_SECTION, REDIS_SECTION, POSTGRES_SECTION, COMPRESSION_SECTION, WORKERS_SECTION, connectionsSection(args.connections)];
 const { result, markdown } = await runBench({
   config: args.config,
   sections: args.sections,

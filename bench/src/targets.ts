@@ -167,6 +167,26 @@ export function checkTargets(result: BenchResult): TargetCheck[] {
     }
   }
   checks.push(...checkConnectionTargets(result.extra.connections?.result as ConnectionsSectionResult | undefined));
+  checks.push(...secondBrokerTargets(result));
+  return checks;
+}
+
+/**
+ * The second distributed engine (issue 15): the PostgreSQL pair at 1000 events/s x
+ * 1000 clients delivers at least 0.7x the in-memory instance's deliveries per
+ * CPU-second (every server-side process counted, PostgreSQL included).
+ */
+function secondBrokerTargets(result: BenchResult): TargetCheck[] {
+  const section = result.extra?.postgres?.result as { available: boolean; rows?: Array<{ setup: string; clients: number; rate: number; size: number; status: string; note?: string; efficiencyToMemory: number | null }> } | undefined;
+  if (!section?.available || !section.rows) return [];
+  const checks: TargetCheck[] = [];
+  for (const row of section.rows.filter((r) => r.setup === "postgres" && r.clients === 1000 && r.rate === 1000)) {
+    checks.push({
+      target: `PostgreSQL broker, 2 instances, N=1000, 1000/s ${row.size} B: >= 0.7x the in-memory instance (deliveries per CPU-second)`,
+      measured: row.status !== "ok" ? `${row.status}${row.note ? `: ${row.note}` : ""}` : row.efficiencyToMemory === null ? "no in-memory figure" : `${fmt(row.efficiencyToMemory)}x`,
+      pass: row.status !== "ok" ? false : row.efficiencyToMemory === null ? null : row.efficiencyToMemory >= 0.7,
+    });
+  }
   return checks;
 }
 

@@ -37,6 +37,7 @@ export const sidebar: SidebarItem[] = [
       { text: "Heartbeats, backpressure, shutdown", link: "/guide/sse-operations" },
       { text: "Channels", link: "/guide/channels" },
       { text: "Scaling with Redis", link: "/guide/scaling-redis" },
+      { text: "Scaling with PostgreSQL", link: "/guide/scaling-postgres" },
       { text: "Streaming LLM output", link: "/guide/streaming-llm" },
       { text: "Resumable streams", link: "/guide/resumable-streams" },
       { text: "Client library", link: "/guide/client" },
