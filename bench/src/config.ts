@@ -46,6 +46,12 @@ export interface BenchConfig {
     drainIdleMs: number;
     /** ...or at most this long. */
     drainMaxMs: number;
+    /**
+     * Load processes holding the clients: 0 decides per client count (enough
+     * for the 19 000-descriptor limit, and one per spare core when the load
+     * would take one above 70% of its core; see sse/load-pool.ts).
+     */
+    loadProcesses: number;
   };
   /** The Redis section (see redis/section.ts): Cello.ts on two instances sharing Redis, against one in-memory instance. */
   redis: {
@@ -59,10 +65,12 @@ export interface BenchConfig {
     drainIdleMs: number;
     drainMaxMs: number;
   };
+  /** The PostgreSQL section (see postgres/section.ts): the same comparison as `redis`, through PostgreSQL. */
+  postgres: BenchConfig["redis"];
 }
 
 export const HTTP_SYSTEM_IDS = ["node-http", "cello-functions", "cello-decorators", "cello-guarded", "cello-metrics", "cello-ratelimit", "fastify", "hono", "express"];
-export const SSE_SYSTEM_IDS = ["raw-per-event", "raw-coalesced", "cello", "cello-checked", "cello-shared", "cello-metrics", "better-sse", "fastify-sse", "hono"];
+export const SSE_SYSTEM_IDS = ["raw-net", "raw-per-event", "raw-coalesced", "cello", "cello-checked", "cello-shared", "cello-metrics", "better-sse", "fastify-sse", "hono", "h3"];
 
 const LOADS: SseLoad[] = [
   { rate: 100, size: 128 },
@@ -94,9 +102,22 @@ export const FULL: BenchConfig = {
     latencyEvery: 50,
     drainIdleMs: 1500,
     drainMaxMs: 10_000,
+    loadProcesses: 0,
   },
   redis: {
     clients: [1000, 5000],
+    loads: [
+      { rate: 100, size: 128 },
+      { rate: 1000, size: 128 },
+    ],
+    tickEvents: 10,
+    publishMs: 2000,
+    latencyEvery: 50,
+    drainIdleMs: 1500,
+    drainMaxMs: 10_000,
+  },
+  postgres: {
+    clients: [1000],
     loads: [
       { rate: 100, size: 128 },
       { rate: 1000, size: 128 },
@@ -115,9 +136,10 @@ export const QUICK: BenchConfig = {
   http: { ...FULL.http, warmupSec: 1, durationSec: 1, rounds: 3, pairedRounds: 6 },
   sse: { ...FULL.sse, clients: [1000], publishMs: 1000, drainIdleMs: 1000, drainMaxMs: 5000 },
   redis: { ...FULL.redis, clients: [1000], publishMs: 1000, drainIdleMs: 1000, drainMaxMs: 5000 },
+  postgres: { ...FULL.postgres, clients: [1000], publishMs: 1000, drainIdleMs: 1000, drainMaxMs: 5000 },
 };
 
-/** The smoke test's: two 0.5 s HTTP rounds per depth, 50 SSE clients, two loads; 20 Redis-section clients, one load. */
+/** The smoke test's: two 0.5 s HTTP rounds per depth, 50 SSE clients held by two load processes, two loads; 20 Redis-section clients, one load. */
 export const SMOKE: BenchConfig = {
   profile: "smoke",
   http: {
@@ -132,7 +154,7 @@ export const SMOKE: BenchConfig = {
     pairedRoundSec: 0.5,
   },
   sse: {
-    systems: ["raw-per-event", "raw-coalesced", "cello"],
+    systems: ["raw-net", "raw-per-event", "raw-coalesced", "cello"],
     clients: [50],
     loads: [
       { rate: 100, size: 128 },
@@ -143,8 +165,19 @@ export const SMOKE: BenchConfig = {
     latencyEvery: 10,
     drainIdleMs: 1000,
     drainMaxMs: 5000,
+    // Two, so the smoke test drives the pool (merged counts, distinct source addresses).
+    loadProcesses: 2,
   },
   redis: {
+    clients: [20],
+    loads: [{ rate: 100, size: 128 }],
+    tickEvents: 10,
+    publishMs: 500,
+    latencyEvery: 5,
+    drainIdleMs: 1000,
+    drainMaxMs: 5000,
+  },
+  postgres: {
     clients: [20],
     loads: [{ rate: 100, size: 128 }],
     tickEvents: 10,

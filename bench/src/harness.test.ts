@@ -1,7 +1,7 @@
 /**
  * Smoke test: the whole harness on a tiny profile (1 s HTTP rounds for
- * node:http and Cello.ts, 50 SSE clients for both hand-written servers and
- * Cello.ts; 20 clients on two Cello.ts instances sharing Redis and on one
+ * node:http and Cello.ts, 50 SSE clients held by two load processes for the
+ * raw net floor, both node:http servers and Cello.ts; 20 clients on two Cello.ts instances sharing Redis and on one
  * in-memory instance), with real child processes and sockets. It checks that
  * the result is well-formed and that every system answered correctly and
  * delivered every event; it asserts nothing about speed.
@@ -78,6 +78,10 @@ describe("bench harness (smoke profile)", () => {
       expectEveryEventDelivered(row, where);
     }
     expect(json.sse.memory.map((m: { system: string }) => m.system)).toEqual(SMOKE.sse.systems);
+    // The smoke profile's load generator is two processes: every row reports both, and the floor is the reference.
+    expect(json.sse.loadProcesses).toEqual({ [SMOKE.sse.clients[0]!]: 2 });
+    for (const row of json.sse.rows) expect(row.loadCpu.processes, `${row.system} ${row.rate}/s`).toBe(2);
+    for (const row of json.sse.rows.filter((r: { system: string }) => r.system === "raw-net")) expect(row.efficiencyToFloor).toBe(1);
 
     // The markdown names every system and flags no failure.
     for (const id of SMOKE.http.systems) expect(markdown).toContain(HTTP_SYSTEMS[id]!.label);

@@ -114,7 +114,8 @@ export async function runBench(options: RunOptions): Promise<{ result: BenchResu
   const sse = wanted("sse") && options.config.sse.systems.length > 0 ? await runSseSection(options.config.sse, context) : null;
   if (sse) {
     for (const [clients, count] of Object.entries(sse.sourceAddresses)) {
-      if (count > 1) notes.push(`${clients} SSE clients were spread over ${count} source addresses (127.0.0.1-${count}) to stay within one address's ephemeral ports.`);
+      const processes = sse.loadProcesses[Number(clients)] ?? 1;
+      if (count > 1) notes.push(`${clients} SSE clients were held by ${processes} load process${processes > 1 ? "es" : ""} from ${count} source addresses (127.0.0.1-${count}), each process its own, to stay within one address's ephemeral ports.`);
     }
   }
   const extra: BenchResult["extra"] = {};

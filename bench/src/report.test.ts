@@ -7,7 +7,8 @@ import { SMOKE } from "./config.js";
 import type { BenchResult } from "./harness.js";
 import { compareRows, pairedRatio, quartiles, type HttpRow } from "./http/section.js";
 import { renderMarkdown } from "./report.js";
-import type { MemoryRow, SseRow } from "./sse/section.js";
+import { markLoadCpu } from "./sse/load-pool.js";
+import { compareWithFloor, type MemoryRow, type SseRow } from "./sse/section.js";
 import { checkTargets } from "./targets.js";
 
 /** A row measured in one round per entry of `perCpuSec` (requests per CPU-second), compared later by compareRows. */
@@ -53,13 +54,14 @@ function sseRow(system: string, delivered: number, overrides: Partial<SseRow> = 
     delivered: 1_000_000 * delivered,
     deliveredRatio: delivered,
     deliveredPerSec: 500_000,
-    ratioToCeiling: 1,
+    ratioToFloor: null,
     latency: { count: 100, p50: 2, p99: 8, max: 9 },
     sendP99Ms: 3,
     serverCpuPct: 50,
     deliveriesPerCpuSec: 1_000_000,
-    efficiencyToCeiling: 1,
+    efficiencyToFloor: null,
     loadCpuPct: 40,
+    loadCpu: markLoadCpu([40], 1),
     otherLoad: 0,
     closedEarly: 0,
     clientsShort: 0,
@@ -72,6 +74,11 @@ function memoryRow(system: string, heapPerConnection: number): MemoryRow {
   return { system, label: system, clients: 1000, heapPerConnection, rssPerConnection: 10_000, heapRatioToRaw: heapPerConnection / 5000, rssRatioToRaw: 1, before: reading, after: reading };
 }
 
+function withRatios<T extends { rows: SseRow[]; memory: MemoryRow[] }>(section: T): T {
+  compareWithFloor(section);
+  return section;
+}
+
 function result(sse: SseRow[], memory: MemoryRow[], http: HttpRow[] = []): BenchResult {
   const config = structuredClone(SMOKE);
   config.sse.clients = [1000];
@@ -82,7 +89,7 @@ function result(sse: SseRow[], memory: MemoryRow[], http: HttpRow[] = []): Bench
     durationSec: 1,
     config,
     http: http.length ? { connections: 100, pipelining: [...new Set(http.map((r) => r.pipelining))], warmupSec: 1, durationSec: 1, rounds: 1, rows: http } : null,
-    sse: { tickEvents: 10, publishMs: 1000, latencyEvery: 50, sourceAddresses: { 1000: 1 }, rows: sse, memory },
+    sse: withRatios({ tickEvents: 10, publishMs: 1000, latencyEvery: 50, sourceAddresses: { 1000: 1 }, loadProcesses: { 1000: 1 }, rows: sse, memory }),
     extra: {},
     targets: [],
     notes: [],
@@ -90,20 +97,30 @@ function result(sse: SseRow[], memory: MemoryRow[], http: HttpRow[] = []): Bench
 }
 
 describe("renderMarkdown", () => {
-  it("shows a delivery under 100% as FAIL, and the machine", () => {
-    const markdown = renderMarkdown(result([sseRow("raw-coalesced", 1), sseRow("cello", 0.995, { note: "3 clients short" })], []));
+  it("shows a delivery under 100% as FAIL, the floor as 1.00x, and the machine", () => {
+    const markdown = renderMarkdown(result([sseRow("raw-net", 1), sseRow("cello", 0.995, { note: "3 clients short" }), sseRow("hono", 1, { deliveriesPerCpuSec: 250_000 })], []));
     expect(markdown).toContain("| CPU | Test CPU, 2 cores |");
     expect(markdown).toContain("| Node | v20.20.2 |");
-    expect(markdown).toMatch(/\| cello \| [\d,]+ \| [^|]+ \| \*\*FAIL\*\* 99\.5% \|/);
-    expect(markdown).toMatch(/\| raw-coalesced \| [\d,]+ \| 1\.00x \| 100% \|/);
+    expect(markdown).toMatch(/\| cello \| [\d,]+ \| \*\*FAIL\*\* 99\.5% \|[^\n]*\| - \| - \|\n/);
+    expect(markdown).toMatch(/\| raw-net \| [\d,]+ \| 100% \|[^\n]*\| 1,000,000 \| 1\.00x \|\n/);
+    expect(markdown).toMatch(/\| hono \| [\d,]+ \| 100% \|[^\n]*\| 250,000 \| 0\.25x \|\n/);
     expect(markdown).toContain("- cello, 1000/s x 128 B: 3 clients short");
   });
 
-  it("lists the loads where the load generator was saturated, and shows the send time", () => {
-    const markdown = renderMarkdown(result([sseRow("raw-coalesced", 1), sseRow("cello", 1, { loadCpuPct: 98.5, sendP99Ms: 12.25 })], []));
-    expect(markdown).toContain("- cello: load generator saturated (clients CPU >= 95%) at 1000/s x 128 B");
-    expect(markdown).not.toContain("- raw-coalesced: load generator saturated");
-    expect(markdown).toMatch(/\| cello \|[^\n]*\| 9\.0 \| 12\.3 \| 50% \| 98\.5% \|/);
+  it("marks the load generator's CPU over 70% in the row and lists those loads; under 70% is plain", () => {
+    const over = sseRow("cello", 1, { loadCpu: markLoadCpu([45, 40], 1), sendP99Ms: 12.25 });
+    const markdown = renderMarkdown(result([sseRow("raw-net", 1, { loadCpu: markLoadCpu([65], 1) }), over], []));
+    expect(markdown).toMatch(/\| cello \|[^\n]*\| 9\.0 \| 12\.3 \| 50% \| \*\*85% \/ 45% \(2\) >70%\*\* \|/);
+    expect(markdown).toMatch(/\| raw-net \|[^\n]*\| 50% \| 65% \/ 65% \(1\) \|/);
+    expect(markdown).toContain("- cello: load generator over 70% of a core (latency and delivered/s there are partly the load generator's) at 1000/s x 128 B");
+    expect(markdown).not.toContain("- raw-net: load generator over");
+  });
+
+  it("puts each system's p99 at 1,000 clients and 1000 events/s next to the floor's", () => {
+    const markdown = renderMarkdown(result([sseRow("cello", 1, { latency: { count: 400, p50: 3, p99: 10.5, max: 15 } }), sseRow("raw-net", 1, { latency: { count: 400, p50: 3, p99: 10, max: 12 } })], []));
+    expect(markdown).toContain("### Latency: 1,000 clients, 1000 events/s");
+    // The floor first, then the others with their ratio to it.
+    expect(markdown).toMatch(/\| 128 B \| raw-net \| 3\.0 \| 10\.0 \| 1\.00x \|[^\n]*\n\| 128 B \| cello \| 3\.0 \| 10\.5 \| 1\.05x \| 3\.0 \| 400 \| 40% \/ 40% \(1\) \|/);
   });
 
   it("warns when other processes took a large share of the machine", () => {
@@ -151,7 +168,12 @@ describe("checkTargets", () => {
   it("passes and misses targets from the run's ratios", () => {
     const checks = checkTargets(
       result(
-        [sseRow("raw-coalesced", 1), sseRow("cello", 1, { latency: { count: 10, p50: 3, p99: 12, max: 15 }, sendP99Ms: 2.5 }), sseRow("hono", 1, { deliveriesPerCpuSec: 200_000 })],
+        [
+          sseRow("raw-net", 1, { latency: { count: 10, p50: 3, p99: 10, max: 12 } }),
+          sseRow("cello", 1, { deliveriesPerCpuSec: 960_000, latency: { count: 10, p50: 3, p99: 12, max: 15 }, sendP99Ms: 2.5 }),
+          sseRow("hono", 1, { deliveriesPerCpuSec: 200_000 }),
+          sseRow("better-sse", 1, { deliveriesPerCpuSec: 700_000 }),
+        ],
         [memoryRow("raw-coalesced", 5000), memoryRow("cello", 5500)],
         compared([
           httpRow("node-http", "json", 60_000, [60_000, 60_000, 60_000]),
@@ -166,13 +188,35 @@ describe("checkTargets", () => {
     expect(find("GET / (hello-world JSON), -p 10: ahead of Fastify")).toMatchObject({ pass: true, measured: "1.14x (IQR 1.11-1.20, 3 rounds) per CPU-s" });
     // Hono is ahead in two rounds of three: a miss.
     expect(find("GET / (hello-world JSON), -p 10: ahead of Hono")).toMatchObject({ pass: false });
-    expect(find("ahead of every peer")).toMatchObject({ pass: true });
-    expect(find("p99")).toMatchObject({ pass: false, measured: "12.00 ms (node:http ceiling: 8.00 ms; send p99 2.50 ms vs the ceiling's 3.00 ms; clients CPU 40%)" });
+    expect(find("0.95x the raw net floor")).toMatchObject({ pass: true, measured: "min 0.96x (at 1000/s 128 B; 1000/s 128 B 0.96x)" });
+    // The best peer is better-sse (700k), not hono: 960k / 700k = 1.37x.
+    expect(find("1.5x the best Node peer")).toMatchObject({ pass: false, measured: "below on 1000/s 128 B 1.37x better-sse" });
+    expect(find("p99")).toMatchObject({ pass: false, measured: "1.20x (12.00 ms vs 10.00 ms; send p99 2.50 vs 3.00 ms)" });
     expect(find("Idle SSE connection")).toMatchObject({ pass: true, measured: "1.10x (5500 B vs node:http)" });
   });
 
+  it("passes the floor, peer and p99 targets at their thresholds, and says when the load generator was over 70%", () => {
+    const checks = checkTargets(
+      result(
+        [
+          sseRow("raw-net", 1, { deliveriesPerCpuSec: 1_000_000, latency: { count: 10, p50: 3, p99: 10, max: 12 }, loadCpu: markLoadCpu([90], 1) }),
+          sseRow("cello", 1, { deliveriesPerCpuSec: 950_000, latency: { count: 10, p50: 3, p99: 10.5, max: 15 } }),
+          sseRow("better-sse", 1, { deliveriesPerCpuSec: 600_000 }),
+          // A peer that failed delivery is not the best peer, however efficient it looked.
+          sseRow("h3", 0.5, { deliveriesPerCpuSec: 5_000_000 }),
+        ],
+        [],
+      ),
+    );
+    const find = (text: string) => checks.find((check) => check.target.includes(text));
+    expect(find("0.95x the raw net floor")).toMatchObject({ pass: true });
+    expect(find("1.5x the best Node peer")).toMatchObject({ pass: true, measured: "1000/s 128 B 1.58x better-sse" });
+    expect(find("p99")).toMatchObject({ pass: true });
+    expect(find("p99")!.measured).toContain("load generator over 70% of a core on the floor: indicative");
+  });
+
   it("counts a Cello.ts delivery failure as a miss", () => {
-    const checks = checkTargets(result([sseRow("raw-coalesced", 1), sseRow("cello", 0.9)], []));
-    expect(checks.find((check) => check.target.includes("ceiling"))).toMatchObject({ pass: false, measured: "1 of 1 loads not fully delivered" });
+    const checks = checkTargets(result([sseRow("raw-net", 1), sseRow("cello", 0.9)], []));
+    expect(checks.find((check) => check.target.includes("floor"))).toMatchObject({ pass: false, measured: "1 of 1 loads not fully delivered" });
   });
 });

@@ -85,7 +85,7 @@ describe("collectSnippets", () => {
     const byPage = new Map<string, number>();
     for (const s of snippets) byPage.set(s.page, (byPage.get(s.page) ?? 0) + 1);
     // Pages that teach core APIs show checked code; these must never lose it silently.
-    for (const page of ["index.md", "guide/getting-started.md", "guide/routing.md", "guide/request-response.md", "guide/validation.md", "guide/errors.md", "guide/security.md", "guide/sse.md", "guide/sse-operations.md", "guide/plugins.md", "guide/testing.md", "guide/deployment.md", "guide/migrating-from-cello.md", "guide/channels.md", "guide/scaling-redis.md", "guide/client.md", "guide/openapi.md", "guide/rate-limits.md"]) {
+    for (const page of ["index.md", "guide/getting-started.md", "guide/routing.md", "guide/request-response.md", "guide/validation.md", "guide/errors.md", "guide/security.md", "guide/sse.md", "guide/sse-operations.md", "guide/plugins.md", "guide/testing.md", "guide/deployment.md", "guide/migrating-from-cello.md", "guide/channels.md", "guide/scaling-redis.md", "guide/scaling-postgres.md", "guide/client.md", "guide/openapi.md", "guide/rate-limits.md", "guide/streaming-llm.md", "guide/resumable-streams.md", "guide/post-streams.md", "guide/openai-streams.md", "guide/ai-sdk-streams.md", "guide/htmx.md", "guide/mcp.md"]) {
       expect(byPage.get(page) ?? 0, page).toBeGreaterThan(0);
     }
     expect(snippets.length).toBeGreaterThanOrEqual(30);
@@ -213,7 +213,7 @@ describe("reference pages match the code", () => {
     expect(new Set(headings).size).toBe(headings.length);
   });
 
-  test.each(["testing", "client", "redis", "openapi"])("the API reference has a @cellojs/%s section with one heading per export", (pkg) => {
+  test.each(["testing", "client", "redis", "postgres", "openapi", "mcp"])("the API reference has a @cellojs/%s section with one heading per export", (pkg) => {
     const exported = exportsOf(pkg);
     expect(exported.length).toBeGreaterThan(0);
     const headings = apiHeadings().get(pkg);

@@ -33,7 +33,7 @@ function tarballManifest(tarball: string): Record<string, any> {
 }
 
 test("every publishable package is packed", () => {
-  expect(packed.map((p) => p.name).sort()).toEqual(["@cellojs/client", "@cellojs/core", "@cellojs/create-app", "@cellojs/openapi", "@cellojs/redis", "@cellojs/testing"]);
+  expect(packed.map((p) => p.name).sort()).toEqual(["@cellojs/client", "@cellojs/core", "@cellojs/create-app", "@cellojs/mcp", "@cellojs/openapi", "@cellojs/postgres", "@cellojs/redis", "@cellojs/testing"]);
 });
 
 const libraries = packed.filter((p) => p.name !== "@cellojs/create-app");
@@ -81,7 +81,7 @@ describe.each(libraries)("$name's tarball", (pkg) => {
   });
 
   test("a package used with the app it is given expects the user's @cellojs/core as a peer", () => {
-    const usesUsersCore = pkg.name === "@cellojs/redis" || pkg.name === "@cellojs/testing" || pkg.name === "@cellojs/openapi";
+    const usesUsersCore = pkg.name === "@cellojs/redis" || pkg.name === "@cellojs/postgres" || pkg.name === "@cellojs/testing" || pkg.name === "@cellojs/openapi" || pkg.name === "@cellojs/mcp";
     expect(manifest.peerDependencies?.["@cellojs/core"]).toBe(usesUsersCore ? `^${pkg.version}` : undefined);
     expect(manifest.dependencies?.["@cellojs/core"]).toBeUndefined();
   });

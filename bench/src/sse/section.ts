@@ -1,17 +1,21 @@
 /**
- * The SSE section: N clients held by a separate load process, a publisher
- * inside the server pushing ticks of events at fixed rates, and per load the
- * delivered events/s, the delivered ratio, publish-to-receive latency and the
- * server's CPU. The memory figures (JS heap and RSS per idle connection) are
+ * The SSE section: N raw-socket clients held by one or more load processes
+ * (load-pool.ts), a publisher inside the server pushing ticks of events at
+ * fixed rates, and per load the delivered events/s, the delivered ratio,
+ * publish-to-receive latency, the server's CPU and the load generator's. Every
+ * system is compared with the raw `net` floor on deliveries per server
+ * CPU-second. The memory figures (JS heap and RSS per idle connection) are
  * read on the same servers once all clients are connected, before publishing.
  */
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { BenchConfig, SseLoad } from "../config.js";
 import type { RunContext } from "../context.js";
 import { InterferenceMonitor } from "../interference.js";
 import { ephemeralPortCount } from "../machine.js";
 import { Worker } from "../worker.js";
-import type { CollectResult, ConnectResult, StatusResult } from "./clients.js";
+import type { CollectResult, StatusResult } from "./clients.js";
+import { LoadPool, loadProcessCount, markLoadCpu, MAX_CLIENTS_PER_LOAD_PROCESS, type LoadCpu } from "./load-pool.js";
 import type { MemoryReading, PublishReport } from "./servers/serve.js";
 
 /** A server under test: a display name and the script that starts it. */
@@ -22,21 +26,25 @@ export interface SseSystem {
 
 const script = (name: string) => fileURLToPath(new URL(`./servers/${name}.ts`, import.meta.url));
 
-/** Every SSE server the bench knows, by id. `raw-coalesced` is the ceiling the others are compared to. */
+/** Every SSE server the bench knows, by id. `raw-net` is the floor the others are compared to. */
 export const SSE_SYSTEMS: Record<string, SseSystem> = {
+  "raw-net": { label: "raw net, one pre-framed chunk per tick (floor)", script: script("raw-net") },
   "raw-per-event": { label: "node:http, one write per event", script: script("raw-per-event") },
-  "raw-coalesced": { label: "node:http, one write per tick (ceiling)", script: script("raw-coalesced") },
+  "raw-coalesced": { label: "node:http, one write per tick", script: script("raw-coalesced") },
   cello: { label: "Cello.ts (channel.publish)", script: script("cello") },
   "cello-checked": { label: "Cello.ts (channel.publish, events checked)", script: script("cello-checked") },
   "cello-shared": { label: "Cello.ts (one SseEvent, stream.add)", script: script("cello-shared") },
   "cello-metrics": { label: "Cello.ts (channel.publish, enableMetrics)", script: script("cello-metrics") },
-  "better-sse": { label: "better-sse (channel.broadcast)", script: script("better-sse") },
-  "fastify-sse": { label: "Fastify 5 + @fastify/sse", script: script("fastify-sse") },
-  hono: { label: "Hono 4 streamSSE", script: script("hono") },
+  "better-sse": { label: "better-sse (channel, batch: one EventBuffer per tick)", script: script("better-sse") },
+  "fastify-sse": { label: "Fastify 5 + @fastify/sse (send per event)", script: script("fastify-sse") },
+  hono: { label: "Hono 4 streamSSE (one joined write per tick)", script: script("hono") },
+  h3: { label: "h3 2 EventStream (push of the tick's events)", script: script("h3") },
 };
 
-/** The system every other is compared to, and the one memory ratios are taken against. */
-export const SSE_CEILING = "raw-coalesced";
+/** The Node floor: the system every fan-out row is compared to (deliveries per server CPU-second, p99 latency). */
+export const SSE_FLOOR = "raw-net";
+/** The hand-written node:http server memory ratios are taken against. */
+export const SSE_NODE_HTTP = "raw-coalesced";
 
 /** What every fan-out row reports, whatever ran it (the SSE and Redis sections both). */
 export interface LoadRow {
@@ -59,7 +67,7 @@ export interface LoadRow {
   latency: { count: number; p50: number; p99: number; max: number };
   /** Deliveries per second of server-side CPU: unlike delivered/s it separates systems that all keep up with a light load. */
   deliveriesPerCpuSec: number;
-  /** The load process's CPU over the same window, % of one core (near 100%: the clients, not the server, were the limit). */
+  /** The load generator's CPU over the same window, % of one core, all its processes together (near 100% of its cores: the clients, not the server, were the limit). */
   loadCpuPct: number;
   /** Share of the machine's CPU other processes used meanwhile (null without /proc). */
   otherLoad: number | null;
@@ -72,12 +80,14 @@ export interface SseRow extends LoadRow {
   /** p99 over ticks of the server's own send time (see PublishReport.sendMs); 0 where not measured. */
   sendP99Ms: number;
   system: string;
-  /** deliveredPerSec over the ceiling's on the same load (null without the ceiling). */
-  ratioToCeiling: number | null;
+  /** deliveredPerSec over the floor's on the same load (null without the floor). */
+  ratioToFloor: number | null;
   /** Server CPU (user + system) over the same window, % of one core; deliveriesPerCpuSec = deliveredPerSec / (serverCpuPct / 100). */
   serverCpuPct: number;
-  /** deliveriesPerCpuSec over the ceiling's on the same load (null without the ceiling). */
-  efficiencyToCeiling: number | null;
+  /** deliveriesPerCpuSec over the floor's on the same load (null without the floor, or when either failed). */
+  efficiencyToFloor: number | null;
+  /** The load generator's CPU per process, marked when over the limit (see load-pool.ts). */
+  loadCpu: LoadCpu;
 }
 
 /** Memory per idle SSE connection. */
@@ -100,6 +110,8 @@ export interface SseSectionResult {
   publishMs: number;
   latencyEvery: number;
   sourceAddresses: Record<number, number>;
+  /** Load processes per client count. */
+  loadProcesses: Record<number, number>;
   rows: SseRow[];
   memory: MemoryRow[];
 }
@@ -125,6 +137,11 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
   }
 }
 
+/** What {@link drain} needs of a load generator: one load process (a Worker) or a {@link LoadPool}. */
+export interface LoadControl {
+  request<T>(cmd: string): Promise<T>;
+}
+
 /**
  * Wait until the load process counted `expected` frames, or nothing arrived for `idleMs`, or `maxMs` passed.
  * @param load - The load process (clients.ts).
@@ -133,7 +150,7 @@ export async function waitFor(check: () => Promise<boolean>, timeoutMs: number, 
  * @param maxMs - Give up after this long in any case.
  * @example await drain(load, report.events * clients, 1000, 5000);
  */
-export async function drain(load: Worker, expected: number, idleMs: number, maxMs: number): Promise<void> {
+export async function drain(load: LoadControl, expected: number, idleMs: number, maxMs: number): Promise<void> {
   const started = Date.now();
   let lastFrames = -1;
   let lastProgress = Date.now();
@@ -173,7 +190,7 @@ export function failUnrunLoads<Row extends { rate: number; size: number }>(rows:
 }
 
 /** Ask a load process to close its clients, then stop it. */
-export async function stopLoad(load: Worker | undefined): Promise<void> {
+export async function stopLoad(load: Worker | LoadPool | undefined): Promise<void> {
   if (!load) return;
   await load.request("close").catch(() => {});
   await load.stop();
@@ -194,24 +211,36 @@ function emptyRow(system: string, clients: number, load: SseLoad, status: SseRow
     delivered: 0,
     deliveredRatio: 0,
     deliveredPerSec: 0,
-    ratioToCeiling: null,
+    ratioToFloor: null,
     latency: { count: 0, p50: 0, p99: 0, max: 0 },
     sendP99Ms: 0,
     serverCpuPct: 0,
     deliveriesPerCpuSec: 0,
-    efficiencyToCeiling: null,
+    efficiencyToFloor: null,
     loadCpuPct: 0,
+    loadCpu: markLoadCpu([], 1),
     otherLoad: null,
     closedEarly: 0,
     clientsShort: 0,
   };
 }
 
-async function runOne(system: string, clients: number, config: BenchConfig["sse"], context: RunContext, sourceAddresses: number, result: SseSectionResult): Promise<void> {
+/** How the load generator is laid out for one client count. */
+interface LoadLayout {
+  processes: number;
+  /** Source addresses per process. */
+  addressesPerProcess: number;
+  /** Cores to pin load processes to (empty: not pinned). */
+  cores: number[];
+  /** Cores the load processes can use. */
+  coreCount: number;
+}
+
+async function runOne(system: string, clients: number, config: BenchConfig["sse"], context: RunContext, layout: LoadLayout, result: SseSectionResult): Promise<void> {
   const definition = SSE_SYSTEMS[system];
   if (!definition) throw new Error(`unknown SSE system ${system}`);
   let server: Worker | undefined;
-  let load: Worker | undefined;
+  let load: LoadPool | undefined;
   const rows: SseRow[] = [];
   try {
     server = await Worker.start(definition.script, {
@@ -221,20 +250,17 @@ async function runOne(system: string, clients: number, config: BenchConfig["sse"
       fdLimit: context.fdLimit,
       nodeFlags: context.profileSystems.has(system) ? context.cpuProfFlags(`sse-${system}-${clients}`) : [],
     });
-    load = await Worker.start(fileURLToPath(new URL("./clients.ts", import.meta.url)), {
-      label: "sse load",
-      core: context.loadCore,
+    load = await LoadPool.start({
+      processes: layout.processes,
+      cores: layout.cores,
+      unpinnedCores: layout.coreCount,
       fdLimit: context.fdLimit,
       // `--cpu-prof=sse-load` profiles the load generator, to see what limits it.
-      nodeFlags: context.profileSystems.has("sse-load") ? context.cpuProfFlags(`sse-load-${system}-${clients}`) : [],
+      nodeFlags: (index) => (context.profileSystems.has("sse-load") ? context.cpuProfFlags(`sse-load-${system}-${clients}-${index + 1}`) : []),
     });
     const port = server.info.port as number;
     const before = await server.request<MemoryReading>("memory");
-    const connected = await load.request<ConnectResult>(
-      "connect",
-      { port, path: "/sse", clients, latencyEvery: config.latencyEvery, concurrency: 256, sourceAddresses },
-      120_000,
-    );
+    const connected = await load.connect({ port, path: "/sse", clients, latencyEvery: config.latencyEvery, concurrency: 256, addressesPerProcess: layout.addressesPerProcess });
     if (connected.failures > 0) throw new Error(`${connected.failures} of ${clients} connections failed: ${connected.firstError}`);
     const srv = server;
     await waitFor(async () => (await srv.request<number>("clients")) >= clients, 30_000, `${clients} clients on the server`);
@@ -252,7 +278,7 @@ async function runOne(system: string, clients: number, config: BenchConfig["sse"
       before,
       after,
     });
-    context.log(`sse ${system} N=${clients}: connected in ${connected.ms} ms, ${Math.round((after.heapUsed - before.heapUsed) / clients)} B heap/connection`);
+    context.log(`sse ${system} N=${clients}: connected in ${connected.ms} ms (${load.size} load process${load.size > 1 ? "es" : ""}), ${Math.round((after.heapUsed - before.heapUsed) / clients)} B heap/connection`);
 
     let failed: string | undefined;
     for (const sseLoad of config.loads) {
@@ -260,8 +286,8 @@ async function runOne(system: string, clients: number, config: BenchConfig["sse"
         rows.push(emptyRow(system, clients, sseLoad, "skipped", `skipped: a lighter load failed (${failed})`));
         continue;
       }
-      await load.request("reset");
-      const monitor = InterferenceMonitor.start([server.pid, load.pid]);
+      await load.reset();
+      const monitor = InterferenceMonitor.start([server.pid, ...load.pids]);
       const report = await server.request<PublishReport>(
         "publish",
         { rate: sseLoad.rate, size: sseLoad.size, tickEvents: config.tickEvents, durationMs: config.publishMs },
@@ -270,7 +296,7 @@ async function runOne(system: string, clients: number, config: BenchConfig["sse"
       const expected = report.events * clients;
       await drain(load, expected, config.drainIdleMs, config.drainMaxMs);
       const cpu = await server.request<{ cpuUs: number; at: number }>("cpu");
-      const collected = await load.request<CollectResult>("collect", { expectedPerClient: report.events });
+      const collected = await load.collect(report.events);
       const otherLoad = monitor.stop();
       const windowMs = Math.max(1, (collected.lastFrameAt || cpu.at) - report.startedAt);
       const { ok, ratio, note } = deliveryVerdict(collected, expected);
@@ -291,20 +317,22 @@ async function runOne(system: string, clients: number, config: BenchConfig["sse"
         delivered: collected.frames,
         deliveredRatio: Math.round(ratio * 10_000) / 10_000,
         deliveredPerSec,
-        ratioToCeiling: null,
+        ratioToFloor: null,
         latency: collected.latency,
         sendP99Ms: report.sendMs.p99,
         serverCpuPct,
         deliveriesPerCpuSec: serverCpuPct > 0 ? Math.round(deliveredPerSec / (serverCpuPct / 100)) : 0,
-        efficiencyToCeiling: null,
+        efficiencyToFloor: null,
         loadCpuPct: collected.cpuPct,
+        loadCpu: collected.loadCpu,
         otherLoad,
         closedEarly: collected.closedEarly,
         clientsShort: collected.clientsShort,
       });
       const row = rows[rows.length - 1]!;
+      const loadCpu = row.loadCpu;
       context.log(
-        `sse ${system} N=${clients} ${sseLoad.rate}/s ${sseLoad.size} B: ${row.deliveredPerSec} deliveries/s, ${(ratio * 100).toFixed(1)}%, p99 ${row.latency.p99} ms, cpu ${row.serverCpuPct}% (clients ${row.loadCpuPct}%)${otherLoad === null ? "" : `, other processes ${Math.round(otherLoad * 100)}%`}${note ? ` FAIL: ${note}` : ""}`,
+        `sse ${system} N=${clients} ${sseLoad.rate}/s ${sseLoad.size} B: ${row.deliveredPerSec} deliveries/s, ${(ratio * 100).toFixed(1)}%, p99 ${row.latency.p99} ms, cpu ${row.serverCpuPct}% (load ${loadCpu.sumPct}%, max ${loadCpu.maxPct}% over ${loadCpu.processes}${loadCpu.over ? ", OVER 70%" : ""})${otherLoad === null ? "" : `, other processes ${Math.round(otherLoad * 100)}%`}${note ? ` FAIL: ${note}` : ""}`,
       );
       await sleep(100);
     }
@@ -320,33 +348,67 @@ async function runOne(system: string, clients: number, config: BenchConfig["sse"
 }
 
 /**
+ * Where the load processes run: pinned, on every core but the server's (from
+ * the runner's load core up); not pinned, on every core but one (the server's share).
+ */
+function loadCores(context: RunContext): { cores: number[]; coreCount: number } {
+  const total = availableParallelism();
+  if (context.loadCore === undefined) return { cores: [], coreCount: Math.max(1, total - 1) };
+  const cores: number[] = [];
+  for (let core = context.loadCore; core < total; core++) if (core !== context.serverCore) cores.push(core);
+  return { cores, coreCount: cores.length };
+}
+
+/**
  * Run the SSE fan-out and memory section: for each client count, each system
- * in turn gets a fresh server and a fresh load process.
+ * in turn gets a fresh server and a fresh load generator (one or more load
+ * processes, see load-pool.ts), then every row is compared with the floor.
  * @param config - The run's `sse` settings.
  * @param context - Pinning, limits and progress output.
  * @example const sse = await runSseSection(QUICK.sse, context); // sse.rows, sse.memory
  */
 export async function runSseSection(config: BenchConfig["sse"], context: RunContext): Promise<SseSectionResult> {
-  const result: SseSectionResult = { tickEvents: config.tickEvents, publishMs: config.publishMs, latencyEvery: config.latencyEvery, sourceAddresses: {}, rows: [], memory: [] };
+  const result: SseSectionResult = {
+    tickEvents: config.tickEvents,
+    publishMs: config.publishMs,
+    latencyEvery: config.latencyEvery,
+    sourceAddresses: {},
+    loadProcesses: {},
+    rows: [],
+    memory: [],
+  };
   // Keep well inside one address's ephemeral ports (TIME_WAIT from earlier rounds still holds some).
   const perAddress = Math.floor(ephemeralPortCount() / 2);
+  const { cores, coreCount } = loadCores(context);
+  const ticksPerSec = Math.max(...config.loads.map((load) => load.rate / config.tickEvents));
   for (const clients of config.clients) {
-    const sourceAddresses = Math.max(1, Math.ceil(clients / perAddress));
-    result.sourceAddresses[clients] = sourceAddresses;
-    for (const system of config.systems) await runOne(system, clients, config, context, sourceAddresses, result);
+    const processes = config.loadProcesses > 0 ? Math.max(config.loadProcesses, Math.ceil(clients / MAX_CLIENTS_PER_LOAD_PROCESS)) : loadProcessCount(clients, ticksPerSec, coreCount);
+    const addressesPerProcess = Math.max(1, Math.ceil(Math.ceil(clients / processes) / perAddress));
+    result.loadProcesses[clients] = processes;
+    result.sourceAddresses[clients] = processes * addressesPerProcess;
+    const layout: LoadLayout = { processes, addressesPerProcess, cores, coreCount };
+    for (const system of config.systems) await runOne(system, clients, config, context, layout, result);
   }
+  compareWithFloor(result);
+  return result;
+}
+
+/**
+ * Fill in every row's ratios to the floor on the same load, and every memory row's to node:http.
+ * @param result - The section's rows, as measured.
+ */
+export function compareWithFloor(result: Pick<SseSectionResult, "rows" | "memory">): void {
   for (const row of result.rows) {
-    const ceiling = result.rows.find((other) => other.system === SSE_CEILING && other.clients === row.clients && other.rate === row.rate && other.size === row.size);
-    if (!ceiling || ceiling.status !== "ok" || row.status === "skipped") continue;
+    const floor = result.rows.find((other) => other.system === SSE_FLOOR && other.clients === row.clients && other.rate === row.rate && other.size === row.size);
+    if (!floor || floor.status !== "ok" || row.status === "skipped") continue;
     // A row that failed delivery still gets a throughput ratio (of what did arrive), but no efficiency.
-    if (ceiling.deliveredPerSec > 0) row.ratioToCeiling = Math.round((row.deliveredPerSec / ceiling.deliveredPerSec) * 1000) / 1000;
-    if (row.status === "ok" && ceiling.deliveriesPerCpuSec > 0) row.efficiencyToCeiling = Math.round((row.deliveriesPerCpuSec / ceiling.deliveriesPerCpuSec) * 1000) / 1000;
+    if (floor.deliveredPerSec > 0) row.ratioToFloor = Math.round((row.deliveredPerSec / floor.deliveredPerSec) * 1000) / 1000;
+    if (row.status === "ok" && floor.deliveriesPerCpuSec > 0) row.efficiencyToFloor = Math.round((row.deliveriesPerCpuSec / floor.deliveriesPerCpuSec) * 1000) / 1000;
   }
   for (const row of result.memory) {
-    const raw = result.memory.find((other) => other.system === SSE_CEILING && other.clients === row.clients);
+    const raw = result.memory.find((other) => other.system === SSE_NODE_HTTP && other.clients === row.clients);
     if (!raw) continue;
     row.heapRatioToRaw = raw.heapPerConnection > 0 ? Math.round((row.heapPerConnection / raw.heapPerConnection) * 100) / 100 : null;
     row.rssRatioToRaw = raw.rssPerConnection > 0 ? Math.round((row.rssPerConnection / raw.rssPerConnection) * 100) / 100 : null;
   }
-  return result;
 }

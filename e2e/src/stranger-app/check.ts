@@ -1,12 +1,17 @@
 // Every package at run time: TestClient (@cellojs/testing) against the app,
-// connect() (@cellojs/client) on its SSE route, and @cellojs/redis's types.
+// connect() (@cellojs/client) on its SSE route, and the types of @cellojs/redis and @cellojs/postgres.
 import { connect } from "@cellojs/client";
+import type { PostgresBrokerOptions, SqlClient } from "@cellojs/postgres";
 import type { RedisBrokerOptions } from "@cellojs/redis";
 import { TestClient } from "@cellojs/testing";
 import { app } from "./app.js";
 
 const redisOptions: RedisBrokerOptions = { url: "redis://127.0.0.1:6379" };
 void redisOptions;
+const postgresOptions: PostgresBrokerOptions = { url: "postgres://127.0.0.1:5432/app", tablePrefix: "cello_", pg: { ssl: false } };
+const transaction: SqlClient = { query: async () => ({ rows: [] }) };
+void postgresOptions;
+void transaction;
 
 const client = await TestClient.start(app);
 try {

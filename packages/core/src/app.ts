@@ -20,6 +20,7 @@ import { checkRouteRateLimit, rateLimit, type RateLimitOptions } from "./plugins
 import { openapi } from "./plugins/openapi/plugin.js";
 import type { OpenapiOptions } from "./plugins/openapi/types.js";
 import { metrics, type MetricsOptions } from "./plugins/metrics/metrics.js";
+import { checkRequireAccept, requireAcceptable } from "./negotiation.js";
 import { Pipeline } from "./pipeline.js";
 import type { Request } from "./request.js";
 import type { ListenOptions, NodeServer, RequestListener, ServerAddress } from "./server.js";
@@ -272,12 +273,14 @@ export class App extends RouteCollector {
     const own = definition.options.guards === undefined ? [] : checkGuards(definition.options.guards, routeName);
     const guards = this.#guards.length === 0 && own.length === 0 ? undefined : [...this.#guards, ...own];
     const sse = resolveSseOptions(this.#sseDefaults, definition.options.sse);
+    const accept = checkRequireAccept(definition.options.requireAccept, routeName);
     const contexts: RouteContext[] = [];
     for (const method of definition.methods) {
       const where = `${method} ${definition.path}`;
       const { handler, eventCheck } = compileRoute(definition.handler, definition.options.schema, where, this.logger, this.#validation);
       const context: RouteContext = {
-        handler,
+        // Negotiation wraps validation: a 406 comes before a 422.
+        handler: requireAcceptable(handler, accept),
         bodyLimit: definition.options.bodyLimit ?? this.#bodyLimit,
         sse,
         where,

@@ -15,7 +15,15 @@ export const ERROR_CODES = {
   // A channel name from a request that is empty, too long or holds a control character.
   CELLO_INVALID_CHANNEL_NAME: { status: 400, message: "Invalid channel name" },
   CELLO_NOT_FOUND: { status: 404, message: "Not Found" },
+  // Resumable streams: an id that is malformed, unknown, expired or another owner's (one answer for all).
+  CELLO_STREAM_NOT_FOUND: { status: 404, message: "Stream not found" },
+  // Resumable streams: a Last-Event-ID that is not one of the stream's ids.
+  CELLO_INVALID_LAST_EVENT_ID: { status: 400, message: "Invalid Last-Event-ID" },
+  // Resumable streams: the events after the client's Last-Event-ID are no longer held.
+  CELLO_STREAM_GONE: { status: 410, message: "Stream events no longer held" },
   CELLO_METHOD_NOT_ALLOWED: { status: 405, message: "Method Not Allowed" },
+  // A route's requireAccept option: the request's Accept admits none of its media types (a problem+json 406, negotiation.ts).
+  CELLO_NOT_ACCEPTABLE: { status: 406, message: "Not Acceptable" },
   CELLO_BODY_TOO_LARGE: { status: 413, message: "Payload Too Large" },
   CELLO_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: "Unsupported Media Type" },
   // Input that does not match the route's schema: the 422 body is a problem details document (validation/problem.ts).
@@ -49,6 +57,8 @@ export const ERROR_CODES = {
   CELLO_INVALID_RESPONSE: { status: 500, message: "Response does not match its schema" },
   CELLO_INVALID_SSE_EVENT: { status: 500, message: "SSE event does not match its schema" },
   CELLO_MISSING_DEPENDENCY: { status: 500, message: "Missing dependency" },
+  // html`...`: a value where escaping cannot make it safe (a tag, an unquoted attribute, a script), or one that is not text.
+  CELLO_UNSAFE_HTML: { status: 500, message: "Unsafe HTML interpolation" },
 } as const;
 
 /** A code from {@link ERROR_CODES}. */
@@ -131,7 +141,9 @@ const STATUS_TEXT: Record<number, string> = {
   403: "Forbidden",
   404: "Not Found",
   405: "Method Not Allowed",
+  406: "Not Acceptable",
   409: "Conflict",
+  410: "Gone",
   413: "Payload Too Large",
   415: "Unsupported Media Type",
   422: "Unprocessable Content",

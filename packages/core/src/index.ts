@@ -50,6 +50,10 @@ export {
 export { openapi } from "./plugins/openapi/plugin.js";
 export type { OpenapiOptions, OpenapiUi, OperationDocs } from "./plugins/openapi/types.js";
 export { metrics, type MetricsOptions, type MetricsRegistry } from "./plugins/metrics/metrics.js";
+export type { NotAcceptableProblem } from "./negotiation.js";
+export { uiMessageStream, type UIMessageChunkObject, type UIMessageFinishReason, type UIMessageStreamOptions } from "./protocols/ai-sdk.js";
+export { openaiChatStream, type OpenAIChatChunk, type OpenAIChatStreamOptions, type OpenAIFinishReason, type OpenAIUsage } from "./protocols/openai.js";
+export { Html, escapeHtml, html, unsafeHtml, type HtmlValue } from "./html/html.js";
 export { Request } from "./request.js";
 export { Response, type ContentEncoder, type ResponseBody, type ResponseInit } from "./response.js";
 export type { HttpMethod } from "./router.js";
@@ -61,6 +65,7 @@ export type { SseCloseReason, SseStreamInfo } from "./sse/report.js";
 export type { SseSource } from "./sse/source.js";
 export { SseEvent, formatSseComment, formatSseFrame, type SseEventOptions } from "./sse/event.js";
 export { SseStream } from "./sse/stream.js";
+export { ResumableStreams, type ResumableStreamsOptions, type StreamEndReason, type StreamProducer } from "./streams/resumable.js";
 export type { ValidationIssue, ValidationProblem } from "./validation/problem.js";
 export type { ValidationOptions } from "./validation/route.js";
 export type { RouteSchema, Validated, ValidatedRequest } from "./validation/schema.js";

@@ -153,17 +153,27 @@ export class Pipeline {
     try {
       value = context.handler(request);
     } catch (err) {
-      this.#responder.send(request, res, errorToResponse(err, this.#logger, context.where), context);
+      this.#handlerFailed(request, res, err, context);
       return;
     }
     if (value instanceof Promise) {
       value.then(
         (resolved) => this.#responder.respond(request, res, resolved, context),
-        (err) => this.#responder.send(request, res, errorToResponse(err, this.#logger, context.where), context),
+        (err) => this.#handlerFailed(request, res, err, context),
       );
       return;
     }
     this.#responder.respond(request, res, value, context);
+  }
+
+  /**
+   * Answer a handler's failure. One that is the abort the handler asked for (it passed
+   * `request.signal` to a fetch, and the client left) is no fault: nobody is left to
+   * answer, so it is not logged either.
+   */
+  #handlerFailed(request: Request, res: RawResponse, err: unknown, context: RouteContext): void {
+    const aborted = res.destroyed && err instanceof Error && err.name === "AbortError";
+    this.#responder.send(request, res, aborted ? Response.noContent() : errorToResponse(err, this.#logger, context.where), context);
   }
 
   #noRoute(method: string, path: string): Response {

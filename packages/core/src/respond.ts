@@ -8,6 +8,7 @@ import type { Http2ServerResponse } from "node:http2";
 import { channels as diagnostics } from "./diagnostics.js";
 import { HttpError, assertHeadersSafe, publicErrorBody } from "./errors.js";
 import type { HookRegistry } from "./hooks.js";
+import { Html } from "./html/html.js";
 import type { Logger } from "./logger.js";
 import type { Request } from "./request.js";
 import { Response, type ContentEncoder } from "./response.js";
@@ -24,7 +25,7 @@ export type RawResponse = ServerResponse | Http2ServerResponse;
 
 /**
  * Map a handler's return value to a Response:
- * Response -> as built; undefined/null -> 204; string -> text/plain;
+ * Response -> as built; undefined/null -> 204; string -> text/plain; Html (the `html` template) -> text/html;
  * Uint8Array/ArrayBuffer -> application/octet-stream; SseStream (or a channel subscription), async iterable,
  * or generator object -> SSE; any other object or array (and numbers, booleans) -> JSON 200.
  */
@@ -35,6 +36,7 @@ export function toResponse(value: unknown): Response {
     case "string":
       return Response.text(value);
     case "object":
+      if (value instanceof Html) return Response.html(value);
       if (isAttachable(value)) return Response.sse(value);
       if (value instanceof Uint8Array) return Response.binary(value);
       if (value instanceof ArrayBuffer) return Response.binary(new Uint8Array(value));

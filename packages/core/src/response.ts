@@ -4,6 +4,7 @@
  */
 import { describeValue, isPlainObject } from "./describe.js";
 import { CelloError, assertHeaderSafe } from "./errors.js";
+import type { Html } from "./html/html.js";
 import type { Duplex } from "node:stream";
 import type { SseOptions } from "./sse/options.js";
 import type { SseSource } from "./sse/source.js";
@@ -159,11 +160,14 @@ export class Response {
 
   /**
    * HTML body, `Content-Type: text/html; charset=utf-8`.
+   * @param html - The markup: a string as it is, or an {@link Html} from the `html` template.
    * @param init - A status number or `{ status?, headers? }`. Default: 200.
-   * @example Response.html("<h1>Gone</h1>", 410)
+   * @example
+   * Response.html("<h1>Gone</h1>", 410)
+   * Response.html(html`<p>No match for ${query}</p>`, 404)
    */
-  static html(html: string, init: ResponseInit | number = NO_INIT): Response {
-    return withContentType(new Response({ kind: "bytes", bytes: html }, init), init, "text/html; charset=utf-8");
+  static html(html: string | Html, init: ResponseInit | number = NO_INIT): Response {
+    return withContentType(new Response({ kind: "bytes", bytes: typeof html === "string" ? html : html.toString() }, init), init, "text/html; charset=utf-8");
   }
 
   /**

@@ -52,6 +52,15 @@ export interface RouteOptions {
    * @example app.get("/admin", handler, { guards: [Authenticated({ verify }), RoleGuard(["admin"])] });
    */
   guards?: Guard[];
+  /**
+   * Answer 406 (`CELLO_NOT_ACCEPTABLE`, problem+json, `Vary: Accept`) instead of running the
+   * handler when the request's `Accept` admits none of these media types: a stream-only
+   * route asked for JSON. Wildcards (`*\/*`, `text/*`) and q-values count as RFC 9110
+   * says; a request without `Accept` admits anything. Checked after the guards, before
+   * validation. Default: none (every request runs the handler).
+   * @example app.post("/mcp", handler, { requireAccept: "text/event-stream" });
+   */
+  requireAccept?: string | string[];
 }
 
 /**

@@ -112,9 +112,10 @@ export interface FixtureServer {
 const fixturePath = fileURLToPath(new URL("./fixtures/server.ts", import.meta.url));
 const packageDir = fileURLToPath(new URL("..", import.meta.url));
 
-/** Start src/fixtures/server.ts with `node --import tsx` on a free port, sharing Redis under `prefix`. */
-export function startFixture(prefix: string): Promise<FixtureServer> {
-  const child = spawn(process.execPath, ["--import", "tsx", fixturePath, "--port", "0"], {
+/** Start src/fixtures/server.ts (or another fixture of src/fixtures/) with `node --import tsx` on a free port, sharing Redis under `prefix`. */
+export function startFixture(prefix: string, fixture = "server.ts"): Promise<FixtureServer> {
+  const path = fixture === "server.ts" ? fixturePath : fileURLToPath(new URL(`./fixtures/${fixture}`, import.meta.url));
+  const child = spawn(process.execPath, ["--import", "tsx", path, "--port", "0"], {
     cwd: packageDir,
     env: { ...process.env, CELLO_TEST_PREFIX: prefix, REDIS_URL },
     stdio: ["ignore", "pipe", "pipe"],

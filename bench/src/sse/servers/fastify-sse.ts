@@ -1,4 +1,10 @@
-/** Fastify 5 with @fastify/sse: one SSE context per client kept in a Set; `reply.sse.send` per event per client. */
+/**
+ * Fastify 5 with @fastify/sse: one SSE context per client kept in a Set;
+ * `reply.sse.send` per event per client. Its API has no way to send a tick's
+ * events as one chunk: `send` frames a string as `data:` lines, and a stream or
+ * async iterable is written one message at a time, so this is its best
+ * broadcast setup (writing to `reply.raw` would bypass the plugin).
+ */
 import { fastifySSE } from "@fastify/sse";
 import Fastify from "fastify";
 import type { AddressInfo } from "node:net";

@@ -1,4 +1,9 @@
-/** Hono 4 `streamSSE` on @hono/node-server: one stream per client kept in a Set; `writeSSE` per event per client. */
+/**
+ * Hono 4 `streamSSE` on @hono/node-server, one stream per client kept in a
+ * Set. Per tick the events are framed once, joined and encoded into one
+ * Uint8Array, and written to every stream with `stream.write` (one chunk per
+ * client per tick: `writeSSE` per event per client is the unbatched pattern).
+ */
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { streamSSE, type SSEStreamingApi } from "hono/streaming";
@@ -6,6 +11,7 @@ import { EVENT_NAME, HOST, serveSse } from "./serve.js";
 
 const app = new Hono();
 const streams = new Set<SSEStreamingApi>();
+const encoder = new TextEncoder();
 const ignore = () => {};
 
 app.get("/sse", (c) =>
@@ -26,8 +32,9 @@ await serveSse({
   listen: () => new Promise((resolve) => serve({ fetch: app.fetch, port: 0, hostname: HOST }, (info) => resolve(info.port))),
   clients: () => streams.size,
   publish: (events) => {
-    for (const event of events) {
-      for (const stream of streams) stream.writeSSE({ event: EVENT_NAME, data: event.data }).catch(ignore);
-    }
+    let text = "";
+    for (const event of events) text += `event: ${EVENT_NAME}\ndata: ${event.data}\n\n`;
+    const chunk = encoder.encode(text);
+    for (const stream of streams) stream.write(chunk).catch(ignore);
   },
 });

@@ -129,7 +129,10 @@ export interface ChannelBroker {
 
 interface MemoryChannel {
   nextId: number;
-  history: Array<ChannelMessage & { at: number }>;
+  /** The events held, oldest first: the very objects delivered (never handed out by replay, which copies). */
+  history: ChannelMessage[];
+  /** When each event of `history` was published (ms), at the same index: a number each, no object per event. */
+  times: number[];
   options: ChannelHistoryOptions;
   listeners: Set<(message: ChannelMessage) => void>;
 }
@@ -151,7 +154,7 @@ function isDefault(options: ChannelHistoryOptions): boolean {
 }
 
 /** What a channel the broker keeps nothing for looks like. Read, never written. */
-const UNUSED: MemoryChannel = Object.freeze({ nextId: 1, history: [], options: CHANNEL_HISTORY_DEFAULTS, listeners: new Set<(message: ChannelMessage) => void>() });
+const UNUSED: MemoryChannel = Object.freeze({ nextId: 1, history: [], times: [], options: CHANNEL_HISTORY_DEFAULTS, listeners: new Set<(message: ChannelMessage) => void>() });
 
 /**
  * The in-process broker (the default). Ids are `"1"`, `"2"`, ... per channel;
@@ -168,7 +171,7 @@ export function memoryBroker(): ChannelBroker {
   const state = (name: string): MemoryChannel => {
     let channel = channels.get(name);
     if (!channel) {
-      channel = { nextId: 1, history: [], options: { ...CHANNEL_HISTORY_DEFAULTS }, listeners: new Set() };
+      channel = { nextId: 1, history: [], times: [], options: { ...CHANNEL_HISTORY_DEFAULTS }, listeners: new Set() };
       channels.set(name, channel);
     }
     return channel;
@@ -178,8 +181,11 @@ export function memoryBroker(): ChannelBroker {
     if (ttlMs <= 0) return;
     const cutoff = Date.now() - ttlMs;
     let drop = 0;
-    while (drop < channel.history.length && channel.history[drop]!.at < cutoff) drop++;
-    if (drop > 0) channel.history.splice(0, drop);
+    while (drop < channel.times.length && channel.times[drop]! < cutoff) drop++;
+    if (drop > 0) {
+      channel.history.splice(0, drop);
+      channel.times.splice(0, drop);
+    }
   };
   const parse = (id: string): number => (/^\d+$/.test(id) ? Number(id) : Number.NaN);
 
@@ -189,8 +195,13 @@ export function memoryBroker(): ChannelBroker {
       if (channel) channel.options = { ...options };
       else if (!isDefault(options)) state(name).options = { ...options };
     },
-    async publish(name, message) {
-      return publishSync(name, message);
+    // Not async: one settled promise per event, without an async function's own machinery.
+    publish(name, message) {
+      try {
+        return Promise.resolve(publishSync(name, message));
+      } catch (err) {
+        return Promise.reject(err);
+      }
     },
     async replay(name, afterId, options = {}) {
       const channel = peek(name);
@@ -231,6 +242,7 @@ export function memoryBroker(): ChannelBroker {
       // Another app sharing this broker may still listen: keep its listeners (and the numbering they see).
       if (channel.listeners.size > 0) {
         channel.history = [];
+        channel.times = [];
         channel.options = { ...CHANNEL_HISTORY_DEFAULTS };
       } else channels.delete(name);
     },
@@ -243,9 +255,13 @@ export function memoryBroker(): ChannelBroker {
     const channel = state(name);
     const id = String(channel.nextId++);
     const delivered = toMessage(id, message);
-    channel.history.push({ ...delivered, at: Date.now() });
+    channel.history.push(delivered);
+    channel.times.push(Date.now());
     // shift() is O(1) in V8 (left-trimming), so a full history costs nothing extra per publish.
-    while (channel.history.length > channel.options.history) channel.history.shift();
+    while (channel.history.length > channel.options.history) {
+      channel.history.shift();
+      channel.times.shift();
+    }
     expire(channel);
     for (const listener of channel.listeners) listener(delivered);
     return id;

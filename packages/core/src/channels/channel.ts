@@ -8,6 +8,7 @@
  * to the channel's hub (hub.ts), which the app's registry owns.
  */
 import { CelloError } from "../errors.js";
+import { Html } from "../html/html.js";
 import type { Request } from "../request.js";
 import type { Response } from "../response.js";
 import type { SseOptions } from "../sse/options.js";
@@ -88,7 +89,7 @@ export class Channel {
 
   /**
    * Publish an event to every subscriber (on every instance, with a broker).
-   * Strings are sent as they are; anything else as JSON. Resolves with the id.
+   * Strings are sent as they are, an {@link Html} fragment as its markup; anything else as JSON. Resolves with the id.
    *
    * What cannot be sent throws at once, before anything is published: an `event`
    * name with CR or LF, or data that has no JSON form (`undefined`, a function, a
@@ -97,7 +98,7 @@ export class Channel {
    * unhandled rejection for a mistake in the call. A broker that fails (Redis
    * unreachable) rejects the promise.
    *
-   * @param data - A string, sent as is, or a value sent as its JSON text.
+   * @param data - A string, sent as is, an Html fragment (the `html` template), sent as its markup, or a value sent as its JSON text.
    * @param options - `event`: the SSE event type. Default: none (`message` in the browser).
    *   `to`: the audience tags that may see it. Default: everyone.
    * @example
@@ -186,9 +187,10 @@ function audienceList(to: readonly string[]): readonly string[] {
   return Object.freeze([...to]);
 }
 
-/** What `publish` sends as `data:`: a string as is, anything else as JSON. */
+/** What `publish` sends as `data:`: a string as is, an Html fragment as its markup, anything else as JSON. */
 function dataText(data: unknown): string {
   if (typeof data === "string") return data;
+  if (data instanceof Html) return data.toString();
   let text: string | undefined;
   try {
     text = JSON.stringify(data);

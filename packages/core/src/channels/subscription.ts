@@ -139,16 +139,18 @@ export class Subscription implements AttachableSource, ChannelMember {
   /** Channels that went live while others still catch up: their events bypass the buffer. */
   #live: Set<string> | undefined;
   #closed = false;
-  readonly #onError: (err: unknown) => void;
+  /** Where a failed catch-up is logged (a logger, not a closure: nothing of its own per subscriber). */
+  readonly #logger: Logger;
 
-  constructor(request: Request, ports: readonly ChannelPort[], options: SubscribeOptions, onError: (err: unknown) => void) {
+  constructor(request: Request, ports: readonly ChannelPort[], options: SubscribeOptions, logger: Logger) {
     this.request = request;
-    this.#onError = onError;
+    this.#logger = logger;
     this.#ports = ports;
     this.#filter = options.filter;
     this.#audiences = audiencesOf(request, ports, options.audience);
     this.#multi = ports.length > 1;
-    const lastEventId = options.lastEventId ?? request.getHeader("last-event-id") ?? request.query.lastEventId;
+    // The query is parsed only when there is one: parsing keeps a URLSearchParams and an object per request.
+    const lastEventId = options.lastEventId ?? request.getHeader("last-event-id") ?? (request.url.includes("?") ? request.query.lastEventId : undefined);
     this.#resumeFrom = lastEventId ? parsePosition(lastEventId, ports, this.#multi) : undefined;
   }
 
@@ -317,7 +319,7 @@ export class Subscription implements AttachableSource, ChannelMember {
     } catch (err) {
       this.#buffer = undefined;
       this.#paging = this.#readUpTo = this.#shed = this.#live = undefined;
-      this.#onError(err);
+      this.#logger.error(`Channel replay failed for ${this.#ports.map((port) => port.name).join(", ")}`, err);
       const sink = this.#sink;
       if (sink && !this.#closed) {
         // Whatever the broker threw (it may name hosts), the client is told the history is unavailable.
@@ -419,7 +421,7 @@ export function messageFrame(message: ChannelMessage, id: string = message.id): 
 
 /** @internal Build the SSE response of a subscription to one or more channels, which it holds until it streams and leaves. */
 export function subscribeResponse(request: Request, hubs: readonly ChannelHub[], options: SubscribeOptions & { sse?: SseOptions }, logger: Logger): Response {
-  const subscription = new Subscription(request, hubs, options, (err) => logger.error(`Channel replay failed for ${hubs.map((hub) => hub.name).join(", ")}`, err));
+  const subscription = new Subscription(request, hubs, options, logger);
   const response = Response.sse(subscription, options.sse ?? {});
   for (const hub of hubs) hub.reserve(subscription);
   return response;

@@ -6,7 +6,7 @@ import { connect as http2Connect, createServer as createHttp2Server } from "node
 import { connect, type AddressInfo, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { silentLogger } from "../logger.js";
-import { asHttpChunk, directSocket } from "./direct-write.js";
+import { asHttpChunk, compactHead, directSocket } from "./direct-write.js";
 import { SseEngine } from "./engine.js";
 import { kStreamGone } from "./report.js";
 import { SSE_DEFAULTS, resolveSseOptions } from "./options.js";
@@ -193,5 +193,53 @@ describe("direct chunk writes", () => {
     session.close();
     expect(body).toBe(": ok\n\n");
     expect(direct).toBeUndefined();
+  });
+});
+
+describe("the head node:http keeps", () => {
+  it("is, once the stream is open, the very text the client received (one flat copy), and still counts as sent", async () => {
+    const engine = new SseEngine();
+    const options = resolveSseOptions(SSE_DEFAULTS, { heartbeatMs: 0 });
+    let response: ServerResponse | undefined;
+    const server = createServer((_req, res) => {
+      response = res;
+      // A latin1 byte beyond ASCII: a round trip through UTF-8 would change it.
+      engine.create(res, options).open(200, { "content-type": "text/event-stream", "x-name": "caf\u00e9" }, new SseStream(), silentLogger, { [kStreamGone]() {} });
+    });
+    const port = await listen(server);
+    // Read as latin1, the bytes node:http wrote the head in.
+    const socket = connect({ host: "127.0.0.1", port });
+    socket.write("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    let text = "";
+    await new Promise<void>((resolve) =>
+      socket.on("data", (chunk: Buffer) => {
+        text += chunk.toString("latin1");
+        if (text.includes(": ok")) resolve();
+      }),
+    );
+    const received = text.slice(0, text.indexOf("\r\n\r\n") + 4);
+    const kept = (response as unknown as { _header: string })._header;
+    expect(received).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(received).toContain("x-name: caf\u00e9\r\n");
+    expect(kept).toBe(received);
+    expect(response!.headersSent).toBe(true);
+    expect(() => response!.writeHead(500)).toThrow(expect.objectContaining({ code: "ERR_HTTP_HEADERS_SENT" }));
+    socket.destroy();
+  });
+
+  it("is left alone before it is sent, and on HTTP/2", async () => {
+    const server = createServer((_req, res) => {
+      res.setHeader("x-a", "1");
+      compactHead(res);
+      expect((res as unknown as { _header: unknown })._header).toBeNull();
+      res.end("done");
+    });
+    const port = await listen(server);
+    const conn = await rawSse(port, "/");
+    await conn.until((text) => text.includes("done"));
+    conn.socket.destroy();
+    const fake = { _header: "HTTP/1.1 200 OK\r\n\r\n", _headerSent: false } as unknown as ServerResponse;
+    compactHead(fake);
+    expect((fake as unknown as { _header: string })._header).toBe("HTTP/1.1 200 OK\r\n\r\n");
   });
 });

@@ -73,3 +73,23 @@ export function servedResponse(socket: ServingSocket): ServerResponse | null | u
 export function asHttpChunk(payload: string): string {
   return `${Buffer.byteLength(payload).toString(16)}\r\n${payload}\r\n`;
 }
+
+/**
+ * Once the head of a streaming response went out, node:http still holds its
+ * text (`res._header`, which it reads only as "the head was sent") as the tree
+ * of strings it was concatenated from: about two dozen pieces, most of a KB per
+ * open stream. Replace it with one flat copy of the same text. Anything but an
+ * HTTP/1 response whose head is sent (HTTP/2, another Node's fields) is left alone.
+ *
+ * @example
+ * res.writeHead(200, headers);
+ * res.write(": ok\n\n");
+ * compactHead(res); // res._header: the same text, one string
+ */
+export function compactHead(res: ServerResponse | Http2ServerResponse): void {
+  const state = res as unknown as { _header?: unknown; _headerSent?: unknown };
+  const head = state._header;
+  if (state._headerSent !== true || typeof head !== "string" || head.length === 0) return;
+  // A round trip through bytes makes a new sequential string; the head is latin1, as node:http writes it.
+  state._header = Buffer.from(head, "latin1").toString("latin1");
+}

@@ -5,6 +5,7 @@
  */
 import { describeValue, isPlainObject } from "../describe.js";
 import { CelloError, publicErrorBody } from "../errors.js";
+import { Html } from "../html/html.js";
 
 /** Options of an {@link SseEvent}. Any other key throws `CELLO_INVALID_SSE_FIELD`. */
 export interface SseEventOptions {
@@ -42,12 +43,13 @@ function assertRetry(retry: unknown): asserts retry is number {
 }
 
 /**
- * The payload as text. A finite number is written in decimal; anything else
+ * The payload as text. An {@link Html} is its markup (an htmx fragment); a finite number is written in decimal; anything else
  * that is not a string (an object, undefined) would go out as `[object Object]`
  * or `undefined`, so it is refused with a hint.
  */
 function textOf(name: "data" | "comment", value: unknown): string {
   if (typeof value === "string") return value;
+  if (value instanceof Html) return value.toString();
   if (typeof value === "number" && Number.isFinite(value)) return String(value);
   const hint = typeof value === "object" && value !== null ? ": pass JSON.stringify(value)" : "";
   throw invalid(`${name} must be a string, got ${describeValue(value)}${hint}`);
@@ -105,7 +107,7 @@ function buildFrame(data: string, fields: Fields): string {
  * per line of `data` (split on CRLF, CR and LF), then a blank line. This is
  * Cello's `to_sse_string()` byte for byte.
  *
- * @param data - The payload; multi-line text becomes several `data:` lines.
+ * @param data - The payload: text, or an {@link Html} fragment (its markup); multi-line text becomes several `data:` lines.
  * @param options - `event`, `id` and `retry`; validated against injection. Default: none.
  * @throws CelloError `CELLO_INVALID_SSE_FIELD` for data that is not text, a CR or LF in `event` or `id`,
  *   a NUL in `id`, a `retry` that is not a non-negative integer, or an unknown option.
@@ -113,7 +115,7 @@ function buildFrame(data: string, fields: Fields): string {
  * formatSseFrame("sensor data", { event: "update", id: 42, retry: 5000 });
  * // "id: 42\nevent: update\nretry: 5000\ndata: sensor data\n\n"
  */
-export function formatSseFrame(data: string, options?: SseEventOptions): string {
+export function formatSseFrame(data: string | Html, options?: SseEventOptions): string {
   return buildFrame(textOf("data", data), checkFields(options));
 }
 
@@ -185,12 +187,13 @@ export class SseEvent {
   #byteLength = -1;
 
   /**
-   * @param data - The payload, a string (multi-line text is split into several `data:` lines).
+   * @param data - The payload: a string, or an {@link Html} fragment sent as its markup (an htmx `sse-swap`
+   *   target swaps it in). Multi-line text is split into several `data:` lines; a client joins them with LF.
    * @param options - `event`, `id` (a string, or a number written in decimal), `retry`. Default: none.
    * @throws CelloError `CELLO_INVALID_SSE_FIELD` for data that is not text (an object: pass `JSON.stringify(value)`),
    *   a CR or LF in `event` or `id`, a NUL in `id`, a `retry` that is not a non-negative integer, or an unknown option.
    */
-  constructor(data: string, options?: SseEventOptions) {
+  constructor(data: string | Html, options?: SseEventOptions) {
     // Validate now: the error belongs to the line that built the event.
     if (options === COMMENT) {
       this.data = textOf("comment", data);
@@ -209,12 +212,12 @@ export class SseEvent {
   }
 
   /** An event with only data (Cello's `SseEvent.data(text)`). */
-  static data(text: string): SseEvent {
+  static data(text: string | Html): SseEvent {
     return new SseEvent(text);
   }
 
   /** An event with a type and data (Cello's `SseEvent.with_event(event, text)`). */
-  static withEvent(event: string, text: string): SseEvent {
+  static withEvent(event: string, text: string | Html): SseEvent {
     return new SseEvent(text, { event });
   }
 

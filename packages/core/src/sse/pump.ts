@@ -6,15 +6,18 @@
  */
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { HttpError } from "../errors.js";
+import { Html } from "../html/html.js";
 import type { Logger } from "../logger.js";
 import type { SseConnection } from "./connection.js";
 import { SseEvent, formatSseError, formatSseFrame } from "./event.js";
+import { errorFrameOf } from "./source.js";
 
-/** Turn one produced item into a frame: string -> data, SseEvent -> as is, anything else -> JSON data. */
+/** Turn one produced item into a frame: string or Html -> data, SseEvent -> as is, anything else -> JSON data. */
 export function itemToFrame(item: unknown): string | undefined {
   if (item === undefined || item === null) return undefined;
   if (typeof item === "string") return formatSseFrame(item);
   if (item instanceof SseEvent) return item.toSseString();
+  if (item instanceof Html) return formatSseFrame(item);
   return formatSseFrame(JSON.stringify(item));
 }
 
@@ -68,7 +71,8 @@ export async function pump(connection: SseConnection, source: AsyncIterable<unkn
     // Same rule as for handlers: an HttpError below 500 is the client's business, not a server fault.
     if (!(err instanceof HttpError) || err.status >= 500) logger.error("SSE producer failed", err);
     if (!connection.closed) {
-      connection.send(formatSseError(err));
+      // A protocol helper's source says it in its protocol's words (OpenAI's `data: {"error":...}`).
+      connection.send(errorFrameOf(source, err, formatSseError));
       connection.end("error");
     }
     return;

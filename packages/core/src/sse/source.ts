@@ -50,6 +50,25 @@ export interface AttachableSource {
   [kDetach](onError: (err: unknown) => void): void;
 }
 
+/**
+ * The method a pulled source (an async iterable) may carry to frame its own failure: a protocol
+ * helper (protocols/openai.ts, protocols/ai-sdk.ts) answers in its protocol's words, which its
+ * client understands, instead of the engine's `event: error` frame. The pump still logs the
+ * error and ends the stream with reason `"error"`. @internal
+ */
+export const kErrorFrame = Symbol("cello.sse.errorFrame");
+
+/** A pulled source that frames its own failure (see {@link kErrorFrame}). @internal */
+export interface ErrorFramingSource {
+  [kErrorFrame](err: unknown): string;
+}
+
+/** The frame that tells the client `source` failed with `err`: the source's own, else `event: error`. @internal */
+export function errorFrameOf(source: unknown, err: unknown, fallback: (err: unknown) => string): string {
+  if (typeof source === "object" && source !== null && kErrorFrame in source) return (source as ErrorFramingSource)[kErrorFrame](err);
+  return fallback(err);
+}
+
 /** True for SseStream, channel subscriptions and any other push source. @internal */
 export function isAttachable(value: unknown): value is AttachableSource {
   return typeof value === "object" && value !== null && kAttach in value;

@@ -5,6 +5,7 @@
  */
 import { describeValue } from "../describe.js";
 import { CelloError } from "../errors.js";
+import type { Html } from "../html/html.js";
 import { SseEvent } from "./event.js";
 import { kAttach, kDetach, type AttachableSource, type SseSink } from "./source.js";
 
@@ -12,7 +13,7 @@ import { kAttach, kDetach, type AttachableSource, type SseSink } from "./source.
 // frames it once: the last event built is reused while name and text are the same.
 // SseEvent is immutable, so sharing it is safe.
 let lastEvent: SseEvent | undefined;
-function sharedEvent(name: string | undefined, text: string): SseEvent {
+function sharedEvent(name: string | undefined, text: string | Html): SseEvent {
   if (lastEvent !== undefined && lastEvent.event === name && lastEvent.data === text) return lastEvent;
   lastEvent = name === undefined ? SseEvent.data(text) : SseEvent.withEvent(name, text);
   return lastEvent;
@@ -66,13 +67,20 @@ export class SseStream implements AttachableSource {
     return true;
   }
 
-  /** Add a data-only event (Cello's `add_data`). `text` is a string; an object throws `CELLO_INVALID_SSE_FIELD` (pass `JSON.stringify(value)`). */
-  addData(text: string): boolean {
+  /**
+   * Add a data-only event (Cello's `add_data`). `text` is a string or an {@link Html} fragment (sent as its markup);
+   * an object throws `CELLO_INVALID_SSE_FIELD` (pass `JSON.stringify(value)`).
+   */
+  addData(text: string | Html): boolean {
     return this.add(sharedEvent(undefined, text));
   }
 
-  /** Add an event with a type (Cello's `add_event`). `name` and `text` are strings, checked as for {@link SseEvent}. */
-  addEvent(name: string, text: string): boolean {
+  /**
+   * Add an event with a type (Cello's `add_event`). `name` is a string, `text` a string or an {@link Html}
+   * fragment (for htmx: `stream.addEvent("score", html\`<b>${home} - ${away}</b>\`)` swaps into `sse-swap="score"`),
+   * checked as for {@link SseEvent}.
+   */
+  addEvent(name: string, text: string | Html): boolean {
     return this.add(sharedEvent(name, text));
   }
 

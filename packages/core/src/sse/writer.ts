@@ -16,7 +16,7 @@ import type { ServerResponse } from "node:http";
 import type { Http2ServerResponse } from "node:http2";
 import type { Duplex } from "node:stream";
 import { channels as diagnostics } from "../diagnostics.js";
-import { asHttpChunk, directSocket, servedResponse, type ServingSocket } from "./direct-write.js";
+import { asHttpChunk, compactHead, directSocket, servedResponse, type ServingSocket } from "./direct-write.js";
 import type { ResolvedSseOptions } from "./options.js";
 import type { SseCloseReason } from "./report.js";
 
@@ -50,6 +50,8 @@ export interface FlushCache {
 const INLINE_FLUSH_BYTES = 16 * 1024;
 const COLON = 0x3a;
 const HEARTBEAT_FRAME = ":\n\n";
+// The heartbeat as an HTTP chunk, encoded once: every directly written stream's heartbeat is this one Buffer.
+const HEARTBEAT_CHUNK = Buffer.from(asHttpChunk(HEARTBEAT_FRAME));
 
 /** The node:http or node:http2 response a connection streams to. */
 export type RawResponse = ServerResponse | Http2ServerResponse;
@@ -269,7 +271,8 @@ export abstract class SseWriter<Host extends FlushScheduler = FlushScheduler> {
     }
     // A socket that has not drained for a whole interval is the write timeout's business.
     if (this.#waitingDrain) return;
-    this.#write(HEARTBEAT_FRAME);
+    // No string built or encoded per stream: the shared chunk, or the frame for res.write() and an encoder.
+    this.#writeOut(this.#socket !== undefined ? HEARTBEAT_CHUNK : HEARTBEAT_FRAME, now);
     if (diagnostics.sseHeartbeat.hasSubscribers) this.heartbeatWritten(HEARTBEAT_FRAME.length);
   }
 
@@ -285,6 +288,7 @@ export abstract class SseWriter<Host extends FlushScheduler = FlushScheduler> {
     this.#write(firstFrame);
     if (diagnostics.sseWrite.hasSubscribers) this.wrote(0, Buffer.byteLength(firstFrame));
     if (this.#encoder === undefined) this.#socket = directSocket(this.res);
+    compactHead(this.res);
   }
 
   /** End the response body: through the encoder when compressed (it finishes the coding, then ends the response). */

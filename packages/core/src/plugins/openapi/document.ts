@@ -43,6 +43,20 @@ const VALIDATION_PROBLEM_SCHEMA = {
   },
 };
 
+/** The 406 body of a route's requireAccept (RFC 9457 problem details, negotiation.ts). */
+const NOT_ACCEPTABLE_PROBLEM_SCHEMA = {
+  type: "object",
+  required: ["type", "title", "status", "code", "detail", "accept"],
+  properties: {
+    type: { type: "string" },
+    title: { type: "string" },
+    status: { type: "integer", const: 406 },
+    code: { type: "string", const: "CELLO_NOT_ACCEPTABLE" },
+    detail: { type: "string" },
+    accept: { type: "array", items: { type: "string" } },
+  },
+};
+
 /**
  * Build the document from the app's routes (those excluded by `options.exclude` or their own `openapi.exclude` left out).
  * @throws CelloError `CELLO_OPENAPI_SCHEMA` naming the route for a schema with no JSON Schema form;
@@ -56,6 +70,7 @@ export function buildOpenapiDocument(routes: readonly RouteInfo[], options: Open
   const operationIds = new Map<string, string>();
   let usesErrors = false;
   let usesValidation = false;
+  let usesNegotiation = false;
 
   for (const route of routes) {
     if (isExcluded(route, options)) continue;
@@ -106,6 +121,14 @@ export function buildOpenapiDocument(routes: readonly RouteInfo[], options: Open
         content: { "application/problem+json": { schema: { $ref: "#/components/schemas/ValidationProblem" } } },
       };
     }
+    const accept = route.options.requireAccept;
+    if (accept !== undefined) {
+      usesNegotiation = true;
+      responses["406"] = {
+        description: `The request's Accept header admits none of ${[accept].flat().join(", ")}`,
+        content: { "application/problem+json": { schema: { $ref: "#/components/schemas/NotAcceptableProblem" } } },
+      };
+    }
     const guards: readonly Guard[] = route.options.guards ?? [];
     if (guards.length > 0) {
       usesErrors = true;
@@ -121,6 +144,7 @@ export function buildOpenapiDocument(routes: readonly RouteInfo[], options: Open
 
   if (usesErrors) components.schemas.Error ??= ERROR_SCHEMA;
   if (usesValidation) components.schemas.ValidationProblem ??= VALIDATION_PROBLEM_SCHEMA;
+  if (usesNegotiation) components.schemas.NotAcceptableProblem ??= NOT_ACCEPTABLE_PROBLEM_SCHEMA;
   const info: Record<string, unknown> = { title: options.title ?? "Cello.ts API", version: options.version ?? "1.0.0" };
   if (options.description !== undefined) info.description = options.description;
   const document: OpenapiDocument = { openapi: version, info };

@@ -397,6 +397,29 @@ describe("app.enableOpenapi(): errors name the route, at startup", () => {
     expect(error(await refused.json()), JSON.stringify(error.errors)).toBe(true);
   });
 
+  it("documents the 406 of a route with requireAccept, and the body matches what the app sends", async () => {
+    const app = new App({ logger: recordingLogger() });
+    app.post("/stream", function* () {
+      yield "x";
+    }, { requireAccept: "text/event-stream" });
+    app.get("/plain", () => "ok");
+    app.enableOpenapi();
+    const client = await start(app);
+    const document = (await (await fetch(`${client.url}/openapi.json`)).json()) as Record<string, any>;
+    expect(await validate(document)).toMatchObject({ valid: true });
+    expect(Object.keys(document.paths["/stream"].post.responses)).toEqual(["200", "406"]);
+    expect(document.paths["/stream"].post.responses["406"].description).toBe("The request's Accept header admits none of text/event-stream");
+    expect(Object.keys(document.paths["/plain"].get.responses)).toEqual(["200"]);
+    const ajv = new Ajv2020({ strict: false });
+    ajv.addSchema({ ...document, $id: "https://cello.test/openapi.json" });
+    const problem = ajv.compile({ $ref: "https://cello.test/openapi.json#/components/schemas/NotAcceptableProblem" });
+    const refused = await fetch(`${client.url}/stream`, { method: "POST", headers: { accept: "application/json" } });
+    expect(refused.status).toBe(406);
+    const body = await refused.json();
+    expect(problem(body), JSON.stringify(problem.errors)).toBe(true);
+    expect(Object.keys(body).sort()).toEqual(Object.keys(document.components.schemas.NotAcceptableProblem.properties).sort());
+  });
+
   it("never sees a schema that is not a schema: the route refuses it when registered", () => {
     const app = new App({ logger: recordingLogger() });
     expect(celloErrorOf(() => app.get("/b", () => "", withContract({ schema: { body: { parse() {} } as never } }))).code).toBe("CELLO_INVALID_SCHEMA");
