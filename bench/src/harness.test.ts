@@ -91,10 +91,10 @@ describe("bench harness (smoke profile)", () => {
   });
 
   it("accepts --quick on the command line", () => {
-    const help = spawnSync(process.execPath, ["--import", "tsx", "src/run.ts", "--quick", "--help"], { cwd: BENCH_DIR, encoding: "utf8" });
+    const help = spawnSync(process.execPath, ["--conditions=@cellojs/source", "--import", "tsx", "src/run.ts", "--quick", "--help"], { cwd: BENCH_DIR, encoding: "utf8" });
     expect(help.status).toBe(0);
     expect(help.stdout).toContain("--quick");
-    const wrong = spawnSync(process.execPath, ["--import", "tsx", "src/run.ts", "--quikc"], { cwd: BENCH_DIR, encoding: "utf8" });
+    const wrong = spawnSync(process.execPath, ["--conditions=@cellojs/source", "--import", "tsx", "src/run.ts", "--quikc"], { cwd: BENCH_DIR, encoding: "utf8" });
     expect(wrong.status).toBe(2);
     expect(wrong.stderr).toContain("unknown option --quikc");
   });
