@@ -63,11 +63,20 @@ describe("app.enableRateLimit(): request rate", () => {
     const retryAfter = Number(refused.headers["retry-after"]);
     expect(retryAfter).toBeGreaterThanOrEqual(1);
     expect(retryAfter).toBeLessThanOrEqual(2);
-    // Refused requests are not counted: hammering does not push recovery further away.
-    for (let i = 0; i < 20; i++) expect((await client.get("/hello")).status).toBe(429);
-    await sleep(retryAfter * 1000 + 50);
-    const back = await client.get("/hello");
-    expect(back.status).toBe(200);
+    // Refused requests are not counted: a client hammering all along still gets in by the time
+    // Retry-After named (if refusals counted, its count would never fall back under the cap).
+    // Timed from the refusal, not per request, so a slow request on a loaded machine that
+    // crosses the window edge cannot fail it.
+    const refusedAt = Date.now();
+    const statuses: number[] = [];
+    while (Date.now() - refusedAt < retryAfter * 1000 + 1500) {
+      const status = (await client.get("/hello")).status;
+      statuses.push(status);
+      if (status === 200) break;
+      await sleep(25);
+    }
+    expect(statuses.at(-1)).toBe(200);
+    expect(statuses.slice(0, -1).every((s) => s === 429)).toBe(true);
   });
 
   it("sliding window: no double burst at a window edge", async () => {
