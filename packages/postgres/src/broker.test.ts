@@ -153,6 +153,15 @@ describe.skipIf(skipWithoutPostgres)("postgresBroker against a real PostgreSQL",
     await expect(b.publish("ok", { data: "x", event: "a\u0000" })).rejects.toMatchObject({ code: "CELLO_INVALID_SSE_FIELD" });
   });
 
+  it("refuses data that is not a string, and the channel's later publishes still go through", async () => {
+    const b = broker();
+    for (const data of [42, null, undefined, { a: 1 }]) {
+      await expect(b.publish("typed", { data } as unknown as { data: string })).rejects.toMatchObject({ code: "CELLO_INVALID_OPTION" });
+    }
+    const id = await b.publish("typed", { data: "fine" });
+    expect((await b.replay("typed", "")).events.map((e) => [e.id, e.data])).toEqual([[id, "fine"]]);
+  });
+
   it("catches up after its listening connection is terminated: events published meanwhile arrive once, in order", async () => {
     // No idle check in the test's time, and a reconnect after 0.5-1 s: the events are all
     // published while it is away, and no notification follows, so the catch-up must come

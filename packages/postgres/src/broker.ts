@@ -258,8 +258,10 @@ class PostgresChannelBroker implements PostgresBroker {
   async #flush(channel: string, queue: PublishQueue): Promise<void> {
     while (queue.waiting.length > 0) {
       const batch = queue.waiting.splice(0, MAX_BATCH);
-      const { name, text, values } = this.#publishStatement(channel, batch.map((entry) => entry.message));
       try {
+        // Inside the try: whatever goes wrong with one batch is its publishes' error, and the
+        // queue goes on (a throw here once left `sending` set and every later publish waiting).
+        const { name, text, values } = this.#publishStatement(channel, batch.map((entry) => entry.message));
         const { rows } = await this.#command<{ last: string }>(name, text, values, batch.length === 1 ? `the publish to ${describeName(channel)}` : `a batch of ${batch.length} publishes to ${describeName(channel)}`);
         const last = Number(rows[0]!.last);
         const first = last - batch.length + 1;
@@ -563,6 +565,9 @@ interface PublishQueue {
 
 /** PostgreSQL text cannot hold a NUL or a lone surrogate: refuse such an event type before anything is sent. */
 function checkEvent(message: PublishedMessage): void {
+  if (typeof message?.data !== "string") {
+    throw new CelloError("CELLO_INVALID_OPTION", `a published message's data must be a string (the SSE data field), got ${message === null || typeof message !== "object" ? String(message) : typeof message.data}`);
+  }
   if (message.event !== undefined && !storableText(message.event)) {
     throw new CelloError("CELLO_INVALID_SSE_FIELD", "the event type holds a NUL or a lone surrogate, which PostgreSQL text cannot store");
   }
