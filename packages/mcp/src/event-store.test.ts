@@ -3,7 +3,7 @@
  * per stream, replay in order without the priming event, sessions kept apart,
  * finished request streams deleted after ttlMs, everything dropped with the session.
  */
-import { memoryBroker } from "@cellojs/core";
+import { App, memoryBroker } from "@cellojs/core";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
 import { expect, test } from "vitest";
 import { channelEventStore } from "./event-store.js";
@@ -49,5 +49,38 @@ test("a finished request stream can be resumed for ttlMs, the GET stream until t
   expect(await store.canResume!("s1", standaloneId)).toBe(true);
   await store.dropSession("s1");
   expect(await store.canResume!("s1", standaloneId)).toBe(false);
-  expect((await broker.replay("mcp:s1:_GET_stream", "", {})).events).toEqual([]);
+  expect((await broker.replay("\u001fcello.mcp:s1:_GET_stream", "", {})).events).toEqual([]);
+});
+
+test("no request can name a session's channels: a route that subscribes to any channel name reads none of its messages", async () => {
+  // An app with a generic channel route (app.subscribe with a name from the URL) next to MCP:
+  // a leaked session id must not open that session's streams through it.
+  const app = new App({ logger: { info() {}, warn() {}, error() {}, debug() {} } as never, sse: { heartbeatMs: 0 } });
+  app.get("/events/{name}", (req) => app.subscribe(req, req.params.name!));
+  const store = channelEventStore(app.broker);
+  const session = store.forSession("s1");
+  await session.storeEvent("_GET_stream", {} as JSONRPCMessage);
+  const { port } = await app.listen({ port: 0, host: "127.0.0.1" });
+  try {
+    for (const name of ["mcp:s1:_GET_stream", "mcp:s1"]) {
+      const controller = new AbortController();
+      const res = await fetch(`http://127.0.0.1:${port}/events/${encodeURIComponent(name)}`, { headers: { "last-event-id": "0" }, signal: controller.signal });
+      const reader = res.body!.getReader();
+      // Subscribed (its head arrived): now the session sends a secret on its standalone stream.
+      await session.storeEvent("_GET_stream", { jsonrpc: "2.0", method: "notifications/message", params: { level: "info", data: "secret-of-s1" } });
+      let text = "";
+      const deadline = Date.now() + 300;
+      while (Date.now() < deadline) {
+        const chunk = await Promise.race([reader.read(), new Promise<undefined>((resolve) => setTimeout(resolve, 100))]);
+        if (chunk === undefined) continue;
+        if (chunk.done) break;
+        text += new TextDecoder().decode(chunk.value);
+      }
+      controller.abort();
+      expect(text, name).not.toContain("secret-of-s1");
+      expect(text, name).not.toContain("owner");
+    }
+  } finally {
+    await app.close();
+  }
 });

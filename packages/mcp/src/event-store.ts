@@ -51,7 +51,13 @@ export interface ChannelEventStoreOptions {
    * GET stream has no end: it keeps its last `history` events until the session ends.
    */
   ttlMs?: number;
-  /** Prefix of the broker channel names. Default `"mcp:"` (channels `mcp:<session>:<stream>`). */
+  /**
+   * Prefix of the broker channel names. Default `"\u001fcello.mcp:"` (channels `<prefix><session>:<stream>`):
+   * the control character keeps them out of every request's reach, since channel names taken from
+   * requests refuse control characters, as for resumable streams. A prefix a request could name
+   * (`"mcp:"`) lets any route that subscribes to a requested channel name read a session's
+   * messages to whoever holds its id.
+   */
   prefix?: string;
 }
 
@@ -62,6 +68,8 @@ const EVENT_ID = /^([A-Za-z0-9_-]{1,64}):([0-9A-Za-z-]{1,64})$/;
 const REPLAY_PAGE = 100;
 /** The SDK's name for a session's standalone (GET) stream. */
 const STANDALONE_STREAM = "_GET_stream";
+/** A control character first: no channel name from a request can be one of these (see channels/access.ts in core). */
+const DEFAULT_PREFIX = "\u001fcello.mcp:";
 
 /**
  * An MCP event store on the channels of `broker` (usually `app.broker`: memory by
@@ -78,7 +86,7 @@ const STANDALONE_STREAM = "_GET_stream";
 export function channelEventStore(broker: ChannelBroker, options: ChannelEventStoreOptions = {}): SessionEventStore {
   const history = options.history ?? 1000;
   const ttlMs = options.ttlMs ?? 300_000;
-  const prefix = options.prefix ?? "mcp:";
+  const prefix = options.prefix ?? DEFAULT_PREFIX;
   if (!Number.isInteger(history) || history < 1) throw new CelloError("CELLO_INVALID_OPTION", `channelEventStore: history must be a positive integer, got ${String(history)}`);
   if (!Number.isInteger(ttlMs) || ttlMs < 0) throw new CelloError("CELLO_INVALID_OPTION", `channelEventStore: ttlMs must be a non-negative integer, got ${String(ttlMs)}`);
   if (typeof prefix !== "string") throw new CelloError("CELLO_INVALID_OPTION", "channelEventStore: prefix must be a string");

@@ -44,3 +44,23 @@ test("the standalone stream does not end at a message with an id; return() ends 
   await tail.return();
   expect((await pending).done).toBe(true);
 });
+
+test("a client that stalls while thousands of events arrive holds a bounded queue, and still gets each event once, in order", async () => {
+  const inner = memoryBroker();
+  let replays = 0;
+  const broker = { ...inner, replay: (...args: Parameters<typeof inner.replay>) => (replays++, inner.replay(...args)) };
+  const channel = "mcp:s:stream-1";
+  const count = 5000;
+  inner.configure(channel, { history: count + 10, ttlMs: 0 });
+  const tail = new ChannelTail(broker, channel, "stream-1", "0");
+  await inner.publish(channel, { data: rpc(1) });
+  const first = await tail.next(); // the tail has replayed the (empty) history and is live
+  expect(first.done).toBe(false);
+  replays = 0;
+  // Nobody reads while these arrive: past the bound the live queue is dropped, and the history read again.
+  for (let i = 2; i <= count; i++) await inner.publish(channel, { data: rpc(i) });
+  await inner.publish(channel, { data: JSON.stringify({ jsonrpc: "2.0", id: 7, result: { content: [] } }) });
+  const rest = await collect(tail);
+  expect(replays).toBeGreaterThan(0);
+  expect(rest.map((event) => JSON.parse(event.data).params?.progress ?? "result")).toEqual([...Array.from({ length: count - 1 }, (_, i) => i + 2), "result"]);
+});

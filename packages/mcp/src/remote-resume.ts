@@ -8,6 +8,12 @@
 import { SseEvent, type ChannelBroker, type ChannelMessage } from "@cellojs/core";
 
 const REPLAY_PAGE = 100;
+/**
+ * Most live events held for a client that reads slower than the session publishes: past it
+ * they are dropped and the history read again from the last one sent (as core's resumable
+ * stream reader does), so a stalled client holds a bounded amount on this instance.
+ */
+const MAX_LIVE = 1024;
 /** The SDK's name for a session's standalone (GET) stream: it has no last message. */
 const STANDALONE_STREAM = "_GET_stream";
 
@@ -15,7 +21,8 @@ const STANDALONE_STREAM = "_GET_stream";
  * The events of `channel` after `after`, as SSE events with ids `<stream>:<id>`: the
  * history first, then live ones, with no gap and no duplicate (subscribed before the
  * history is read, live events up to the last replayed one dropped). A request stream
- * ends after its response; the standalone stream runs until the client leaves.
+ * ends after its response; the standalone stream runs until the client leaves. Live events
+ * wait in a queue of at most {@link MAX_LIVE}; past it the history is read again.
  */
 export class ChannelTail implements AsyncIterable<SseEvent>, AsyncIterator<SseEvent> {
   readonly #broker: ChannelBroker;
@@ -28,6 +35,8 @@ export class ChannelTail implements AsyncIterable<SseEvent>, AsyncIterator<SseEv
   #replayed = false;
   #pending: ChannelMessage[] = [];
   #done = false;
+  /** The live queue overflowed: nothing is queued until the history was read again. */
+  #overflowed = false;
 
   constructor(broker: ChannelBroker, channel: string, streamId: string, after: string) {
     this.#broker = broker;
@@ -35,7 +44,11 @@ export class ChannelTail implements AsyncIterable<SseEvent>, AsyncIterator<SseEv
     this.#streamId = streamId;
     this.#after = after;
     this.#unsubscribe = broker.subscribe(channel, (message) => {
-      this.#live.push(message);
+      if (this.#overflowed) return;
+      if (this.#live.length >= MAX_LIVE) {
+        this.#live.length = 0;
+        this.#overflowed = true;
+      } else this.#live.push(message);
       this.#wake?.();
     });
   }
@@ -68,6 +81,12 @@ export class ChannelTail implements AsyncIterable<SseEvent>, AsyncIterator<SseEv
 
   /** The next message after `#after`: from the history until it is read to its end, then live. */
   async #nextMessage(): Promise<ChannelMessage | undefined> {
+    if (this.#overflowed && this.#pending.length === 0) {
+      // Live events were dropped: read them from the history, after the last one sent.
+      this.#overflowed = false;
+      this.#live.length = 0;
+      this.#replayed = false;
+    }
     while (this.#pending.length > 0 || !this.#replayed) {
       const next = this.#pending.shift();
       if (next !== undefined) return next;
@@ -79,6 +98,7 @@ export class ChannelTail implements AsyncIterable<SseEvent>, AsyncIterator<SseEv
     }
     for (;;) {
       if (this.#done) return undefined;
+      if (this.#overflowed) return this.#nextMessage();
       const live = this.#live.shift();
       if (live === undefined) {
         await new Promise<void>((resolve) => (this.#wake = resolve));

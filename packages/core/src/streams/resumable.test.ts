@@ -191,6 +191,23 @@ describe("resumable streams in one process", () => {
     expect(after.status).toBe(204);
   });
 
+  it("reading from the start a stream longer than its history answers 410 at once, not an empty stream that never ends", async () => {
+    const model = fakeModel(10, 1);
+    const { app } = chatApp(model, { history: 3 });
+    const client = await start(app);
+    const first = await client.openSse("/chat", { method: "POST", headers: alice });
+    const streamId = first.headers["cello-stream-id"]!;
+    await first.waitForEvents(11);
+    first.close();
+    // The first events were trimmed: a reload cannot have the whole answer. Before the fix this
+    // answered 200 with no event and waited for live ones that never come (the stream had ended).
+    const reload = await request(`${client.url}/chat/streams/${streamId}`, { headers: alice });
+    const status = reload.statusCode;
+    const body = status === 410 ? await reload.body.text() : (reload.body.destroy(), "");
+    expect(status).toBe(410);
+    expect(JSON.parse(body).error).toBe("Stream events no longer held");
+  });
+
   it("the grace running out with no reader cancels the producer; the stream ends with reason cancelled", async () => {
     const model = fakeModel(200, 10);
     const { app, chats } = chatApp(model, { graceMs: 100 });

@@ -207,7 +207,7 @@ export class ResumableStreams {
    * or owned by someone else (the same answer: nothing tells them apart); 400
    * `CELLO_INVALID_LAST_EVENT_ID` for a `Last-Event-ID` of another stream or one
    * that is not an id; 410 `CELLO_STREAM_GONE` when the events after it are no
-   * longer held; 204 when the client already has the whole stream (EventSource stops).
+   * longer held (read from the start: when the stream outgrew its `history`); 204 when the client already has the whole stream (EventSource stops).
    *
    * @param request - The resuming request (checked against the stream's owner).
    * @param streamId - The id from the `Cello-Stream-Id` header or an event id.
@@ -224,11 +224,11 @@ export class ResumableStreams {
       after = lastEventId.slice(dot + 1);
       if (!BROKER_ID.test(after)) throw HttpError.fromCode("CELLO_INVALID_LAST_EVENT_ID");
     }
-    // Checked before the head, so the client gets a status: 410 for a gap, 204 for nothing left.
+    // Checked before the head, so the client gets a status: 410 for a gap (from the start too: a
+    // stream longer than its history has lost its first events), 204 for nothing left.
     const next = await this.#broker.replay(names.data, after, { limit: 1 });
-    if (next.reset) {
-      if (after !== "") throw HttpError.fromCode("CELLO_STREAM_GONE");
-    } else if (next.events.length === 0 && after !== "" && (await this.#ended(names))) return Response.noContent();
+    if (next.reset) throw HttpError.fromCode("CELLO_STREAM_GONE");
+    if (next.events.length === 0 && after !== "" && (await this.#ended(names))) return Response.noContent();
     return Response.sse(this.#read(streamId, names, after, request), this.#sse ?? {});
   }
 

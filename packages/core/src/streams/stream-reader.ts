@@ -72,8 +72,9 @@ export async function* readStream(
         queue.length = 0;
         for (;;) {
           const page = await broker.replay(names.data, last, { limit: PAGE });
-          // Events after `last` were trimmed (a stream longer than its history): the client cannot have them all.
-          if (page.reset && last !== "") throw HttpError.fromCode("CELLO_STREAM_GONE");
+          // Events after `last` (or, from the start, the first ones) were trimmed (a stream longer than its
+          // history): the client cannot have them all. The broker answers a reset with no events.
+          if (page.reset) throw HttpError.fromCode("CELLO_STREAM_GONE");
           for (const message of page.events) {
             yield frame(message);
             last = message.id;
