@@ -150,7 +150,14 @@ export function mountMcp(app: App, path: string, options: McpMountOptions): McpM
     const session: Session = { id: sessionId, transport, owner: ownerOf(request), closeServer: () => server.close(), lastSeen: Date.now(), openStreams: 0 };
     // Set before connect(): the server wraps it, and calls it when the transport closes.
     transport.onclose = () => sessions.forget(sessionId);
-    await server.connect(transport);
+    try {
+      await server.connect(transport);
+    } catch (err) {
+      // Nothing half-made is kept: the transport and the server the app built are closed.
+      await transport.close().catch(() => {});
+      await Promise.resolve(server.close()).catch(() => {});
+      throw err;
+    }
     sessions.add(session);
     let answer: Response;
     try {

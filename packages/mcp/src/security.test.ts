@@ -194,6 +194,35 @@ describe("hostile input gets a clear 4xx and the server keeps serving", () => {
     expect(mount.sessions).toBe(2);
   });
 
+  test("a server whose connect() fails: 500, no session kept, the server closed, and the next initialize works", async () => {
+    const controls = { first: gate(), second: gate(), built: 0, notes: 0 };
+    let closed = 0;
+    let fail = true;
+    const createServer = () => {
+      const server = demoServer(controls);
+      const close = server.close.bind(server);
+      server.close = async () => {
+        closed++;
+        return close();
+      };
+      if (fail) {
+        fail = false;
+        server.connect = async () => {
+          throw new Error("connect failed");
+        };
+      }
+      return server;
+    };
+    const { port, mount } = await started({ maxSessions: 1, createServer });
+    const broken = await rawRequest(port, { method: "POST", headers: MCP_POST_HEADERS, body: INITIALIZE });
+    expect(broken.status).toBe(500);
+    expect(mount.sessions).toBe(0);
+    expect(closed).toBe(1);
+    // The cap of one is free again.
+    await openSession(port);
+    expect(mount.sessions).toBe(1);
+  });
+
   test("the cap holds for initializes that arrive together, while createServer is still building", async () => {
     const controls = { first: gate(), second: gate(), built: 0, notes: 0 };
     // A createServer that waits (loads config, connects a database): the opens overlap.
