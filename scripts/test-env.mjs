@@ -27,6 +27,8 @@ function probe({ host, port }, hello, answered) {
     };
     socket.setTimeout(1000, () => done(false));
     socket.once("error", () => done(false));
+    // A server that hangs up without answering (another service on that port) is not ours.
+    socket.once("close", () => done(false));
     socket.once("connect", () => socket.write(hello));
     socket.once("data", (data) => done(answered(data)));
   });
