@@ -2,11 +2,13 @@
  * Test support shared by the packages whose tests run apps in other processes
  * (@cellojs/redis, @cellojs/postgres, @cellojs/mcp): start a fixture process and
  * wait for its "running on" line, read an SSE stream over a real socket, publish
- * through a fixture's /publish, poll until a condition holds. Not part of the
+ * through a fixture's /publish, poll until a condition holds, import a module in
+ * a child process, find a port where nothing listens. Not part of the
  * package's API: imported by relative path from those packages' *.test-support.ts
  * files, and kept out of dist/ (tsconfig.build.json).
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
 import { createParser } from "@cellojs/client";
 import { Agent, request } from "undici";
 
@@ -148,4 +150,26 @@ export async function publishVia(base: string, data: string): Promise<{ id: stri
 /** Close the shared HTTP agent (after all tests of a file). */
 export function closeAgent(): Promise<void> {
   return agent.close();
+}
+
+/** A loopback port nothing listens on: bound, then closed. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Import `module` (a path relative to `cwd`) in a child `node --import tsx` with `env` added: its exit code and output. */
+export function importInChild(cwd: string, module: string, env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ["--import", "tsx", "--input-type=module", "-e", `await import(${JSON.stringify(module)})`],
+      { cwd, env: { ...process.env, ...env }, timeout: 20_000 },
+      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
+    );
+  });
 }
