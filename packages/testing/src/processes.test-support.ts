@@ -102,18 +102,26 @@ export interface StreamEvent {
 export interface RemoteStream {
   readonly events: StreamEvent[];
   readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
   readonly ended: boolean;
   close(): void;
 }
 
 const agent = new Agent({ connections: 64, pipelining: 0 });
 
+/** A request other than a plain GET: a POST that answers with a stream, extra headers. */
+export interface StreamRequest {
+  method?: "GET" | "POST";
+  headers?: Record<string, string>;
+  body?: string;
+}
+
 /** Open `url` as an event stream (sending `Last-Event-ID` when given) and collect its events as they come. */
-export async function openStream(url: string, lastEventId?: string): Promise<RemoteStream> {
+export async function openStream(url: string, lastEventId?: string, init: StreamRequest = {}): Promise<RemoteStream> {
   const controller = new AbortController();
-  const headers: Record<string, string> = { accept: "text/event-stream" };
+  const headers: Record<string, string> = { accept: "text/event-stream", ...init.headers };
   if (lastEventId !== undefined) headers["last-event-id"] = lastEventId;
-  const res = await request(url, { headers, dispatcher: agent, signal: controller.signal });
+  const res = await request(url, { method: init.method ?? "GET", headers, body: init.body, dispatcher: agent, signal: controller.signal });
   const events: StreamEvent[] = [];
   let ended = false;
   const parser = createParser({ onEvent: (e) => events.push({ id: e.id, event: e.event, data: e.data }) });
@@ -128,6 +136,7 @@ export async function openStream(url: string, lastEventId?: string): Promise<Rem
   return {
     events,
     status: res.statusCode,
+    headers: res.headers,
     get ended() {
       return ended;
     },
