@@ -89,7 +89,7 @@ export function restartServer(): Promise<void> {
   });
 }
 
-export { closeAgent, openStream, publishVia, sleep, until, type RemoteStream, type StreamEvent } from "../../testing/src/processes.test-support.js";
+export { closeAgent, openStream, publishExactlyOnce, publishVia, sequence, sleep, until, warmUp, type RemoteStream, type StreamEvent } from "../../testing/src/processes.test-support.js";
 
 /** A fixture app in its own process. */
 export interface FixtureServer extends Omit<FixtureProcess, "match"> {

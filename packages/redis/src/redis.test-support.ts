@@ -85,7 +85,7 @@ export async function connectionIds(admin: Redis, name: string): Promise<string[
     .map((line) => /(?:^| )id=(\d+)/.exec(line)![1]!);
 }
 
-export { closeAgent, openStream, publishVia, sleep, until, type RemoteStream, type StreamEvent } from "../../testing/src/processes.test-support.js";
+export { closeAgent, openStream, publishExactlyOnce, publishVia, sequence, sleep, until, warmUp, type RemoteStream, type StreamEvent } from "../../testing/src/processes.test-support.js";
 
 /** A fixture app in its own process. */
 export interface FixtureServer extends Omit<FixtureProcess, "match"> {

@@ -2,7 +2,8 @@
  * Test support shared by the packages whose tests run apps in other processes
  * (@cellojs/redis, @cellojs/postgres, @cellojs/mcp): start a fixture process and
  * wait for its "running on" line, read an SSE stream over a real socket, publish
- * through a fixture's /publish, poll until a condition holds, import a module in
+ * through a fixture's /publish (each payload exactly once, across outages), wait
+ * until every subscriber is live, poll until a condition holds, import a module in
  * a child process, find a port where nothing listens. Not part of the
  * package's API: imported by relative path from those packages' *.test-support.ts
  * files, and kept out of dist/ (tsconfig.build.json).
@@ -154,6 +155,43 @@ export async function publishVia(base: string, data: string): Promise<{ id: stri
   if (res.statusCode === 200) return { id: body.id! };
   if (res.statusCode === 503) return { unavailable: body.error!, mayHaveApplied: body.mayHaveApplied! };
   throw new Error(`publish answered ${res.statusCode}: ${JSON.stringify(body)}`);
+}
+
+/** `n1`..`nN`: what a test publishes, in order. */
+export const sequence = (count: number, tag: string) => Array.from({ length: count }, (_, i) => `${tag}${i + 1}`);
+
+/**
+ * Publish `payloads` on `base` one by one, at a steady pace. A publish the
+ * broker rejected is retried after a short wait; when it may have been stored
+ * before the connection failed, `stored` is asked first, so each payload is
+ * stored exactly once.
+ */
+export async function publishExactlyOnce(base: string, payloads: string[], stored: (payload: string) => Promise<boolean>, pauseEvery = 10): Promise<{ retries: number }> {
+  let retries = 0;
+  for (let i = 0; i < payloads.length; i++) {
+    for (let attempt = 0; ; attempt++) {
+      if (attempt > 200) throw new Error(`publishing ${payloads[i]} kept failing`);
+      const result = await publishVia(base, payloads[i]!);
+      if ("id" in result) break;
+      retries++;
+      if (result.mayHaveApplied && (await stored(payloads[i]!))) break;
+      await sleep(20);
+    }
+    if (i % pauseEvery === pauseEvery - 1) await sleep(2);
+  }
+  return { retries };
+}
+
+/**
+ * A subscription starts once its instance has read where the channel ends, one
+ * broker round trip after it opened. Publish `label` on `base` until every
+ * subscriber has an event: from then on all of them are live.
+ */
+export async function warmUp(base: string, subscribers: Array<{ events: StreamEvent[] }>, label: string): Promise<void> {
+  await until(async () => {
+    await publishVia(base, label);
+    return subscribers.every((s) => s.events.some((e) => e.data === label));
+  }, `a ${label} event on every subscriber`);
 }
 
 /** Close the shared HTTP agent (after all tests of a file). */
