@@ -4,52 +4,23 @@
  * render, and the 0.7x target read from a run's result. (Run at tiny size by hand:
  * `pnpm bench --quick --sections=postgres --postgres-clients=20`.)
  */
-import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
+import { closedPort, context, measuredRow } from "../brokers/section.test-support.js";
 import { SMOKE } from "../config.js";
-import type { RunContext } from "../context.js";
 import type { BenchResult } from "../harness.js";
 import { checkTargets } from "../targets.js";
 import { POSTGRES_SETUP_LABELS, renderPostgresSection, runPostgresSection, type PostgresRow, type PostgresSectionResult } from "./section.js";
 
-function context(lines: string[]): RunContext {
-  return { serverCore: undefined, loadCore: undefined, fdLimit: undefined, profileSystems: new Set(), cpuProfFlags: () => [], log: (line) => lines.push(line) };
-}
-
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 function row(setup: PostgresRow["setup"], overrides: Partial<PostgresRow> = {}): PostgresRow {
-  return {
-    setup,
-    label: POSTGRES_SETUP_LABELS[setup],
-    clients: 1000,
+  const figures = {
     rate: 1000,
-    size: 128,
-    status: "ok",
-    publishedEvents: 1000,
-    skippedTicks: 0,
-    publishErrors: 0,
-    expectedDeliveries: 1_000_000,
-    delivered: 1_000_000,
-    deliveredRatio: 1,
     deliveredPerSec: 500_000,
     latency: { count: 100, p50: 3, p99: 12, max: 20 },
     instanceCpuPct: setup === "postgres" ? [40, 35] : [60],
-    postgresCpuPct: setup === "postgres" ? 12.5 : null,
     deliveriesPerCpuSec: setup === "postgres" ? 571_428 : 833_333,
     efficiencyToMemory: setup === "postgres" ? 0.686 : null,
-    loadCpuPct: 25,
-    otherLoad: 0.01,
-    closedEarly: 0,
-    clientsShort: 0,
-    ...overrides,
   };
+  return { ...measuredRow(setup, POSTGRES_SETUP_LABELS[setup], figures), postgresCpuPct: setup === "postgres" ? 12.5 : null, ...overrides };
 }
 
 function available(rows: PostgresRow[]): PostgresSectionResult {

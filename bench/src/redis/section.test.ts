@@ -3,51 +3,21 @@
  * answer, how a failed delivery is shown, and that a password never reaches
  * the report. (The run itself is covered by the smoke test in harness.test.ts.)
  */
-import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
+import { closedPort, context, measuredRow } from "../brokers/section.test-support.js";
 import { SMOKE } from "../config.js";
-import type { RunContext } from "../context.js";
 import { REDIS_SETUP_LABELS, renderRedisSection, runRedisSection, type RedisRow, type RedisSectionResult } from "./section.js";
 
-function context(lines: string[]): RunContext {
-  return { serverCore: undefined, loadCore: undefined, fdLimit: undefined, profileSystems: new Set(), cpuProfFlags: () => [], log: (line) => lines.push(line) };
-}
-
-/** A loopback port nothing listens on: bound, then closed. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 function row(setup: RedisRow["setup"], overrides: Partial<RedisRow> = {}): RedisRow {
-  return {
-    setup,
-    label: REDIS_SETUP_LABELS[setup],
-    clients: 1000,
+  const figures = {
     rate: 100,
-    size: 128,
-    status: "ok",
-    publishedEvents: 1000,
-    skippedTicks: 0,
-    publishErrors: 0,
-    expectedDeliveries: 1_000_000,
-    delivered: 1_000_000,
-    deliveredRatio: 1,
     deliveredPerSec: 100_000,
     latency: { count: 100, p50: 2, p99: 5, max: 9 },
     instanceCpuPct: setup === "redis" ? [20, 18] : [30],
-    redisCpuPct: setup === "redis" ? 1.5 : null,
     deliveriesPerCpuSec: setup === "redis" ? 253_165 : 333_333,
     efficiencyToMemory: setup === "redis" ? 0.76 : null,
-    loadCpuPct: 25,
-    otherLoad: 0.01,
-    closedEarly: 0,
-    clientsShort: 0,
-    ...overrides,
   };
+  return { ...measuredRow(setup, REDIS_SETUP_LABELS[setup], figures), redisCpuPct: setup === "redis" ? 1.5 : null, ...overrides };
 }
 
 function available(rows: RedisRow[]): RedisSectionResult {

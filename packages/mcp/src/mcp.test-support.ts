@@ -3,15 +3,16 @@
  * own client over real sockets, a TCP proxy whose connections a test can cut,
  * and a raw HTTP helper for requests no well-behaved client sends.
  */
-import { spawn } from "node:child_process";
 import { request as httpRequest } from "node:http";
 import { Socket, createServer, type Server } from "node:net";
+import { fileURLToPath } from "node:url";
 import { App, silentLogger, type AppOptions } from "@cellojs/core";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { CallToolResultSchema } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
+import { startFixtureProcess } from "../../testing/src/processes.test-support.js";
 import { mountMcp, type McpMount, type McpMountOptions } from "./index.js";
 
 /** A gate a tool waits at until the test opens it. */
@@ -227,36 +228,13 @@ export async function droppedAndResumed(
 
 
 /** The fixture instance (src/fixtures/server.ts) in its own process, on Redis under `prefix`. */
-export function startInstance(prefix: string, redisUrl: string): Promise<{ url: string; port: number; stop(): Promise<void> }> {
-  const fixture = new URL("./fixtures/server.ts", import.meta.url).pathname;
-  const child = spawn(process.execPath, ["--import", "tsx", fixture], {
-    cwd: new URL("..", import.meta.url).pathname,
-    env: { ...process.env, CELLO_TEST_PREFIX: prefix, REDIS_URL: redisUrl },
-    stdio: ["ignore", "pipe", "pipe"],
+export async function startInstance(prefix: string, redisUrl: string): Promise<{ url: string; port: number; stop(): Promise<void> }> {
+  const { match, stop } = await startFixtureProcess({
+    script: fileURLToPath(new URL("./fixtures/server.ts", import.meta.url)),
+    cwd: fileURLToPath(new URL("..", import.meta.url)),
+    env: { CELLO_TEST_PREFIX: prefix, REDIS_URL: redisUrl },
+    ready: /running on (http:\/\/127\.0\.0\.1:(\d+)\/mcp)/,
+    name: "the instance",
   });
-  let out = "";
-  let err = "";
-  child.stderr!.on("data", (chunk) => (err += chunk));
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the instance did not start in 20 s\n${out}\n${err}`)), 20_000);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the instance exited with ${code}\n${out}\n${err}`));
-    });
-    child.stdout!.on("data", (chunk) => {
-      out += chunk;
-      const match = /running on (http:\/\/127\.0\.0\.1:(\d+)\/mcp)/.exec(out);
-      if (!match) return;
-      clearTimeout(timer);
-      resolve({
-        url: match[1]!,
-        port: Number(match[2]),
-        async stop() {
-          if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-          await exited;
-        },
-      });
-    });
-  });
+  return { url: match[1]!, port: Number(match[2]), stop: () => stop() };
 }

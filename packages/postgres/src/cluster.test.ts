@@ -13,23 +13,23 @@ import {
   connectionCount,
   dropTables,
   openStream,
+  publishExactlyOnce,
   publishVia,
   restartServer,
+  sequence,
   skipWithoutPostgres,
   terminate,
   sleep,
   startFixture,
   uniquePrefix,
   until,
+  warmUp,
   type FixtureServer,
   type RemoteStream,
   type StreamEvent,
 } from "./postgres.test-support.js";
 
 const ci = process.env.CI === "true" || process.env.CI === "1";
-
-/** `n1`..`nN`: what each test publishes, in order. */
-const sequence = (count: number, tag: string) => Array.from({ length: count }, (_, i) => `${tag}${i + 1}`);
 
 /** Ids strictly increasing: each event once, in order. */
 function strictlyIncreasing(events: StreamEvent[]): boolean {
@@ -66,41 +66,7 @@ describe.skipIf(skipWithoutPostgres)("instances sharing one PostgreSQL", () => {
     }
   }
 
-  /**
-   * Publish `payloads` on `base` one by one, at a steady pace. A publish the
-   * broker rejected is retried after a short wait; when it may have been stored
-   * before the connection failed, the stream is checked first, so each payload
-   * is stored exactly once.
-   */
-  async function publishAll(base: string, payloads: string[], pauseEvery = 10): Promise<{ retries: number }> {
-    let retries = 0;
-    for (let i = 0; i < payloads.length; i++) {
-      for (let attempt = 0; ; attempt++) {
-        if (attempt > 200) throw new Error(`publishing ${payloads[i]} kept failing`);
-        const result = await publishVia(base, payloads[i]!);
-        if ("id" in result) break;
-        retries++;
-        if (result.mayHaveApplied) {
-          if (await stored(payloads[i]!)) break;
-        }
-        await sleep(20);
-      }
-      if (i % pauseEvery === pauseEvery - 1) await sleep(2);
-    }
-    return { retries };
-  }
-
-  /**
-   * A subscription starts once its instance has read where the channel ends, one
-   * database round trip after it opened. Publish `label` on `base` until every
-   * subscriber has an event: from then on all of them are live.
-   */
-  async function warmUp(base: string, subscribers: Array<{ events: StreamEvent[] }>, label: string): Promise<void> {
-    await until(async () => {
-      await publishVia(base, label);
-      return subscribers.every((s) => s.events.some((e) => e.data === label));
-    }, `a ${label} event on every subscriber`);
-  }
+  const publishAll = (base: string, payloads: string[], pauseEvery?: number) => publishExactlyOnce(base, payloads, stored, pauseEvery);
 
   it("each process prints its URL, and a publish on A reaches subscribers on A and B with one id", async () => {
     expect(a.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);

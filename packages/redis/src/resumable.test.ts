@@ -4,50 +4,18 @@
  * a reader on B keeps A's producer alive through the grace; a stop sent to B
  * cancels the producer running on A; another owner gets 404 on B too.
  */
-import { createParser } from "@cellojs/client";
 import type { Redis } from "ioredis";
 import { Agent, request } from "undici";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { adminConnection, deleteKeys, skipWithoutRedis, startFixture, until, uniquePrefix, type FixtureServer, type StreamEvent } from "./redis.test-support.js";
+import { adminConnection, closeAgent, deleteKeys, openStream, skipWithoutRedis, startFixture, until, uniquePrefix, type FixtureServer, type RemoteStream, type StreamEvent } from "./redis.test-support.js";
 
 const agent = new Agent({ connections: 32, pipelining: 0 });
 
-interface Reader {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  events: StreamEvent[];
-  ended: () => boolean;
-  close(): void;
-}
-
 /** Send a request and read its answer as an event stream as it comes. */
-async function read(url: string, options: { method?: string; user: string; body?: unknown; lastEventId?: string }): Promise<Reader> {
-  const controller = new AbortController();
-  const headers: Record<string, string> = { accept: "text/event-stream", "x-user": options.user };
-  if (options.lastEventId !== undefined) headers["last-event-id"] = options.lastEventId;
+function read(url: string, options: { method?: "GET" | "POST"; user: string; body?: unknown; lastEventId?: string }): Promise<RemoteStream> {
+  const headers: Record<string, string> = { "x-user": options.user };
   if (options.body !== undefined) headers["content-type"] = "application/json";
-  const res = await request(url, { method: (options.method ?? "GET") as "GET", headers, body: options.body === undefined ? undefined : JSON.stringify(options.body), dispatcher: agent, signal: controller.signal });
-  const events: StreamEvent[] = [];
-  let ended = false;
-  const parser = createParser({ onEvent: (e) => events.push({ id: e.id, event: e.event, data: e.data }) });
-  void (async () => {
-    try {
-      for await (const chunk of res.body) parser.feed(chunk as Uint8Array);
-    } catch {
-      // closed by the test
-    }
-    ended = true;
-  })();
-  return {
-    status: res.statusCode,
-    headers: res.headers,
-    events,
-    ended: () => ended,
-    close() {
-      controller.abort();
-      res.body.destroy();
-    },
-  };
+  return openStream(url, options.lastEventId, { method: options.method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
 }
 
 async function model(server: FixtureServer, streamId: string): Promise<{ produced: number; cancelled: boolean; finished: boolean }> {
@@ -76,6 +44,7 @@ describe.skipIf(skipWithoutRedis)("resumable streams across two processes on Red
     await deleteKeys(admin, prefix);
     admin.disconnect();
     await agent.close();
+    await closeAgent();
   });
 
   it("produced on A, dropped mid-generation, resumed on B: the tokens equal the full output, nothing lost or doubled", async () => {
@@ -87,7 +56,7 @@ describe.skipIf(skipWithoutRedis)("resumable streams across two processes on Red
     const seen = [...first.events];
     const rest = await read(`${b.url}/chat/streams/${streamId}`, { user: "alice", lastEventId: seen.at(-1)!.id });
     expect(rest.status).toBe(200);
-    await until(rest.ended, "the end of the stream on B");
+    await until(() => rest.ended, "the end of the stream on B");
     const all = [...seen, ...rest.events];
     expect(tokens(all).join("")).toBe(expected(40));
     expect(new Set(all.map((e) => e.id)).size).toBe(all.length);
@@ -96,7 +65,7 @@ describe.skipIf(skipWithoutRedis)("resumable streams across two processes on Red
     expect(await model(a, streamId)).toEqual({ produced: 40, cancelled: false, finished: true });
     // A reload on B reads the whole answer once.
     const reload = await read(`${b.url}/chat/streams/${streamId}`, { user: "alice" });
-    await until(reload.ended, "the replay on B");
+    await until(() => reload.ended, "the replay on B");
     expect(tokens(reload.events).join("")).toBe(expected(40));
   });
 
@@ -107,7 +76,7 @@ describe.skipIf(skipWithoutRedis)("resumable streams across two processes on Red
     const stop = await request(`${b.url}/chat/streams/${streamId}`, { method: "DELETE", headers: { "x-user": "alice" }, dispatcher: agent });
     expect(stop.statusCode).toBe(204);
     await stop.body.dump();
-    await until(reader.ended, "the end of A's stream");
+    await until(() => reader.ended, "the end of A's stream");
     expect(endOf(reader.events)).toEqual(['{"reason":"stopped"}']);
     const state = await model(a, streamId);
     expect(state.cancelled).toBe(true);
@@ -121,7 +90,7 @@ describe.skipIf(skipWithoutRedis)("resumable streams across two processes on Red
     first.close();
     await until(async () => (await model(a, streamId)).cancelled, "A's producer to be cancelled");
     const rest = await read(`${b.url}/chat/streams/${streamId}`, { user: "alice" });
-    await until(rest.ended, "the stream read on B");
+    await until(() => rest.ended, "the stream read on B");
     expect(endOf(rest.events)).toEqual(['{"reason":"cancelled"}']);
   });
 
@@ -133,7 +102,7 @@ describe.skipIf(skipWithoutRedis)("resumable streams across two processes on Red
       await until(() => first.events.length >= 2, "2 events on C");
       const onB = await read(`${b.url}/chat/streams/${streamId}`, { user: "alice" });
       await c.stop("SIGTERM");
-      await until(onB.ended, "the stream read on B to end");
+      await until(() => onB.ended, "the stream read on B to end");
       expect(endOf(onB.events)).toEqual(['{"reason":"shutdown"}']);
       expect(c.stderr()).not.toContain("could not publish");
     } finally {
@@ -147,12 +116,12 @@ describe.skipIf(skipWithoutRedis)("resumable streams across two processes on Red
     await until(() => reader.events.length >= 1, "1 event on A");
     const mallory = await read(`${b.url}/chat/streams/${streamId}`, { user: "mallory" });
     expect(mallory.status).toBe(404);
-    await until(mallory.ended, "the 404 body");
+    await until(() => mallory.ended, "the 404 body");
     expect(mallory.events).toEqual([]);
     const stop = await request(`${b.url}/chat/streams/${streamId}`, { method: "DELETE", headers: { "x-user": "mallory" }, dispatcher: agent });
     expect(stop.statusCode).toBe(404);
     await stop.body.dump();
-    await until(reader.ended, "alice's stream to end");
+    await until(() => reader.ended, "alice's stream to end");
     expect(endOf(reader.events)).toEqual(['{"reason":"done"}']);
   });
 });

@@ -3,31 +3,11 @@
  * Redis, CI fails loudly and a developer's run skips with one line saying why.
  * Checked in a child process pointed at a port where nothing listens.
  */
-import { execFile } from "node:child_process";
-import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { freePort, importInChild } from "../../testing/src/processes.test-support.js";
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function loadSupport(env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  const cwd = fileURLToPath(new URL("..", import.meta.url));
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "--input-type=module", "-e", "await import('./src/redis.test-support.ts')"],
-      { cwd, env: { ...process.env, ...env }, timeout: 20_000 },
-      (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
+const loadSupport = (env: Record<string, string>) => importInChild(fileURLToPath(new URL("..", import.meta.url)), "./src/redis.test-support.ts", env);
 
 describe("when Redis is missing", () => {
   it("fails loudly under CI=true, naming the URL", async () => {

@@ -10,38 +10,16 @@ import { CelloError, HttpError } from "../errors.js";
 import type { Request } from "../request.js";
 import { recordingLogger, startWithCleanup } from "../testing.js";
 import { uiMessageStream, type UIMessageStreamOptions } from "./ai-sdk.js";
+import { model, producerState, splitDeltas } from "./producer.test-support.js";
 
 const start = startWithCleanup();
 
 const TEXT = "Bonjour! The AI SDK reads \u00e9t\u00e9, \u{1F680}, \"quotes\",\nnew lines\r\nand [DONE] inside text.";
-const DELTAS = Array.from(TEXT).reduce<string[]>((parts, char, index) => {
-  if (index % 4 === 0) parts.push(char);
-  else parts[parts.length - 1] += char;
-  return parts;
-}, []);
-
-interface ProducerState {
-  started: number;
-  ended: number;
-  aborted: number;
-}
-
-async function* model(deltas: readonly unknown[], delayMs: number, signal: AbortSignal, state: ProducerState): AsyncGenerator<unknown> {
-  state.started++;
-  try {
-    for (const delta of deltas) {
-      await sleep(delayMs, undefined, { signal });
-      yield delta;
-    }
-  } finally {
-    state.ended++;
-    if (signal.aborted) state.aborted++;
-  }
-}
+const DELTAS = splitDeltas(TEXT, 4);
 
 async function chatServer(produce: (request: Request, body: { messages: UIMessage[] }) => AsyncIterable<unknown> | Iterable<unknown>, options?: UIMessageStreamOptions) {
   const logger = recordingLogger();
-  const state: ProducerState = { started: 0, ended: 0, aborted: 0 };
+  const state = producerState();
   const app = new App({ logger });
   app.post("/api/chat", async (request) => {
     const body = await request.json<{ messages: UIMessage[] }>();

@@ -9,40 +9,12 @@ import { CelloError, HttpError } from "../errors.js";
 import type { Request } from "../request.js";
 import { recordingLogger, startWithCleanup } from "../testing.js";
 import { openaiChatStream, type OpenAIChatChunk } from "./openai.js";
+import { model, producerState, splitDeltas } from "./producer.test-support.js";
 
 const start = startWithCleanup();
 
 const TEXT = "Hello, world! Streaming \u00e9t\u00e9 \u{1F600} tokens\nover two lines, with \"quotes\" and a\r\ncarriage return.";
-/** The text cut into deltas of a few characters (by code point: no split surrogate pair). */
-const DELTAS = Array.from(TEXT).reduce<string[]>((parts, char, index) => {
-  if (index % 5 === 0) parts.push(char);
-  else parts[parts.length - 1] += char;
-  return parts;
-}, []);
-
-interface ProducerState {
-  started: number;
-  ended: number;
-  aborted: number;
-  abortedAt: number[];
-}
-
-/** A fake model: yields `deltas` one every `delayMs`, stopping when `signal` aborts. */
-async function* model(deltas: readonly unknown[], delayMs: number, signal: AbortSignal, state: ProducerState): AsyncGenerator<unknown> {
-  state.started++;
-  try {
-    for (const delta of deltas) {
-      await sleep(delayMs, undefined, { signal });
-      yield delta;
-    }
-  } finally {
-    state.ended++;
-    if (signal.aborted) {
-      state.aborted++;
-      state.abortedAt.push(performance.now());
-    }
-  }
-}
+const DELTAS = splitDeltas(TEXT, 5);
 
 interface ChatBody {
   model: string;
@@ -53,7 +25,7 @@ interface ChatBody {
 
 async function chatServer(produce: (body: ChatBody, request: Request) => AsyncIterable<unknown> | Iterable<unknown>) {
   const logger = recordingLogger();
-  const state: ProducerState = { started: 0, ended: 0, aborted: 0, abortedAt: [] };
+  const state = producerState();
   const app = new App({ logger });
   app.post("/v1/chat/completions", async (request) => {
     const body = await request.json<ChatBody>();
