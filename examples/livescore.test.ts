@@ -5,7 +5,7 @@ import { createRequire } from "node:module";
 import type { App } from "@cellojs/core";
 import { TestClient } from "@cellojs/testing";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { describeBrowser, launchBrowser, readStreamUntil, screenshot, startDemo, type TestBrowser } from "./browser/support.js";
+import { describeBrowser, launchBrowser, loopbackOnly, readStreamUntil, screenshot, startDemo, type TestBrowser } from "./browser/support.js";
 import { app as defaultApp, createLivescoreApp, type MatchScript, type MatchState } from "./livescore.js";
 
 const require = createRequire(import.meta.url);
@@ -180,17 +180,7 @@ describeBrowser("the livescore page in Chromium (htmx + htmx-ext-sse)", () => {
   });
 
   it("swaps the clock, the score and the event list live; hostile names show as text; only 127.0.0.1 is asked; no console error", async () => {
-    const requested: string[] = [];
-    const blocked: string[] = [];
-    await browser.context.route("**/*", (route) => {
-      const target = new URL(route.request().url());
-      if (target.hostname !== "127.0.0.1") {
-        blocked.push(target.href);
-        return route.abort();
-      }
-      requested.push(target.pathname);
-      return route.continue();
-    });
+    const { requested, blocked } = await loopbackOnly(browser.context);
     // The app starts after the browser: the match kicks off as the page loads (goals from minute 40, about 5 s in).
     const hostile: MatchScript = { ...script, home: HOSTILE_HOME, incidents: script.incidents.map((i) => (i.minute === 60 ? { ...i, player: HOSTILE_PLAYER } : i)) };
     const app = createLivescoreApp({ minuteMs: 120, halfTimeMinutes: 2, restartAfterMinutes: false, script: hostile });

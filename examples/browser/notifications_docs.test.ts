@@ -3,23 +3,13 @@
 // the JSON routes, with zero console errors; the screenshot is .artifacts/screenshots/notifications-docs.png.
 import { expect, it } from "vitest";
 import { createNotificationsApp } from "../notifications.js";
-import { browserAndApp, describeBrowser, screenshot } from "./support.js";
+import { browserAndApp, describeBrowser, loopbackOnly, screenshot } from "./support.js";
 
 describeBrowser("the notifications demo's /docs in Chromium, offline", () => {
   const env = browserAndApp(() => createNotificationsApp());
 
   it("shows the SSE route's events and the JSON routes, loads only the demo's own files, logs no error", async () => {
-    const requested: string[] = [];
-    const blocked: string[] = [];
-    await env.browser.context.route("**/*", (route) => {
-      const target = new URL(route.request().url());
-      if (target.hostname !== "127.0.0.1") {
-        blocked.push(target.href);
-        return route.abort();
-      }
-      requested.push(target.pathname);
-      return route.continue();
-    });
+    const { requested, blocked } = await loopbackOnly(env.browser.context);
     const { page, errors } = await env.browser.newPage();
     await page.setViewportSize({ width: 1280, height: 1000 });
     await page.goto(`${env.url}/docs`);

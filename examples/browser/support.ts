@@ -99,6 +99,29 @@ export async function launchBrowser(): Promise<TestBrowser> {
   };
 }
 
+/**
+ * Let the browser reach only 127.0.0.1 (this machine has no internet, and a page must not need it):
+ * every other request is aborted and listed in `blocked`; the paths asked of 127.0.0.1 go in `requested`.
+ * @example
+ * const net = await loopbackOnly(browser.context);
+ * // ... load the page ...
+ * expect(net.blocked).toEqual([]);
+ */
+export async function loopbackOnly(context: BrowserContext): Promise<{ requested: string[]; blocked: string[] }> {
+  const requested: string[] = [];
+  const blocked: string[] = [];
+  await context.route("**/*", (route) => {
+    const target = new URL(route.request().url());
+    if (target.hostname !== "127.0.0.1") {
+      blocked.push(target.href);
+      return route.abort();
+    }
+    requested.push(target.pathname);
+    return route.continue();
+  });
+  return { requested, blocked };
+}
+
 /** An app listening on a free port and a browser, for the tests of one `describeBrowser` block. */
 export interface BrowserAndApp {
   readonly url: string;
